@@ -1,0 +1,135 @@
+"""Named training configurations: the release-faithful one and mcod's own defaults.
+
+Every knob of the method lives here so that a fitted model can be saved as plain JSON
+and so that ablations are a `dataclasses.replace` away.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class MCODConfig:
+    """Hyper-parameters of one MCOD training run (see docs: method.md)."""
+
+    name: str
+    backbone: Literal["cnn", "wrn10_4", "mlp"]
+    image_size: int  # images are resized to image_size x image_size
+    feature_dim: int  # backbone feature f, the space of the memory
+    embedding_dim: int  # projection z, the space of the instance loss
+    n_memory: int  # K memory items = K cluster logits
+    queue_size: int  # r queued keys (capped by the data size at fit time)
+    temperature: float  # tau of the instance InfoNCE
+    cluster_temperature: float  # tau_w of the cluster-level NT-Xent
+    address_temperature: float | None  # cosine addressing head at this temperature; None = linear
+    cluster_softmax: bool  # cluster loss on softmax assignments (True) or raw logits
+    balance: Literal["squared_usage", "entropy"]
+    balance_weight: float
+    read_weight: float  # lambda of the memory read loss
+    read_reduction: Literal["mean", "sum"]
+    momentum: float  # m of the key encoder
+    epochs: int
+    warmup_epochs: int  # read loss off before this epoch
+    batch_size: int
+    lr: float
+    weight_decay: float
+    augment: Literal["release", "symmetric", "tabular"]
+    erase: bool
+    erase_std: float  # noise scale for an unused memory item
+    normalize_features: bool  # memory and score on L2-normalised f
+    rotation_weight: float  # weight of the 4-way rotation prediction loss (0 = off)
+    score_rotations: bool  # average the memory score over the 4 rotations of a sample
+
+    def replace(self, **changes: object) -> MCODConfig:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, object]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, object]) -> MCODConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise ValueError(f"unknown MCOD config fields: {sorted(unknown)}")
+        return cls(**values)  # type: ignore[arg-type]
+
+
+RELEASE = MCODConfig(
+    name="release",
+    backbone="wrn10_4",
+    image_size=32,
+    feature_dim=256,
+    embedding_dim=128,
+    n_memory=10,
+    queue_size=4096,
+    temperature=10.0,
+    cluster_temperature=0.01,
+    address_temperature=None,
+    cluster_softmax=False,
+    balance="squared_usage",
+    balance_weight=0.05,
+    read_weight=1.0,
+    read_reduction="sum",
+    momentum=0.999,
+    epochs=200,
+    warmup_epochs=100,
+    batch_size=256,
+    lr=1e-4,
+    weight_decay=5e-4,
+    augment="release",
+    erase=True,
+    erase_std=1.0,
+    normalize_features=False,
+    rotation_weight=0.0,
+    score_rotations=False,
+)
+
+DEFAULT = RELEASE.replace(
+    name="default",
+    backbone="cnn",
+    feature_dim=128,
+    embedding_dim=64,
+    queue_size=1024,
+    temperature=0.2,
+    cluster_temperature=1.0,
+    cluster_softmax=True,
+    balance="entropy",
+    balance_weight=1.0,
+    read_reduction="mean",
+    momentum=0.99,
+    epochs=20,
+    warmup_epochs=5,
+    batch_size=128,
+    lr=1e-3,
+    weight_decay=1e-4,
+    augment="symmetric",
+    erase_std=0.1,
+    normalize_features=True,
+    rotation_weight=1.0,
+    score_rotations=True,
+)
+
+TABULAR = DEFAULT.replace(
+    name="tabular",
+    backbone="mlp",
+    image_size=0,
+    augment="tabular",
+    rotation_weight=0.0,
+    score_rotations=False,
+)
+
+CONFIGS: dict[str, MCODConfig] = {c.name: c for c in (DEFAULT, RELEASE, TABULAR)}
+
+
+def get_config(config: str | MCODConfig) -> MCODConfig:
+    """Look up a named configuration, or pass a custom one through."""
+    if isinstance(config, MCODConfig):
+        return config
+    try:
+        return CONFIGS[config]
+    except KeyError:
+        raise ValueError(f"unknown config {config!r}; choose one of {sorted(CONFIGS)}") from None

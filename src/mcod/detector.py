@@ -1,0 +1,169 @@
+"""The MCOD detector with PyOD's API: fit on unlabeled data, score, threshold, predict."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from pyod.models.base import BaseDetector
+from sklearn.utils.validation import check_is_fitted
+
+from mcod.config import MCODConfig, get_config
+from mcod.inputs import InputError, as_image_batch, as_table
+from mcod.model import MCODNet
+from mcod.training import train
+
+SCORE_BATCH = 1024
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """'auto' picks CUDA when present; anything else must be a valid torch device."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as error:
+        raise ValueError(f"invalid device {device!r}: {error}") from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} asked for, but CUDA is not available here")
+    return resolved
+
+
+class MCOD(BaseDetector):
+    """Unsupervised outlier detection with memory and contrastive learning.
+
+    Parameters
+    ----------
+    contamination : share of outliers expected, in (0, 0.5]; sets `threshold_`.
+    config : "default" (mcod's own settings), "release" (faithful to the authors'
+        release), "tabular", or an `MCODConfig`. Tables (2-D input) with "default"
+        train the "tabular" configuration.
+    epochs : training epochs; None takes the config's. The read-loss warm-up is
+        scaled to keep its share of training.
+    batch_size : None takes the config's.
+    device : "auto" (CUDA if present), "cpu", "cuda", ...
+    random_state : seed for reproducible training (on CPU).
+    verbose : show a progress bar with the loss terms.
+
+    Attributes (after fit)
+    ----------------------
+    decision_scores_, threshold_, labels_ : as in PyOD (higher score = more outlying).
+    history_ : per-epoch mean of each loss term.
+    """
+
+    def __init__(
+        self,
+        contamination: float = 0.1,
+        config: str | MCODConfig = "default",
+        epochs: int | None = None,
+        batch_size: int | None = None,
+        device: str = "auto",
+        random_state: int | None = None,
+        verbose: bool = False,
+    ) -> None:
+        super().__init__(contamination=contamination)
+        self.config = config
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ fitting
+
+    def fit(self, X: np.ndarray, y: object = None) -> MCOD:
+        """Learn features and memory from X alone; `y` is ignored (unsupervised)."""
+        self._validate_contamination()
+        data = self._prepare(X, fitting=True)
+        config = self.config_
+        epochs = config.epochs if self.epochs is None else int(self.epochs)
+        if epochs < 1:
+            raise ValueError(f"epochs must be at least 1, got {epochs}")
+        config = config.replace(
+            epochs=epochs, warmup_epochs=round(config.warmup_epochs * epochs / config.epochs)
+        )
+        batch_size = min(self.batch_size or config.batch_size, len(data))
+        self.config_ = config
+        if self.random_state is not None:
+            torch.manual_seed(self.random_state)
+        self.device_ = resolve_device(self.device)
+        queue_size = min(config.queue_size, max(batch_size, len(data) - batch_size))
+        self.network_ = MCODNet(config, tuple(data.shape[1:]), queue_size).to(self.device_)
+        self.history_ = train(
+            self.network_, data.to(self.device_), epochs, batch_size, verbose=self.verbose
+        )
+        self.decision_scores_ = self._score(data)
+        self._process_decision_scores()
+        return self
+
+    def decision_function(self, X: np.ndarray) -> np.ndarray:
+        """Outlier scores of X (higher = more outlying), from the fitted model."""
+        check_is_fitted(self, ["network_"])
+        return self._score(self._prepare(X, fitting=False))
+
+    def _validate_contamination(self) -> None:
+        c = self.contamination
+        if not isinstance(c, (int, float)) or not 0.0 < c <= 0.5 or math.isnan(c):
+            raise ValueError(f"contamination must be in (0, 0.5], got {c!r}")
+
+    # ------------------------------------------------------------------ data
+
+    def _prepare(self, X: np.ndarray, fitting: bool) -> torch.Tensor:
+        """Validate X and turn it into the float tensor the network takes."""
+        raw = np.asarray(X) if not isinstance(X, np.ndarray) else X
+        if fitting:
+            self.input_kind_ = "table" if raw.ndim == 2 else "image"
+            self.config_ = self._resolve_config(self.input_kind_)
+        if self.input_kind_ == "table":
+            table = torch.from_numpy(as_table(raw))
+            if fitting:
+                self.n_features_in_ = table.shape[1]
+                self.scale_mean_ = table.mean(dim=0)
+                self.scale_std_ = table.std(dim=0).clamp_min(1e-6)
+            elif table.shape[1] != self.n_features_in_:
+                raise InputError(
+                    f"X has {table.shape[1]} features, the model was fitted on {self.n_features_in_}"
+                )
+            return (table - self.scale_mean_) / self.scale_std_
+        images = torch.from_numpy(as_image_batch(raw))
+        if fitting:
+            self.n_channels_ = images.shape[1]
+        elif images.shape[1] != self.n_channels_:
+            raise InputError(
+                f"images have {images.shape[1]} channels, the model was fitted on {self.n_channels_}"
+            )
+        size = self.config_.image_size
+        if images.shape[-2:] != (size, size):
+            images = F.interpolate(images, size=(size, size), mode="bilinear", antialias=True)
+        return images
+
+    def _resolve_config(self, kind: str) -> MCODConfig:
+        config = get_config(self.config)
+        if kind == "table" and config.backbone != "mlp":
+            if config.name != "default":
+                raise InputError(
+                    f"config {config.name!r} is for images; tables (2-D input) use 'default' "
+                    "or 'tabular'"
+                )
+            config = get_config("tabular")
+        if kind == "image" and config.backbone == "mlp":
+            raise InputError(f"config {config.name!r} is for tables; images need 'default'")
+        return config
+
+    def _score(self, data: torch.Tensor) -> np.ndarray:
+        self.network_.eval()
+        scores = [
+            self.network_.score(batch.to(self.device_)).cpu() for batch in data.split(SCORE_BATCH)
+        ]
+        return torch.cat(scores).double().numpy()
+
+    # ------------------------------------------------------------------ persistence
+
+    def save(self, path: str | Path) -> Path:
+        """Write the fitted detector to one file (tensors + plain values, no pickled code)."""
+        from mcod.persistence import save_detector
+
+        return save_detector(self, path)

@@ -1,0 +1,231 @@
+"""Turn user input (arrays, image folders) into clean float batches, with clear errors.
+
+Every bad input raises :class:`InputError` whose message names the problem in one line,
+so the command line can print it as is instead of a traceback from deep inside torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "InputError",
+    "as_image_batch",
+    "as_table",
+    "load_image_folder",
+]
+
+IMAGE_EXTENSIONS: tuple[str, ...] = (
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".bmp",
+    ".gif",
+    ".tif",
+    ".tiff",
+    ".webp",
+)
+
+_CHANNELS_LAST = {1, 3, 4}  # grey, RGB, RGBA
+_CHANNELS_FIRST = {1, 3}
+
+
+class InputError(ValueError):
+    """The input data cannot be used; the message says why in one line."""
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def _as_numeric_array(X: Any) -> np.ndarray:
+    """np.asarray with a readable error for ragged or non-numeric input."""
+    try:
+        arr = np.asarray(X)
+    except (ValueError, TypeError) as exc:  # ragged nested lists, odd objects
+        raise InputError(f"cannot convert input to an array: {exc}") from None
+    if arr.dtype == np.bool_ or np.issubdtype(arr.dtype, np.integer):
+        return arr
+    if np.issubdtype(arr.dtype, np.floating):
+        return arr
+    raise InputError(f"non-numeric dtype {arr.dtype}: expected numbers (int, float, uint8 or bool)")
+
+
+def _check_samples(arr: np.ndarray) -> None:
+    """Reject empty input and a single sample (outlier scores need something to compare to)."""
+    if arr.shape[0] == 0 or arr.size == 0:
+        raise InputError(f"empty input: shape {arr.shape} holds no values")
+    if arr.shape[0] < 2:
+        raise InputError(
+            f"need at least 2 samples to find outliers, got {arr.shape[0]} (shape {arr.shape})"
+        )
+
+
+def _check_finite(arr: np.ndarray) -> None:
+    """Reject NaN and inf; integer and bool arrays cannot hold them, so skip the scan."""
+    if not np.issubdtype(arr.dtype, np.floating):
+        return
+    n_bad = arr.size - int(np.count_nonzero(np.isfinite(arr)))
+    if n_bad:
+        n_nan = int(np.count_nonzero(np.isnan(arr)))
+        raise InputError(
+            f"input contains {n_bad} non-finite values ({n_nan} NaN, {n_bad - n_nan} inf); "
+            "remove or impute them first"
+        )
+
+
+# --------------------------------------------------------------------------- layout
+
+
+def _to_nchw(arr: np.ndarray) -> np.ndarray:
+    """Reorder (N,H,W), (N,H,W,C) or (N,C,H,W) to (N,C,H,W) with C in {1, 3}.
+
+    4-D input is ambiguous; the rule is: a last axis of 1/3/4 with axis 1 not 1/3 means
+    channels-last (the PIL / numpy image convention); axis 1 of 1/3 means channels-first
+    (the torch convention). Anything else is refused rather than guessed.
+    """
+    if arr.ndim == 3:
+        return arr[:, None, :, :]
+    if arr.ndim != 4:
+        raise InputError(
+            f"got an array of shape {arr.shape} ({arr.ndim}-D); images must be "
+            "(N, H, W), (N, H, W, C) with C in 1/3/4, or (N, C, H, W) with C in 1/3"
+        )
+    last, second = arr.shape[3], arr.shape[1]
+    if last in _CHANNELS_LAST and second not in _CHANNELS_FIRST:
+        return arr[..., :3].transpose(0, 3, 1, 2)  # drops an alpha channel
+    if second in _CHANNELS_FIRST:
+        return arr
+    raise InputError(
+        f"cannot tell the channel axis of shape {arr.shape}: expected (N, H, W, C) with "
+        "C in 1/3/4 or (N, C, H, W) with C in 1/3"
+    )
+
+
+def _scale_01(arr: np.ndarray) -> np.ndarray:
+    """Convert to float32 in [0, 1].
+
+    uint8 is divided by 255. Other numbers already in [0, 1] are kept, values that fit
+    0..255 are taken as 8-bit intensities and divided by 255. Anything else (negative,
+    standardised, 16-bit, ...) is min-max scaled over the *whole* array, not per sample:
+    per-sample scaling would erase brightness differences, which can be exactly what
+    makes a sample an outlier.
+    """
+    # One pass that converts and lays out (N, C, H, W) contiguously; always a copy, so the
+    # in-place ops below never touch the caller's array.
+    out = np.array(arr, dtype=np.float32, order="C")
+    if arr.dtype == np.uint8:
+        out *= np.float32(1 / 255)
+        return out
+    if arr.dtype == np.bool_:
+        return out
+    lo, hi = float(out.min()), float(out.max())
+    if lo >= 0.0 and hi <= 1.0:
+        return out
+    if lo >= 0.0 and hi <= 255.0:
+        out *= np.float32(1 / 255)
+        return out
+    out -= np.float32(lo)
+    if hi > lo:
+        out *= np.float32(1 / (hi - lo))
+    return np.clip(out, 0.0, 1.0, out=out)  # guard float32 rounding past 1.0
+
+
+def as_image_batch(X: Any) -> np.ndarray:
+    """Return a float32 (N, C, H, W) array in [0, 1] with C in {1, 3}.
+
+    Accepts (N,H,W), (N,H,W,C) with C in {1,3,4} (alpha dropped) or (N,C,H,W) with C in
+    {1,3}. Vectorised over N: no per-sample Python loop, so large batches stay cheap.
+    """
+    arr = _as_numeric_array(X)
+    if arr.ndim not in (3, 4):
+        raise InputError(
+            f"got an array of shape {arr.shape} ({arr.ndim}-D); images must be "
+            "(N, H, W), (N, H, W, C) with C in 1/3/4, or (N, C, H, W) with C in 1/3"
+        )
+    _check_samples(arr)
+    arr = _to_nchw(arr)
+    _check_finite(arr)
+    return np.ascontiguousarray(_scale_01(arr))
+
+
+def as_table(X: Any) -> np.ndarray:
+    """Return a float32 (N, D) array for tabular data; values are not rescaled."""
+    arr = _as_numeric_array(X)
+    if arr.ndim != 2:
+        raise InputError(
+            f"got an array of shape {arr.shape} ({arr.ndim}-D); tables must be 2-D "
+            "(samples, features)"
+        )
+    if arr.shape[0] > 0 and arr.shape[1] == 0:
+        raise InputError(f"zero columns: shape {arr.shape} has no features")
+    _check_samples(arr)
+    _check_finite(arr)
+    return np.ascontiguousarray(arr, dtype=np.float32)
+
+
+# --------------------------------------------------------------------------- folders
+
+
+def _find_images(root: Path, extensions: Iterable[str]) -> list[Path]:
+    """All files below root with a matching suffix (case-insensitive), sorted."""
+    exts = {e.lower() if e.startswith(".") else "." + e.lower() for e in extensions}
+    return sorted(p for p in root.rglob("*") if p.suffix.lower() in exts and p.is_file())
+
+
+def _open_image(path: Path):  # -> PIL.Image.Image
+    """Fully decode one image (first frame for animations), naming the file on failure."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            im.load()
+            return im.copy()
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise InputError(f"cannot read image {path}: {exc}") from None
+
+
+def load_image_folder(
+    path: str | Path,
+    extensions: Sequence[str] = IMAGE_EXTENSIONS,
+    progress: bool = False,
+) -> tuple[np.ndarray, list[Path]]:
+    """Load every image below ``path`` into one uint8 array, plus the file paths.
+
+    Returns (N, H, W) if every image is greyscale ("L" or "1"), else (N, H, W, 3) RGB.
+    All images must share one size; nothing is resized silently, because resizing
+    choices (crop, pad, interpolation) change what looks unusual.
+    """
+    root = Path(path).expanduser()
+    if not root.exists():
+        raise InputError(f"folder not found: {root}")
+    if not root.is_dir():
+        raise InputError(f"not a directory: {root}")
+    files = _find_images(root, extensions)
+    if not files:
+        raise InputError(f"no image files found in {root} (looked for {', '.join(extensions)})")
+
+    iterator: Iterable[Path] = files
+    if progress:
+        from tqdm import tqdm
+
+        iterator = tqdm(files, desc="loading images", unit="img")
+    images = [_open_image(p) for p in iterator]
+
+    first_size = images[0].size
+    for p, im in zip(files, images, strict=True):
+        if im.size != first_size:
+            (w0, h0), (w1, h1) = first_size, im.size
+            raise InputError(
+                f"images have different sizes: {files[0]} is {w0}x{h0} but {p} is {w1}x{h1}; "
+                "resize them to one size first"
+            )
+
+    grey = all(im.mode in ("L", "1") for im in images)
+    mode = "L" if grey else "RGB"
+    batch = np.stack([np.asarray(im.convert(mode), dtype=np.uint8) for im in images])
+    return batch, files

@@ -1,0 +1,57 @@
+"""The memory: K prototype items in feature space, read by soft attention."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class Memory(nn.Module):
+    """K unit-norm items M (K x d) with read, write and erase.
+
+    Items are a buffer, not a parameter: they move only by `write`, never by gradient.
+    """
+
+    items: torch.Tensor
+
+    def __init__(self, n_items: int, dim: int, generator: torch.Generator | None = None) -> None:
+        super().__init__()
+        init = torch.randn(n_items, dim, generator=generator)
+        self.register_buffer("items", F.normalize(init, dim=1))
+
+    def read(self, logits: torch.Tensor, items: torch.Tensor | None = None) -> torch.Tensor:
+        """r = softmax(w)^T M: what memory recalls for cluster logits w (B x K)."""
+        items = self.items if items is None else items
+        return logits.softmax(dim=1) @ items
+
+    @torch.no_grad()
+    def write(self, features: torch.Tensor, logits: torch.Tensor) -> None:
+        """Item j <- normalise(sum_n softmax(w_n)_j f_n): soft-assigned mean of recent keys."""
+        weights = logits.softmax(dim=1)  # N x K
+        self.items.copy_(F.normalize(weights.T @ features, dim=1))
+
+    @torch.no_grad()
+    def erased(
+        self, logits: torch.Tensor, std: float, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """Items perturbed by noise scaled by (1 - usage): lets dead items move to the data.
+
+        Usage u_j is the share of queued samples whose top cluster is j. Returns a new
+        tensor; the stored items stay clean, since scoring must never see erase noise.
+        """
+        usage = self.usage(logits)
+        noise = torch.randn(self.items.shape, generator=generator, device="cpu")
+        noise = noise.to(self.items.device) * (std * (1.0 - usage)).unsqueeze(1)
+        return F.normalize(self.items + noise, dim=1)
+
+    @torch.no_grad()
+    def usage(self, logits: torch.Tensor) -> torch.Tensor:
+        """Share of samples whose top cluster is each item (sums to 1)."""
+        k = self.items.shape[0]
+        return torch.bincount(logits.argmax(dim=1), minlength=k).float() / len(logits)
+
+
+def read_distance(features: torch.Tensor, recalled: torch.Tensor) -> torch.Tensor:
+    """Squared distance ||f - r||^2 per sample: the read loss term and the outlier score."""
+    return (features - recalled).pow(2).sum(dim=1)

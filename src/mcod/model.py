@@ -1,0 +1,119 @@
+"""MCODNet: query and momentum encoders, key queue and memory, wired together.
+
+Kept in the spirit of MoCo's compact builder: the network knows how to compute its
+training losses for two views of a batch and how to score samples; the loop that feeds
+it batches lives in `mcod.training`.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from mcod import losses
+from mcod.config import MCODConfig
+from mcod.memory import Memory, read_distance
+from mcod.networks import MCODEncoder
+from mcod.queue import KeyQueue
+
+Keys = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # key features, embeddings, logits
+
+
+class MCODNet(nn.Module):
+    """Everything MCOD learns, as one module whose state_dict is the saved model."""
+
+    def __init__(
+        self,
+        config: MCODConfig,
+        input_shape: tuple[int, ...],
+        queue_size: int,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.query = MCODEncoder(config, input_shape)
+        self.key = copy.deepcopy(self.query)
+        for parameter in self.key.parameters():
+            parameter.requires_grad_(False)
+        self.memory = Memory(config.n_memory, config.feature_dim, generator)
+        self.queue = KeyQueue(queue_size, config.feature_dim, config.embedding_dim, config.n_memory)
+
+    def memory_feature(self, features: torch.Tensor) -> torch.Tensor:
+        """The feature as memory sees it (unit norm in mcod's default)."""
+        return F.normalize(features, dim=1) if self.config.normalize_features else features
+
+    @torch.no_grad()
+    def momentum_update(self) -> None:
+        """theta_k <- m * theta_k + (1 - m) * theta_q."""
+        m = self.config.momentum
+        for q, k in zip(self.query.parameters(), self.key.parameters(), strict=True):
+            k.mul_(m).add_(q.detach(), alpha=1.0 - m)
+
+    def training_losses(
+        self,
+        query_view: torch.Tensor,
+        key_view: torch.Tensor,
+        use_read: bool,
+        quarter_turns: torch.Tensor | None = None,
+    ) -> tuple[dict[str, torch.Tensor], Keys]:
+        """All loss terms for one batch, and its keys for `after_step`.
+
+        Reads the queue as it was before this batch; the caller sums the terms, steps
+        the optimiser, then hands the keys to `after_step`.
+        """
+        c = self.config
+        f_q, z_q, w_q = self.query(query_view)
+        with torch.no_grad():
+            self.momentum_update()
+            f_k, z_k, w_k = self.key(key_view)
+        keys = (self.memory_feature(f_k), z_k, w_k)
+
+        queued_features, queued_embeddings, queued_logits = self.queue.contents()
+        terms = {"inst": losses.instance_nce(z_q, z_k, queued_embeddings, c.temperature)}
+        if c.cluster_softmax:
+            assign_q, assign_k = w_q.softmax(dim=1), w_k.softmax(dim=1)
+        else:
+            assign_q, assign_k = w_q, w_k
+        terms["clu"] = losses.cluster_contrastive(assign_q, assign_k, c.cluster_temperature)
+        if c.balance == "entropy":
+            balance = losses.balance_entropy(w_q.softmax(dim=1))
+        else:
+            balance = losses.balance_squared_usage(w_q.softmax(dim=1))
+        terms["bal"] = c.balance_weight * balance
+        if use_read and len(self.queue) > 0:
+            items = None
+            if c.erase:
+                items = self.memory.erased(queued_logits, c.erase_std)
+            recalled = self.memory.read(w_q, items)
+            read = losses.memory_read_loss(self.memory_feature(f_q), recalled, c.read_reduction)
+            terms["read"] = c.read_weight * read
+        if quarter_turns is not None and self.query.rotation is not None:
+            rotation_logits = self.query.rotation(f_q)
+            terms["rot"] = c.rotation_weight * F.cross_entropy(rotation_logits, quarter_turns)
+        return terms, keys
+
+    @torch.no_grad()
+    def after_step(self, keys: Keys) -> None:
+        """Push this batch's keys, then rewrite memory from the queue."""
+        self.queue.push(*keys)
+        features, _, logits = self.queue.contents()
+        self.memory.write(features, logits)
+
+    @torch.no_grad()
+    def embed(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(memory feature, cluster logits) of upright samples; call in eval mode."""
+        f, _, w = self.query(x)
+        return self.memory_feature(f), w
+
+    @torch.no_grad()
+    def score(self, x: torch.Tensor) -> torch.Tensor:
+        """s(x) = ||f(x) - read(w(x))||^2, averaged over quarter turns if configured."""
+        turns = range(4) if self.config.score_rotations else range(1)
+        total = torch.zeros(len(x), device=x.device)
+        for k in turns:
+            features, logits = self.embed(torch.rot90(x, k, dims=(2, 3)))
+            total += read_distance(features, self.memory.read(logits))
+        return total / len(turns)

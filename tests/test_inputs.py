@@ -1,0 +1,231 @@
+"""Tests for mcod.inputs: layouts, scaling, error messages, image folders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mcod.inputs import InputError, as_image_batch, as_table, load_image_folder
+
+RNG = np.random.default_rng(0)
+
+
+def _u8(*shape: int) -> np.ndarray:
+    return RNG.integers(0, 256, size=shape, dtype=np.uint8)
+
+
+# --------------------------------------------------------------------------- layouts
+
+
+@pytest.mark.parametrize(
+    ("shape", "expected"),
+    [
+        ((5, 8, 9), (5, 1, 8, 9)),  # (N, H, W)
+        ((5, 8, 9, 1), (5, 1, 8, 9)),  # channels-last grey
+        ((5, 8, 9, 3), (5, 3, 8, 9)),  # channels-last RGB
+        ((5, 8, 9, 4), (5, 3, 8, 9)),  # channels-last RGBA, alpha dropped
+        ((5, 1, 8, 9), (5, 1, 8, 9)),  # channels-first grey
+        ((5, 3, 8, 9), (5, 3, 8, 9)),  # channels-first RGB
+        ((5, 3, 32, 3), (5, 3, 32, 3)),  # ambiguous: axis 1 of 3 wins (channels-first)
+    ],
+)
+def test_layouts(shape, expected):
+    out = as_image_batch(_u8(*shape))
+    assert out.shape == expected
+    assert out.dtype == np.float32
+    assert out.flags.c_contiguous
+    assert out.min() >= 0.0 and out.max() <= 1.0
+
+
+def test_channels_last_values_are_moved_not_scrambled():
+    x = _u8(2, 4, 5, 3)
+    out = as_image_batch(x)
+    np.testing.assert_allclose(out[1, 2], x[1, :, :, 2] / 255.0, rtol=1e-6)
+
+
+def test_alpha_is_dropped():
+    x = _u8(2, 4, 4, 4)
+    out = as_image_batch(x)
+    np.testing.assert_allclose(out.transpose(0, 2, 3, 1), x[..., :3] / 255.0, rtol=1e-6)
+
+
+def test_uint8_divided_by_255():
+    x = np.array([[[0, 255], [51, 102]]] * 2, dtype=np.uint8)
+    out = as_image_batch(x)
+    np.testing.assert_allclose(out[0, 0], [[0, 1], [0.2, 0.4]], rtol=1e-6)
+
+
+def test_float_in_unit_range_kept():
+    x = RNG.random((3, 4, 4)).astype(np.float64)
+    np.testing.assert_allclose(as_image_batch(x)[:, 0], x, rtol=1e-6)
+
+
+def test_float_0_255_divided():
+    x = np.full((2, 3, 3), 200.0)
+    x[0, 0, 0] = 0.0
+    out = as_image_batch(x)
+    assert out.max() == pytest.approx(200 / 255)
+    assert out.min() == 0.0
+
+
+def test_int_0_255_divided():
+    x = np.full((2, 3, 3), 255, dtype=np.int64)
+    assert as_image_batch(x).max() == pytest.approx(1.0)
+
+
+def test_other_range_min_max_scaled_globally():
+    x = np.stack([np.full((3, 3), -2.0), np.full((3, 3), 6.0)])  # e.g. standardised data
+    out = as_image_batch(x)
+    assert out[0].max() == 0.0 and out[1].min() == 1.0  # global, not per-sample, scaling
+    x16 = np.array([[[0, 1000]], [[500, 65535]]], dtype=np.uint16)
+    out16 = as_image_batch(x16)
+    assert out16.min() == 0.0 and out16.max() == 1.0
+
+
+def test_constant_out_of_range_is_zero_not_nan():
+    out = as_image_batch(np.full((2, 3, 3), -5.0))
+    assert np.all(out == 0.0)
+
+
+def test_bool_and_lists_accepted():
+    out = as_image_batch(np.eye(4, dtype=bool)[None].repeat(2, 0))
+    assert out.dtype == np.float32 and out.max() == 1.0
+    assert as_image_batch([[[0, 1]], [[1, 0]]]).shape == (2, 1, 1, 2)
+
+
+# --------------------------------------------------------------------------- image errors
+
+
+@pytest.mark.parametrize(
+    ("x", "word"),
+    [
+        (np.zeros((0, 8, 8), np.uint8), "empty"),
+        (np.zeros((1, 8, 8), np.uint8), "at least 2 samples"),
+        (np.zeros((1, 8, 8, 3), np.uint8), "at least 2 samples"),
+        (np.zeros((8, 8), np.uint8), "(8, 8)"),
+        (np.zeros((2, 8, 8, 3, 1), np.uint8), "5-D"),
+        (np.zeros((4, 5, 6, 7), np.uint8), "channel axis"),
+        (np.array([["a", "b"], ["c", "d"]] * 2).reshape(2, 2, 2), "non-numeric"),
+        (np.zeros((2, 2, 2), dtype=complex), "non-numeric"),
+        ([[[1, 2]], [[3]]], "cannot convert"),
+    ],
+)
+def test_image_errors(x, word):
+    with pytest.raises(InputError) as info:
+        as_image_batch(x)
+    msg = str(info.value)
+    assert word in msg
+    assert "\n" not in msg
+
+
+def test_nan_and_inf_counted():
+    x = np.zeros((3, 4, 4), np.float32)
+    x[0, 0, 0] = np.nan
+    x[1, 1, 1] = np.nan
+    x[2, 2, 2] = np.inf
+    with pytest.raises(InputError, match=r"3 non-finite values \(2 NaN, 1 inf\)"):
+        as_image_batch(x)
+
+
+def test_input_error_is_value_error():
+    assert issubclass(InputError, ValueError)
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def test_table_ok():
+    x = np.arange(12).reshape(4, 3)
+    out = as_table(x)
+    assert out.dtype == np.float32 and out.shape == (4, 3)
+    np.testing.assert_array_equal(out, x)  # not rescaled
+
+
+@pytest.mark.parametrize(
+    ("x", "word"),
+    [
+        (np.zeros((0, 3)), "empty"),
+        (np.zeros((1, 3)), "at least 2 samples"),
+        (np.zeros((5, 0)), "zero columns"),
+        (np.zeros(5), "2-D"),
+        (np.zeros((2, 3, 4)), "2-D"),
+        (np.array([[1.0, np.inf], [0.0, np.nan]]), "non-finite"),
+        (np.array([["a", "b"], ["c", "d"]]), "non-numeric"),
+    ],
+)
+def test_table_errors(x, word):
+    with pytest.raises(InputError) as info:
+        as_table(x)
+    assert word in str(info.value)
+
+
+# --------------------------------------------------------------------------- folders
+
+
+def _save(path: Path, mode: str, size: tuple[int, int] = (6, 5), value: int = 100) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    colour = value if mode in ("L", "1") else (value, 0, 255 - value)
+    Image.new(mode, size, colour).save(path)
+    return path
+
+
+def test_folder_greyscale(tmp_path):
+    _save(tmp_path / "b.png", "L", value=10)
+    _save(tmp_path / "a.png", "L", value=20)
+    _save(tmp_path / "sub" / "c.PNG", "L", value=30)  # recursive, case-insensitive suffix
+    (tmp_path / "notes.txt").write_text("not an image")
+    x, paths = load_image_folder(tmp_path)
+    assert x.shape == (3, 5, 6) and x.dtype == np.uint8
+    assert [p.name for p in paths] == ["a.png", "b.png", "c.PNG"]  # sorted, deterministic
+    assert x[:, 0, 0].tolist() == [20, 10, 30]
+    assert as_image_batch(x).shape == (3, 1, 5, 6)
+
+
+def test_folder_mixed_modes_become_rgb(tmp_path):
+    _save(tmp_path / "grey.png", "L")
+    _save(tmp_path / "colour.jpg", "RGB")
+    x, paths = load_image_folder(tmp_path, progress=True)
+    assert x.shape == (2, 5, 6, 3) and x.dtype == np.uint8
+    assert len(paths) == 2
+
+
+def test_folder_extensions_filter(tmp_path):
+    _save(tmp_path / "a.png", "L")
+    _save(tmp_path / "b.bmp", "L")
+    x, paths = load_image_folder(tmp_path, extensions=(".bmp",))
+    assert [p.name for p in paths] == ["b.bmp"]
+
+
+def test_folder_corrupt_file_named(tmp_path):
+    _save(tmp_path / "good.png", "L")
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG not really")
+    with pytest.raises(InputError, match="broken.png"):
+        load_image_folder(tmp_path)
+
+
+def test_folder_mixed_sizes(tmp_path):
+    _save(tmp_path / "a.png", "L", size=(6, 5))
+    _save(tmp_path / "b.png", "L", size=(7, 5))
+    with pytest.raises(InputError) as info:
+        load_image_folder(tmp_path)
+    msg = str(info.value)
+    assert "a.png is 6x5" in msg and "b.png is 7x5" in msg and "resize" in msg
+
+
+def test_folder_empty(tmp_path):
+    with pytest.raises(InputError, match=r"no image files.*\.png"):
+        load_image_folder(tmp_path)
+
+
+def test_folder_missing(tmp_path):
+    with pytest.raises(InputError, match="not found"):
+        load_image_folder(tmp_path / "nope")
+
+
+def test_folder_is_a_file(tmp_path):
+    f = _save(tmp_path / "a.png", "L")
+    with pytest.raises(InputError, match="not a directory"):
+        load_image_folder(f)
