@@ -91,7 +91,8 @@ class MCOD(BaseDetector):
             torch.manual_seed(self.random_state)
         self.device_ = resolve_device(self.device)
         queue_size = min(config.queue_size, max(batch_size, len(data) - batch_size))
-        self.network_ = MCODNet(config, tuple(data.shape[1:]), queue_size).to(self.device_)
+        self.input_shape_ = tuple(data.shape[1:])
+        self.network_ = MCODNet(config, self.input_shape_, queue_size).to(self.device_)
         self.history_ = train(
             self.network_, data.to(self.device_), epochs, batch_size, verbose=self.verbose
         )
@@ -103,6 +104,28 @@ class MCOD(BaseDetector):
         """Outlier scores of X (higher = more outlying), from the fitted model."""
         check_is_fitted(self, ["network_"])
         return self._score(self._prepare(X, fitting=False))
+
+    def embed(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(features, memory attention) of X: the space the score is measured in.
+
+        Features are what memory sees (N x d); attention is softmax(w) over the K items
+        (N x K). For reports and maps; scoring does not need it.
+        """
+        check_is_fitted(self, ["network_"])
+        self.network_.eval()
+        parts = [
+            self.network_.embed(batch.to(self.device_))
+            for batch in self._prepare(X, fitting=False).split(SCORE_BATCH)
+        ]
+        features = torch.cat([f for f, _ in parts]).cpu().numpy()
+        attention = torch.cat([w for _, w in parts]).softmax(dim=1).cpu().numpy()
+        return features, attention
+
+    @property
+    def memory_items_(self) -> np.ndarray:
+        """The K memory items (K x d) as the last write left them."""
+        check_is_fitted(self, ["network_"])
+        return self.network_.memory.items.cpu().numpy()
 
     def _validate_contamination(self) -> None:
         c = self.contamination
@@ -125,7 +148,8 @@ class MCOD(BaseDetector):
                 self.scale_std_ = table.std(dim=0).clamp_min(1e-6)
             elif table.shape[1] != self.n_features_in_:
                 raise InputError(
-                    f"X has {table.shape[1]} features, the model was fitted on {self.n_features_in_}"
+                    f"X has {table.shape[1]} features, "
+                    f"the model was fitted on {self.n_features_in_}"
                 )
             return (table - self.scale_mean_) / self.scale_std_
         images = torch.from_numpy(as_image_batch(raw))
@@ -133,7 +157,8 @@ class MCOD(BaseDetector):
             self.n_channels_ = images.shape[1]
         elif images.shape[1] != self.n_channels_:
             raise InputError(
-                f"images have {images.shape[1]} channels, the model was fitted on {self.n_channels_}"
+                f"images have {images.shape[1]} channels, "
+                f"the model was fitted on {self.n_channels_}"
             )
         size = self.config_.image_size
         if images.shape[-2:] != (size, size):
