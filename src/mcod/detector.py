@@ -98,6 +98,7 @@ class MCOD(BaseDetector):
         )
         self.decision_scores_ = self._score(data)
         self._process_decision_scores()
+        self._set_n_classes(None)
         return self
 
     def decision_function(self, X: np.ndarray) -> np.ndarray:
@@ -141,7 +142,7 @@ class MCOD(BaseDetector):
             self.input_kind_ = "table" if raw.ndim == 2 else "image"
             self.config_ = self._resolve_config(self.input_kind_)
         if self.input_kind_ == "table":
-            table = torch.from_numpy(as_table(raw))
+            table = torch.from_numpy(as_table(raw, min_samples=2 if fitting else 1))
             if fitting:
                 self.n_features_in_ = table.shape[1]
                 self.scale_mean_ = table.mean(dim=0)
@@ -152,7 +153,7 @@ class MCOD(BaseDetector):
                     f"the model was fitted on {self.n_features_in_}"
                 )
             return (table - self.scale_mean_) / self.scale_std_
-        images = torch.from_numpy(as_image_batch(raw))
+        images = torch.from_numpy(as_image_batch(raw, min_samples=2 if fitting else 1))
         if fitting:
             self.n_channels_ = images.shape[1]
         elif images.shape[1] != self.n_channels_:

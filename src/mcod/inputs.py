@@ -55,11 +55,11 @@ def _as_numeric_array(X: Any) -> np.ndarray:
     raise InputError(f"non-numeric dtype {arr.dtype}: expected numbers (int, float, uint8 or bool)")
 
 
-def _check_samples(arr: np.ndarray) -> None:
-    """Reject empty input and a single sample (outlier scores need something to compare to)."""
+def _check_samples(arr: np.ndarray, min_samples: int) -> None:
+    """Reject empty input, and fewer than `min_samples` (fitting needs others to compare to)."""
     if arr.shape[0] == 0 or arr.size == 0:
         raise InputError(f"empty input: shape {arr.shape} holds no values")
-    if arr.shape[0] < 2:
+    if arr.shape[0] < min_samples:
         raise InputError(
             f"need at least 2 samples to find outliers, got {arr.shape[0]} (shape {arr.shape})"
         )
@@ -135,7 +135,7 @@ def _scale_01(arr: np.ndarray) -> np.ndarray:
     return np.clip(out, 0.0, 1.0, out=out)  # guard float32 rounding past 1.0
 
 
-def as_image_batch(X: Any) -> np.ndarray:
+def as_image_batch(X: Any, min_samples: int = 2) -> np.ndarray:
     """Return a float32 (N, C, H, W) array in [0, 1] with C in {1, 3}.
 
     Accepts (N,H,W), (N,H,W,C) with C in {1,3,4} (alpha dropped) or (N,C,H,W) with C in
@@ -147,13 +147,13 @@ def as_image_batch(X: Any) -> np.ndarray:
             f"got an array of shape {arr.shape} ({arr.ndim}-D); images must be "
             "(N, H, W), (N, H, W, C) with C in 1/3/4, or (N, C, H, W) with C in 1/3"
         )
-    _check_samples(arr)
+    _check_samples(arr, min_samples)
     arr = _to_nchw(arr)
     _check_finite(arr)
     return np.ascontiguousarray(_scale_01(arr))
 
 
-def as_table(X: Any) -> np.ndarray:
+def as_table(X: Any, min_samples: int = 2) -> np.ndarray:
     """Return a float32 (N, D) array for tabular data; values are not rescaled."""
     arr = _as_numeric_array(X)
     if arr.ndim != 2:
@@ -163,7 +163,7 @@ def as_table(X: Any) -> np.ndarray:
         )
     if arr.shape[0] > 0 and arr.shape[1] == 0:
         raise InputError(f"zero columns: shape {arr.shape} has no features")
-    _check_samples(arr)
+    _check_samples(arr, min_samples)
     _check_finite(arr)
     return np.ascontiguousarray(arr, dtype=np.float32)
 

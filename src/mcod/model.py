@@ -111,9 +111,9 @@ class MCODNet(nn.Module):
     @torch.no_grad()
     def score(self, x: torch.Tensor) -> torch.Tensor:
         """s(x) = ||f(x) - read(w(x))||^2, averaged over quarter turns if configured."""
-        turns = range(4) if self.config.score_rotations else range(1)
+        turns = range(4) if self.config.score_rotations and x.dim() == 4 else range(1)
         total = torch.zeros(len(x), device=x.device)
         for k in turns:
-            features, logits = self.embed(torch.rot90(x, k, dims=(2, 3)))
+            features, logits = self.embed(torch.rot90(x, k, dims=(2, 3)) if k else x)
             total += read_distance(features, self.memory.read(logits))
         return total / len(turns)

@@ -50,7 +50,7 @@ def train(
             optimizer.step()
             net.after_step(keys)
             for name, value in terms.items():
-                sums[name] = sums.get(name, 0.0) + float(value)
+                sums[name] = sums.get(name, 0.0) + value.item()
         means = {name: total / len(batches) for name, total in sums.items()}
         history.append(means)
         bar.set_postfix({name: f"{value:.3f}" for name, value in means.items()})

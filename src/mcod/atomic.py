@@ -1,0 +1,74 @@
+"""Atomic file writes: readers see the old file or the new one, never half of one.
+
+The content goes to a temporary file in the destination's directory (same file system),
+which is flushed, synced and then renamed over the destination with ``os.replace``. If
+writing fails, the temporary file is removed and the destination is left untouched.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+__all__ = ["atomic_write", "write_atomic"]
+
+_TEMP_SUFFIX = ".tmp"
+
+
+def _default_mode() -> int:
+    """The permissions a plain ``open(path, "w")`` would give a new file (0o666 & ~umask)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+@contextmanager
+def atomic_write(
+    path: str | os.PathLike[str],
+    mode: str = "w",
+    encoding: str | None = "utf-8",
+    newline: str | None = None,
+) -> Iterator[IO[Any]]:
+    """Open a temporary file for writing; on a clean exit it replaces ``path``.
+
+    ``mode`` is "w" (text, ``encoding`` and ``newline`` apply) or "wb" (binary). The
+    destination directory must exist.
+    """
+    if mode not in ("w", "wb"):
+        raise ValueError(f"atomic_write mode must be 'w' or 'wb', got {mode!r}")
+    target = Path(path)
+    directory = target.parent if str(target.parent) else Path(".")
+    if not directory.is_dir():
+        raise FileNotFoundError(f"directory does not exist: {directory}")
+    fd, temp_name = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=_TEMP_SUFFIX)
+    temp = Path(temp_name)
+    try:
+        if mode == "wb":
+            handle = os.fdopen(fd, "wb")
+        else:
+            handle = os.fdopen(fd, "w", encoding=encoding, newline=newline)
+        with handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temp, _default_mode())
+        os.replace(temp, target)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+
+
+def write_atomic(
+    path: str | os.PathLike[str],
+    writer: Callable[[IO[Any]], object],
+    mode: str = "w",
+    **open_kwargs: Any,
+) -> Path:
+    """Call ``writer(file)`` inside :func:`atomic_write`; return the destination path."""
+    with atomic_write(path, mode, **open_kwargs) as handle:
+        writer(handle)
+    return Path(path)

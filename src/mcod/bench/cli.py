@@ -1,0 +1,212 @@
+"""``mcod bench``: run the benchmark and render its report.
+
+Wire it into the main CLI with ``register(subparsers)``; it sets ``func=run`` on the parser,
+and ``run(args)`` returns an exit code. ``python -m mcod.bench ...`` works on its own.
+
+Every ``run`` option may also come from ``--config FILE`` (TOML or JSON, same keys with
+underscores, e.g. ``datasets = ["mnist"]``, ``classes = "0-9"``, ``max_n = 300``, plus an
+optional ``[ablations]`` table name -> config changes); options given on the command line win.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+QUICK_MAX_N = 300
+QUICK_CLASSES = "0,1"
+QUICK_SEEDS = "0"
+
+DEFAULTS: dict[str, Any] = {
+    "datasets": "mnist,fashion-mnist,cifar10",
+    "protocol": "uod",
+    "rhos": "0.1",
+    "classes": None,  # all classes of each dataset
+    "seeds": "0,1,2",
+    "detectors": "all",
+    "results": "benchmarks/results/uod.jsonl",
+    "quick": False,
+    "max_n": None,
+    "data_dir": None,
+    "threads": None,
+    "tag": "",
+    "isolate": None,  # None: fresh processes unless --quick
+    "dry_run": False,
+}
+
+
+def _int_list(text: str) -> list[int]:
+    """'0-9' / '0,3,5' / '0-2,7' -> ints."""
+    out: list[int] = []
+    for part in str(text).split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if "-" in part[1:]:
+            lo, hi = part.split("-", 1)
+            out.extend(range(int(lo), int(hi) + 1))
+        else:
+            out.append(int(part))
+    return out
+
+
+def _as_list(value: Any, convert: Any) -> list:
+    if isinstance(value, (list, tuple)):
+        items = []
+        for v in value:
+            items.extend(_as_list(v, convert))
+        return items
+    if convert is int:
+        return _int_list(str(value))
+    return [convert(v.strip()) for v in str(value).split(",") if v.strip()]
+
+
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".json":
+        data = json.loads(text)
+    else:
+        import tomllib  # Python 3.11+
+
+        data = tomllib.loads(text)
+    data = {k.replace("-", "_"): v for k, v in data.items()}
+    unknown = set(data) - set(DEFAULTS) - {"ablations"}
+    if unknown:
+        raise ValueError(f"{path}: unknown keys {sorted(unknown)}; known: {sorted(DEFAULTS)}")
+    return data
+
+
+def resolve_run_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Command line over config file over defaults (quick changes some defaults)."""
+    file_opts = load_config_file(args.config) if getattr(args, "config", None) else {}
+    opts: dict[str, Any] = {}
+    for key, default in DEFAULTS.items():
+        cli_value = getattr(args, key, None)
+        if cli_value is not None and cli_value is not False:
+            opts[key] = cli_value
+        elif key in file_opts:
+            opts[key] = file_opts[key]
+        else:
+            opts[key] = default
+    if opts["quick"]:
+        for key, quick_default in (("classes", QUICK_CLASSES), ("seeds", QUICK_SEEDS),
+                                   ("max_n", QUICK_MAX_N)):
+            if getattr(args, key, None) is None and key not in file_opts:
+                opts[key] = quick_default
+        if opts["isolate"] is None:
+            opts["isolate"] = False
+    if opts["isolate"] is None:
+        opts["isolate"] = True
+    return {
+        "datasets": _as_list(opts["datasets"], str),
+        "protocol": str(opts["protocol"]),
+        "rhos": _as_list(opts["rhos"], float),
+        "classes": None if opts["classes"] is None else _as_list(opts["classes"], int),
+        "seeds": _as_list(opts["seeds"], int),
+        "detectors": _as_list(opts["detectors"], str),
+        "results": str(opts["results"]),
+        "quick": bool(opts["quick"]),
+        "max_n": None if opts["max_n"] in (None, 0) else int(opts["max_n"]),
+        "data_dir": opts["data_dir"],
+        "threads": None if opts["threads"] is None else int(opts["threads"]),
+        "tag": str(opts["tag"] or ""),
+        "isolate": bool(opts["isolate"]),
+        "dry_run": bool(opts["dry_run"]),
+        "ablations": file_opts.get("ablations"),
+    }
+
+
+def register(subparsers: Any) -> argparse.ArgumentParser:
+    """Add ``bench`` (with ``run``, ``report``, ``list``) to a main parser's subparsers."""
+    bench = subparsers.add_parser(
+        "bench", help="benchmark mcod and baselines, render benchmarks/RESULTS.md",
+        description="Benchmark mcod and raw-pixel baselines (see benchmarks/README.md).",
+    )
+    bench.set_defaults(func=run, bench_command=None)
+    sub = bench.add_subparsers(dest="bench_command")
+
+    p = sub.add_parser("run", help="run (or resume) benchmark runs, appending to a results file")
+    p.add_argument("--config", help="TOML/JSON file with any of these options")
+    p.add_argument("--datasets", help="comma list: mnist,fashion-mnist,cifar10,digits")
+    p.add_argument("--protocol", choices=["uod", "oneclass"])
+    p.add_argument("--rhos", help="outlier shares, e.g. 0.05,0.1,0.15,0.2,0.25")
+    p.add_argument("--classes", help="inlier classes, e.g. 0-9 or 0,3,5 (default: all)")
+    p.add_argument("--seeds", help="e.g. 0,1,2")
+    p.add_argument("--detectors",
+                   help="names or groups (all, baselines, mcod, ablations); see `bench list`")
+    p.add_argument("--results", help="JSON Lines file to append to (resumes from it)")
+    p.add_argument("--quick", action="store_true", default=None,
+                   help=f"smoke profile: classes {QUICK_CLASSES}, seed {QUICK_SEEDS}, "
+                   f"<= {QUICK_MAX_N} images per task, few epochs, in-process")
+    p.add_argument("--max-n", dest="max_n", type=int,
+                   help="subsample each task to about this many images (ratio kept)")
+    p.add_argument("--data-dir", dest="data_dir", help="dataset folder (else $MCOD_DATA_DIR)")
+    p.add_argument("--threads", type=int, help="threads per run (OMP/MKL/torch)")
+    p.add_argument("--tag", help="label stored with each run and part of its identity")
+    iso = p.add_mutually_exclusive_group()
+    iso.add_argument("--isolate", dest="isolate", action="store_true", default=None,
+                     help="each run in a fresh process (default except --quick)")
+    iso.add_argument("--in-process", dest="isolate", action="store_false",
+                     help="runs in this process (faster start; memory via VmHWM reset)")
+    p.add_argument("--dry-run", dest="dry_run", action="store_true", default=None,
+                   help="list pending runs, run nothing")
+
+    r = sub.add_parser("report", help="render RESULTS.md and figures from results files")
+    r.add_argument("--results", nargs="+", default=["benchmarks/results/*.jsonl"],
+                   help="results files or glob patterns")
+    r.add_argument("--out", default="benchmarks/RESULTS.md")
+    r.add_argument("--figures", help="folder for PNGs (default: <out folder>/figures)")
+    r.add_argument("--include-quick", action="store_true",
+                   help="also count --quick runs (excluded by default)")
+
+    sub.add_parser("list", help="list detectors, groups and ablations")
+    return bench
+
+
+def run(args: argparse.Namespace) -> int:
+    command = getattr(args, "bench_command", None)
+    if command == "run":
+        from mcod.bench.runner import run_bench
+
+        try:
+            opts = resolve_run_options(args)
+        except (OSError, ValueError) as error:  # TOMLDecodeError is a ValueError
+            print(f"mcod bench: {error}", file=sys.stderr)
+            return 2
+        try:
+            summary = run_bench(**opts)
+        except (ValueError, NotImplementedError, FileNotFoundError) as error:
+            print(f"mcod bench: {error}", file=sys.stderr)
+            return 2
+        return 1 if summary.failed else 0
+    if command == "report":
+        from mcod.bench.report import write_report
+
+        out = write_report(args.results, args.out, figures_dir=args.figures,
+                           include_quick=args.include_quick)
+        print(f"wrote {out}")
+        return 0
+    if command == "list":
+        from mcod.bench import detectors as det
+
+        for name, spec in det.registry().items():
+            print(f"{name:20s} {spec.family:9s} input={spec.input}")
+        for group, members in det.groups().items():
+            print(f"group {group}: {', '.join(members)}")
+        for ab, changes in det.ABLATIONS.items():
+            print(f"ablation {ab}: {changes if changes is not None else 'NOT DEFINED YET'}")
+        return 0
+    print("usage: mcod bench {run,report,list} ... (see --help)", file=sys.stderr)
+    return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Standalone entry: ``python -m mcod.bench run ...`` = ``mcod bench run ...``."""
+    parser = argparse.ArgumentParser(prog="mcod")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["bench", *(sys.argv[1:] if argv is None else argv)])
+    return args.func(args)

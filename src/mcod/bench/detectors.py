@@ -1,0 +1,282 @@
+"""Registry of benchmarked detectors, each with settings fixed in advance.
+
+Nothing here is tuned on test labels: every setting is either the library default, the value
+named in docs/method.md, or a round number chosen before any result was seen. A factory takes
+``(seed, quick)`` and returns a fresh, unfitted detector with PyOD's interface (``fit(X)``,
+``decision_scores_``, ``decision_function(X)``; higher = more outlying).
+
+Inputs: ``image`` detectors (mcod) get the uint8 image array (N, H, W[, C]); ``flat`` detectors
+(the raw-pixel baselines) get ``X.reshape(N, -1) / 255`` as float32.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+# --------------------------------------------------------------------------- fixed settings
+
+MCOD_QUICK_EPOCHS = 1  # mcod epochs under --quick (lead: adjust if the default needs more)
+NN_EPOCHS = 20  # PyOD AutoEncoder / DeepSVDD epochs
+NN_QUICK_EPOCHS = 1
+CONTAMINATION = 0.1  # only sets PyOD thresholds; AUROC/AP use the raw scores
+
+# Ablations of mcod's "default" config: name -> MCODConfig field changes. None = not defined
+# yet (the config has no field for it); running it fails with a clear message.
+# The lead fills these in; a bench config file may also override them ([ablations] table).
+ABLATIONS: dict[str, dict[str, Any] | None] = {
+    "no-read": {"read_weight": 0.0},
+    "no-cluster": None,  # needs a cluster-loss weight field (e.g. cluster_weight=0.0)
+    "no-instance": None,  # needs an instance-loss weight field (e.g. instance_weight=0.0)
+    "no-erase": {"erase": False},
+    "no-rotation": {"rotation_weight": 0.0, "score_rotations": False},
+}
+
+
+@dataclass(frozen=True)
+class DetectorSpec:
+    """How to build one detector and what input it takes."""
+
+    name: str
+    family: Literal["mcod", "ablation", "baseline"]
+    input: Literal["image", "flat"]
+    build: Callable[[int, bool], Any]
+    epochs: Callable[[bool], int | None]  # training epochs (None: not an epoch-based model)
+
+
+# --------------------------------------------------------------------------- PCA baseline
+
+
+class PCAReconstruction:
+    """Squared PCA reconstruction error with the components explaining ``variance`` of the
+    (centred, unscaled) data.
+
+    Written here rather than using ``pyod.models.pca.PCA``: PyOD's score is a sum of distances
+    to the selected eigenvectors divided by their explained-variance ratios (not a
+    reconstruction error), and with ``standardization``/near-zero-variance components that
+    division can blow up. Constant pixels simply contribute nothing here.
+    """
+
+    def __init__(self, variance: float = 0.9, contamination: float = CONTAMINATION) -> None:
+        self.variance = variance
+        self.contamination = contamination
+
+    def fit(self, X: np.ndarray, y: object = None) -> PCAReconstruction:
+        from sklearn.decomposition import PCA
+
+        X = np.asarray(X, dtype=np.float64)
+        self.mean_ = X.mean(axis=0)
+        if float(X.var(axis=0).sum()) == 0.0:  # all samples identical: nothing to explain
+            self.pca_ = None
+        else:
+            self.pca_ = PCA(n_components=self.variance, svd_solver="full").fit(X)
+        self.decision_scores_ = self.decision_function(X)
+        return self
+
+    def decision_function(self, X: np.ndarray) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float64)
+        if self.pca_ is None:
+            return np.sum((X - self.mean_) ** 2, axis=1)
+        recon = self.pca_.inverse_transform(self.pca_.transform(X))
+        return np.sum((X - recon) ** 2, axis=1)
+
+
+# --------------------------------------------------------------------------- factories
+
+
+def _mcod(config: Any) -> Callable[[int, bool], Any]:
+    def build(seed: int, quick: bool) -> Any:
+        from mcod.detector import MCOD
+
+        return MCOD(
+            contamination=CONTAMINATION,
+            config=config,
+            epochs=MCOD_QUICK_EPOCHS if quick else None,
+            random_state=seed,
+        )
+
+    return build
+
+
+def _mcod_epochs(config: Any) -> Callable[[bool], int | None]:
+    def epochs(quick: bool) -> int | None:
+        from mcod.config import get_config
+
+        return MCOD_QUICK_EPOCHS if quick else get_config(config).epochs
+
+    return epochs
+
+
+def _ablation_config(name: str, changes: dict[str, Any] | None) -> Any:
+    from mcod.config import get_config
+
+    if changes is None:
+        raise NotImplementedError(
+            f"ablation {name!r} is not defined yet: set its config changes in "
+            "mcod.bench.detectors.ABLATIONS or in the bench config file's [ablations] table"
+        )
+    return get_config("default").replace(name=f"default-{name}", **changes)
+
+
+def _iforest(seed: int, quick: bool) -> Any:
+    from pyod.models.iforest import IForest
+
+    return IForest(n_estimators=100, random_state=seed, contamination=CONTAMINATION)
+
+
+def _knn(seed: int, quick: bool) -> Any:
+    from pyod.models.knn import KNN
+
+    return KNN(n_neighbors=10, method="mean", contamination=CONTAMINATION)
+
+
+def _lof(seed: int, quick: bool) -> Any:
+    from pyod.models.lof import LOF
+
+    return LOF(n_neighbors=20, contamination=CONTAMINATION)
+
+
+def _ocsvm(seed: int, quick: bool) -> Any:
+    from pyod.models.ocsvm import OCSVM
+
+    # PyOD's default gamma is 'auto' (1/d); sklearn's 'scale' (1/(d·var X)) suits [0,1] pixels.
+    return OCSVM(kernel="rbf", gamma="scale", contamination=CONTAMINATION)
+
+
+def _ecod(seed: int, quick: bool) -> Any:
+    from pyod.models.ecod import ECOD
+
+    return ECOD(contamination=CONTAMINATION)
+
+
+def _pca(seed: int, quick: bool) -> Any:
+    return PCAReconstruction(variance=0.9)
+
+
+def _nn_epochs(quick: bool) -> int:
+    return NN_QUICK_EPOCHS if quick else NN_EPOCHS
+
+
+def _autoencoder(seed: int, quick: bool) -> Any:
+    from pyod.models.auto_encoder import AutoEncoder
+
+    return AutoEncoder(
+        contamination=CONTAMINATION,
+        epoch_num=_nn_epochs(quick),
+        random_state=seed,
+        verbose=0,
+    )
+
+
+class _DeepSVDD:
+    """PyOD's DeepSVDD needs ``n_features`` at construction; build it at fit time."""
+
+    def __init__(self, seed: int, epochs: int) -> None:
+        self.seed, self.epochs = seed, epochs
+
+    def fit(self, X: np.ndarray, y: object = None) -> _DeepSVDD:
+        from pyod.models.deep_svdd import DeepSVDD
+
+        self.model_ = DeepSVDD(
+            n_features=X.shape[1],
+            epochs=self.epochs,
+            random_state=self.seed,
+            verbose=0,
+            contamination=CONTAMINATION,
+        )
+        self.model_.fit(X)
+        self.decision_scores_ = self.model_.decision_scores_
+        return self
+
+    def decision_function(self, X: np.ndarray) -> np.ndarray:
+        return self.model_.decision_function(X)
+
+
+def _deepsvdd(seed: int, quick: bool) -> Any:
+    return _DeepSVDD(seed, _nn_epochs(quick))
+
+
+def _none(quick: bool) -> None:
+    return None
+
+
+# Cheap first: the order runs are executed in when a group name is used.
+BASELINES: tuple[str, ...] = (
+    "ecod", "pca", "iforest", "knn", "lof", "ocsvm", "autoencoder", "deepsvdd"
+)
+
+_BASELINE_SPECS: dict[str, DetectorSpec] = {
+    "ecod": DetectorSpec("ecod", "baseline", "flat", _ecod, _none),
+    "pca": DetectorSpec("pca", "baseline", "flat", _pca, _none),
+    "iforest": DetectorSpec("iforest", "baseline", "flat", _iforest, _none),
+    "knn": DetectorSpec("knn", "baseline", "flat", _knn, _none),
+    "lof": DetectorSpec("lof", "baseline", "flat", _lof, _none),
+    "ocsvm": DetectorSpec("ocsvm", "baseline", "flat", _ocsvm, _none),
+    "autoencoder": DetectorSpec("autoencoder", "baseline", "flat", _autoencoder, _nn_epochs),
+    "deepsvdd": DetectorSpec("deepsvdd", "baseline", "flat", _deepsvdd, _nn_epochs),
+}
+
+
+def registry(
+    ablations: Mapping[str, dict[str, Any] | None] | None = None,
+) -> dict[str, DetectorSpec]:
+    """All detectors by name. ``ablations`` overrides/extends ``ABLATIONS``."""
+    specs: dict[str, DetectorSpec] = {
+        "mcod-default": DetectorSpec(
+            "mcod-default", "mcod", "image", _mcod("default"), _mcod_epochs("default")
+        ),
+        "mcod-release": DetectorSpec(
+            "mcod-release", "mcod", "image", _mcod("release"), _mcod_epochs("release")
+        ),
+    }
+    merged = {**ABLATIONS, **(ablations or {})}
+    for ab, changes in merged.items():
+        name = f"mcod-{ab}"
+
+        def build(seed: int, quick: bool, _ab: str = ab, _ch: Any = changes) -> Any:
+            return _mcod(_ablation_config(_ab, _ch))(seed, quick)
+
+        specs[name] = DetectorSpec(name, "ablation", "image", build, _mcod_epochs("default"))
+    specs.update(_BASELINE_SPECS)
+    return specs
+
+
+def groups(ablations: Mapping[str, Any] | None = None) -> dict[str, list[str]]:
+    """Group names usable in --detectors."""
+    merged = {**ABLATIONS, **(ablations or {})}
+    return {
+        "baselines": list(BASELINES),
+        "mcod": ["mcod-default", "mcod-release"],
+        "ablations": ["mcod-default"] + [f"mcod-{a}" for a in merged],
+        "all": ["mcod-default", "mcod-release", *BASELINES],
+    }
+
+
+def resolve(names: list[str], ablations: Mapping[str, Any] | None = None) -> list[str]:
+    """Expand groups, check names, keep the first occurrence of each, in the given order."""
+    specs, grp = registry(ablations), groups(ablations)
+    out: list[str] = []
+    for name in names:
+        for n in grp.get(name, [name]):
+            if n not in specs:
+                raise ValueError(
+                    f"unknown detector {n!r}; known: {', '.join(specs)}; groups: {', '.join(grp)}"
+                )
+            if n not in out:
+                out.append(n)
+    return out
+
+
+def get(name: str, ablations: Mapping[str, Any] | None = None) -> DetectorSpec:
+    return registry(ablations)[resolve([name], ablations)[0]]
+
+
+def prepare_input(spec: DetectorSpec, images: np.ndarray) -> np.ndarray:
+    """The array a detector is fitted/scored on: images as-is, or flattened pixels in [0, 1]."""
+    if spec.input == "image":
+        return images
+    flat = images.reshape(len(images), -1).astype(np.float32)
+    return flat / 255.0 if images.dtype == np.uint8 else flat

@@ -1,0 +1,177 @@
+"""The bench loop: datasets x detectors x tasks, skipping runs already in the results file.
+
+Order: dataset (as given), then detector (as given: put cheap ones first), then task in
+(seed, rho, class) order, so an interrupted bench already covers every class of its first
+seed. Each run goes to a fresh "spawn" process unless ``isolate=False`` (see worker.py for how
+memory is measured); its record is appended to the results file as soon as it finishes.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import platform
+import sys
+import time
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from mcod.bench import detectors as det
+from mcod.bench.protocols import Task, build_tasks
+from mcod.bench.results import append_result, completed_keys, run_key
+from mcod.bench.worker import run_job
+
+THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+@dataclass
+class BenchSummary:
+    planned: int = 0
+    skipped: int = 0
+    done: int = 0
+    failed: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def _versions() -> dict[str, str]:
+    out = {}
+    for mod in ("mcod", "pyod", "sklearn", "numpy"):
+        try:
+            out[mod] = str(__import__(mod).__version__)
+        except Exception:  # noqa: BLE001 - a missing version is not worth failing a run
+            out[mod] = "?"
+    return out
+
+
+def _run_isolated(job: dict[str, Any]) -> dict[str, Any]:
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
+        return pool.submit(run_job, job).result()
+
+
+def _check_ablations(names: Sequence[str], ablations: Mapping[str, Any] | None) -> None:
+    """Fail before any run if an asked-for ablation has no config changes yet."""
+    merged = {**det.ABLATIONS, **(ablations or {})}
+    for name in names:
+        if name.startswith("mcod-") and name[5:] in merged:
+            det._ablation_config(name[5:], merged[name[5:]])
+
+
+def run_bench(
+    *,
+    datasets: Sequence[str],
+    protocol: str,
+    rhos: Sequence[float],
+    classes: Sequence[int] | None,
+    seeds: Sequence[int],
+    detectors: Sequence[str],
+    results: str | Path,
+    quick: bool = False,
+    max_n: int | None = None,
+    data_dir: str | Path | None = None,
+    threads: int | None = None,
+    tag: str = "",
+    isolate: bool = True,
+    ablations: Mapping[str, Any] | None = None,
+    dry_run: bool = False,
+    log: Callable[[str], None] | None = None,
+) -> BenchSummary:
+    """Run every pending (task, detector) and append one record per finished run."""
+    from tqdm.auto import tqdm
+
+    from mcod.datasets import load_dataset
+
+    names = det.resolve(list(detectors), ablations)
+    _check_ablations(names, ablations)
+    specs = det.registry(ablations)
+    if threads:
+        for var in THREAD_ENV:  # inherited by the spawned run processes
+            os.environ[var] = str(threads)
+    results = Path(results)
+    done_keys = completed_keys(results)
+    summary = BenchSummary()
+    versions = _versions()
+    start = time.perf_counter()
+
+    plan: list[tuple[Any, Task, str]] = []
+    for ds_name in datasets:
+        ds = load_dataset(ds_name, data_dir)
+        ds_classes = list(range(len(ds.classes))) if classes is None else list(classes)
+        tasks = build_tasks(protocol, ds.name, ds.labels, ds.split, ds_classes, rhos, seeds, max_n)
+        tasks.sort(key=lambda t: (t.seed, t.rho, t.inlier_class))
+        for name in names:
+            for task in tasks:
+                summary.planned += 1
+                key = run_key({**task.key_fields(), "detector": name, "tag": tag})
+                if key in done_keys:
+                    summary.skipped += 1
+                else:
+                    plan.append((ds, task, name))
+
+    def _say(msg: str) -> None:
+        tqdm.write(msg, file=sys.stdout)
+        sys.stdout.flush()  # logs under nohup show each run as it finishes
+
+    say = log or _say
+    say(
+        f"bench: {summary.planned} runs planned, {summary.skipped} already in {results}, "
+        f"{len(plan)} to run ({'in fresh processes' if isolate else 'in-process'})"
+    )
+    if dry_run:
+        for _, task, name in plan:
+            say(f"  would run {task.dataset} {task.protocol} c={task.inlier_class} "
+                f"rho={task.rho:g} seed={task.seed} {name}")
+        return summary
+
+    bar = tqdm(plan, desc="bench", unit="run", disable=None, file=sys.stderr)
+    for i, (ds, task, name) in enumerate(bar, 1):
+        label = (f"{task.dataset} {task.protocol} c={task.inlier_class} rho={task.rho:g} "
+                 f"seed={task.seed} {name}")
+        job = {
+            "detector": name,
+            "ablations": dict(ablations or {}),
+            "seed": task.seed,
+            "quick": quick,
+            "fit_images": ds.images[task.fit_idx],
+            "score_images": None if task.score_idx is None else ds.images[task.score_idx],
+            "y": task.y,
+            "threads": threads,
+            "isolated": isolate,
+        }
+        try:
+            out = _run_isolated(job) if isolate else run_job(job)
+        except Exception as error:  # noqa: BLE001 - incl. BrokenProcessPool (child killed)
+            summary.failed.append(f"{label}: {type(error).__name__}: {error}")
+            say(f"[{i}/{len(plan)}] FAILED {label}: {type(error).__name__}: {error}")
+            if not isolate:
+                say(traceback.format_exc())
+            continue
+        record = {
+            **task.key_fields(),
+            "detector": name,
+            "family": specs[name].family,
+            "tag": tag,
+            "quick": quick,
+            "n": task.n_scored,
+            "n_out": task.n_out,
+            **out,
+            "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "mcod_version": versions["mcod"],
+            "versions": versions,
+            "host": {"cpus": os.cpu_count(), "machine": platform.machine()},
+        }
+        append_result(results, record)
+        summary.done += 1
+        peak = "?" if out["peak_rss_mb"] is None else f"{out['peak_rss_mb']:.0f}MB"
+        say(f"[{i}/{len(plan)}] {label}: AUROC {out['auroc']:.3f} AP-out {out['ap_out']:.3f} "
+            f"AP-in {out['ap_in']:.3f} fit {out['fit_s']:.1f}s peak {peak}")
+    bar.close()
+    summary.seconds = time.perf_counter() - start
+    say(f"bench: {summary.done} runs written to {results}, {len(summary.failed)} failed, "
+        f"{summary.seconds:.0f}s")
+    return summary

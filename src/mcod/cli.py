@@ -1,0 +1,456 @@
+"""The ``mcod`` command line: ``mcod detect`` finds outliers, ``mcod score`` reuses a model.
+
+Adding a subcommand: write a module with ``register(subparsers)`` that calls
+``subparsers.add_parser(...)`` and sets ``func=<function(args) -> int>`` with
+``parser.set_defaults``, then list the module in ``SUBCOMMAND_MODULES`` below. Reuse
+``add_input_arguments`` / ``read_input``, ``add_model_arguments`` / ``make_detector``,
+``add_output_arguments`` and ``report_scores`` so that every subcommand reads data, trains
+and prints the same way. Errors a user can fix (bad input, missing files) are raised as
+``ValueError`` / ``OSError`` subclasses; ``main`` prints them on one line and exits with 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NoReturn
+
+import numpy as np
+
+from mcod import __version__
+from mcod.config import CONFIGS
+from mcod.datasets import DatasetMissingError
+from mcod.inputs import InputError
+
+__all__ = [
+    "SUBCOMMAND_MODULES",
+    "InputData",
+    "add_input_arguments",
+    "add_model_arguments",
+    "add_output_arguments",
+    "build_parser",
+    "main",
+    "make_detector",
+    "read_input",
+    "report_scores",
+]
+
+# Modules that add subcommands through `register(subparsers)`; one not yet written is skipped.
+SUBCOMMAND_MODULES: tuple[str, ...] = ("mcod.bench.cli", "mcod.clean")
+
+# What a user can fix: printed as `mcod: error: <message>`, exit code 2, no traceback.
+USER_ERRORS: tuple[type[BaseException], ...] = (
+    InputError,
+    DatasetMissingError,
+    ValueError,
+    FileNotFoundError,
+    OSError,
+)
+
+EXIT_USAGE = 2
+
+MAIN_EPILOG = """\
+examples:
+  mcod detect                           built-in demo: sklearn digits with planted outliers
+  mcod detect photos/ --out results     score a folder of images, write results/scores.csv
+  mcod detect --npy images.npy --contamination 0.05 --save-model model.pt
+  mcod score model.pt new_photos/ --out new_results
+
+Run 'mcod COMMAND --help' for the options of one command.
+"""
+
+DETECT_EPILOG = """\
+input:
+  INPUT folder   every image below it (png, jpg, bmp, gif, tif, webp); all of one size
+  --npy FILE     a numpy array: images (N,H,W), (N,H,W,C) or (N,C,H,W), or a table (N,D)
+  neither        the demo: digit --demo-class of sklearn's digits as inliers plus a
+                 --contamination share of other digits (its AUROC is printed)
+
+output:
+  The top outliers, how many samples are labelled outliers at the threshold (the
+  --contamination share of the highest scores), and with --out DIR the file
+  DIR/scores.csv: index (or path), score, label (1 = outlier), rank (1 = most outlying).
+
+examples:
+  mcod detect                                 demo, digit 0 as inliers
+  mcod detect --demo-class 3 --epochs 5       quicker demo on digit 3
+  mcod detect photos/ --out results --top 20
+  mcod detect --npy images.npy --contamination 0.05 --save-model model.pt
+  mcod detect photos/ --config release --device cuda
+"""
+
+SCORE_EPILOG = """\
+The threshold is the one fitted by 'mcod detect': a new sample is labelled an outlier
+when its score is above it.
+
+examples:
+  mcod score model.pt new_photos/
+  mcod score model.pt --npy new_images.npy --out new_results
+"""
+
+
+# --------------------------------------------------------------------------- parser
+
+
+class _Parser(argparse.ArgumentParser):
+    """ArgumentParser whose usage errors are one line, like every other mcod error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"mcod: error: {message} (see '{self.prog} --help')\n")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
+
+
+def add_input_arguments(parser: argparse.ArgumentParser, demo: bool) -> None:
+    """INPUT (image folder or .npy file), --npy, and for `demo` commands --demo-class."""
+    parser.add_argument(
+        "input",
+        nargs="?",
+        metavar="INPUT",
+        help="folder of images (searched recursively) or a .npy file"
+        + ("; omit it for the built-in demo" if demo else ""),
+    )
+    parser.add_argument("--npy", metavar="FILE", help="numpy .npy array of images or a table")
+    if demo:
+        parser.add_argument(
+            "--demo-class",
+            type=int,
+            choices=range(10),
+            default=0,
+            metavar="DIGIT",
+            help="demo only: the inlier digit, 0-9 (default: 0)",
+        )
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of a training run: contamination, config, epochs, batch size, device, seed."""
+    parser.add_argument(
+        "--contamination",
+        type=float,
+        default=0.1,
+        metavar="SHARE",
+        help="expected share of outliers, in (0, 0.5]; sets the threshold (default: 0.1)",
+    )
+    parser.add_argument(
+        "--config",
+        choices=sorted(CONFIGS),
+        default="default",
+        help="'default' (mcod's settings; tables use 'tabular') or 'release' "
+        "(the authors' settings) (default: default)",
+    )
+    parser.add_argument(
+        "--epochs",
+        type=_positive_int,
+        metavar="N",
+        help="training epochs (default: the config's, 20 for 'default')",
+    )
+    parser.add_argument(
+        "--batch-size", type=_positive_int, metavar="N", help="default: the config's"
+    )
+    parser.add_argument(
+        "--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:1 (default: auto)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+
+
+def add_output_arguments(parser: argparse.ArgumentParser) -> None:
+    """--out DIR, --top N, --quiet."""
+    parser.add_argument(
+        "--out", metavar="DIR", help="write DIR/scores.csv (DIR is created if needed)"
+    )
+    parser.add_argument(
+        "--top",
+        type=_non_negative_int,
+        default=10,
+        metavar="N",
+        help="print the N highest-scoring samples (default: 10)",
+    )
+    parser.add_argument(
+        "--quiet", action="store_true", help="no progress bars or status lines, results only"
+    )
+
+
+def _register_detect(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "detect",
+        help="train MCOD on unlabeled data and rank its outliers",
+        description="Train MCOD on unlabeled data (no labels needed) and rank the samples "
+        "from most to least outlying.",
+        epilog=DETECT_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_input_arguments(parser, demo=True)
+    add_model_arguments(parser)
+    add_output_arguments(parser)
+    parser.add_argument(
+        "--save-model", metavar="FILE", help="save the trained model to FILE (e.g. model.pt)"
+    )
+    parser.set_defaults(func=run_detect)
+
+
+def _register_score(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "score",
+        help="score new data with a model saved by 'mcod detect --save-model'",
+        description="Score new data with a saved MCOD model.",
+        epilog=SCORE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("model", metavar="MODEL", help="model file from 'mcod detect --save-model'")
+    add_input_arguments(parser, demo=False)
+    parser.add_argument(
+        "--device", default=None, help="default: the saved one, CPU where CUDA is absent"
+    )
+    add_output_arguments(parser)
+    parser.set_defaults(func=run_score)
+
+
+def _registrars() -> list[Callable[[argparse._SubParsersAction], None]]:
+    registrars = [_register_detect, _register_score]
+    for name in SUBCOMMAND_MODULES:
+        if importlib.util.find_spec(name) is not None:
+            registrars.append(importlib.import_module(name).register)
+    return registrars
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="mcod",
+        description="Find the outliers in unlabeled data with MCOD "
+        "(memory + contrastive learning).",
+        epilog=MAIN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"mcod {__version__}")
+    parser.set_defaults(func=None)
+    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
+    for register in _registrars():
+        register(subparsers)
+    return parser
+
+
+# --------------------------------------------------------------------------- input
+
+
+@dataclass
+class InputData:
+    """What a command scores: the array, sample names, and (demo only) the truth."""
+
+    X: np.ndarray
+    names: list[str] | None  # image paths; None means rows are named by their index
+    source: str  # one line: where the data came from
+    truth: np.ndarray | None = None  # demo only, 1 = planted outlier; never used for training
+
+
+def _load_npy(path: str) -> np.ndarray:
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise FileNotFoundError(f"no such file: {file}")
+    try:
+        return np.load(file, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as error:
+        raise InputError(f"cannot read {file} as a .npy array: {error}") from None
+
+
+def _load_demo(inlier: int, contamination: float, seed: int) -> InputData:
+    from mcod.datasets import load_dataset, uod_split
+
+    digits = load_dataset("digits")
+    index, truth = uod_split(digits.labels, inlier, rho=contamination, seed=seed)
+    n_out = int(truth.sum())
+    source = (
+        f"demo: sklearn digits, digit {inlier} as inliers + {n_out} other digits "
+        f"planted as outliers (seed {seed})"
+    )
+    return InputData(digits.images[index], None, source, truth)
+
+
+def read_input(args: argparse.Namespace, contamination: float | None = None) -> InputData:
+    """The data named by INPUT / --npy; the demo when neither is given and the command has
+    --demo-class (``contamination`` then sets the planted share)."""
+    if args.input and args.npy:
+        raise InputError("give either INPUT or --npy FILE, not both")
+    if args.npy or (args.input and Path(args.input).suffix.lower() == ".npy"):
+        path = args.npy or args.input
+        return InputData(_load_npy(path), None, f"array {path}")
+    if args.input:
+        from mcod.inputs import load_image_folder
+
+        images, files = load_image_folder(args.input, progress=not args.quiet)
+        return InputData(images, [str(f) for f in files], f"images in {args.input}")
+    if getattr(args, "demo_class", None) is None:
+        raise InputError("no input: give a folder of images or --npy FILE")
+    return _load_demo(args.demo_class, 0.1 if contamination is None else contamination, args.seed)
+
+
+def _describe(X: np.ndarray) -> str:
+    kind = "table rows" if X.ndim == 2 else "images" if X.ndim in (3, 4) else "samples"
+    shape = "x".join(str(n) for n in X.shape[1:]) or "scalar"
+    return f"{X.shape[0] if X.ndim else 0} {kind} of shape {shape}, dtype {X.dtype}"
+
+
+# --------------------------------------------------------------------------- model
+
+
+def _check_contamination(value: float) -> float:
+    if not 0.0 < value <= 0.5:  # also false for NaN
+        raise ValueError(f"--contamination must be in (0, 0.5], got {value}")
+    return value
+
+
+def make_detector(args: argparse.Namespace):  # -> MCOD
+    """An unfitted MCOD from the options of `add_model_arguments` (validated)."""
+    from mcod.detector import MCOD, resolve_device
+
+    resolve_device(args.device)  # fail early and clearly on a bad device
+    return MCOD(
+        contamination=_check_contamination(args.contamination),
+        config=args.config,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        device=args.device,
+        random_state=args.seed,
+        verbose=not args.quiet,
+    )
+
+
+# --------------------------------------------------------------------------- output
+
+
+def _say(args: argparse.Namespace, message: str) -> None:
+    if not args.quiet:
+        print(message, flush=True)
+
+
+def _print_top(scores: np.ndarray, names: Sequence[str] | None, n: int) -> None:
+    from mcod.results import top_indices
+
+    top = top_indices(scores, n)
+    if len(top) == 0:
+        return
+    print(f"top {len(top)} of {len(scores)} (higher score = more outlying):")
+    column = "index" if names is None else "path"
+    print(f"  {'rank':>4}  {'score':>12}  {column}")
+    for rank, i in enumerate(top, start=1):
+        name = str(i) if names is None else names[i]
+        print(f"  {rank:>4}  {scores[i]:>12.6g}  {name}")
+
+
+def report_scores(
+    args: argparse.Namespace,
+    scores: np.ndarray,
+    labels: np.ndarray,
+    threshold: float,
+    contamination: float,
+    names: Sequence[str] | None,
+) -> None:
+    """Print the top --top samples and the outlier count; write --out DIR/scores.csv."""
+    from mcod.results import SCORES_FILE, write_scores_csv
+
+    _print_top(scores, names, args.top)
+    print(
+        f"{int(labels.sum())} of {len(labels)} samples labelled outliers "
+        f"(score > threshold {threshold:.6g}, contamination {contamination:g})"
+    )
+    if args.out:
+        out = Path(args.out).expanduser()
+        out.mkdir(parents=True, exist_ok=True)
+        path = write_scores_csv(out / SCORES_FILE, scores, labels, names)
+        print(f"wrote {path}")
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def run_detect(args: argparse.Namespace) -> int:
+    """`mcod detect`: train on the input, rank it, optionally save scores and model."""
+    started = time.perf_counter()
+    detector = make_detector(args)
+    data = read_input(args, contamination=args.contamination)
+    _say(args, f"data: {_describe(data.X)} ({data.source})")
+    _say(args, f"training MCOD (config {args.config}) ...")
+    fit_started = time.perf_counter()
+    detector.fit(data.X)
+    _say(
+        args,
+        f"trained {detector.config_.epochs} epochs of config {detector.config_.name} "
+        f"on {detector.device_} in {time.perf_counter() - fit_started:.1f} s",
+    )
+    scores = detector.decision_scores_
+    report_scores(
+        args, scores, detector.labels_, detector.threshold_, detector.contamination, data.names
+    )
+    if data.truth is not None:
+        from sklearn.metrics import roc_auc_score
+
+        auroc = roc_auc_score(data.truth, scores)
+        print(f"demo AUROC (planted outliers vs digit {args.demo_class}): {auroc:.4f}")
+    if args.save_model:
+        print(f"saved model to {detector.save(args.save_model)}")
+    print(f"wall time {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+def run_score(args: argparse.Namespace) -> int:
+    """`mcod score`: score new data with a saved model and its fitted threshold."""
+    from mcod.persistence import load
+
+    started = time.perf_counter()
+    detector = load(args.model, device=args.device)
+    data = read_input(args)
+    _say(args, f"data: {_describe(data.X)} ({data.source})")
+    _say(args, f"model: {args.model} (config {detector.config_.name}, device {detector.device_})")
+    scores = detector.decision_function(data.X)
+    labels = (scores > detector.threshold_).astype(np.int64)
+    report_scores(args, scores, labels, detector.threshold_, detector.contamination, data.names)
+    print(f"wall time {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def _one_line(message: str) -> str:
+    return "; ".join(line.strip() for line in message.splitlines() if line.strip())
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit code (0 ok, 2 usage or input error)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # --help, --version, usage errors
+        return exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+    if args.func is None:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return int(args.func(args))
+    except USER_ERRORS as error:
+        print(f"mcod: error: {_one_line(str(error)) or type(error).__name__}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("mcod: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

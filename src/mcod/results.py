@@ -1,0 +1,63 @@
+"""Ranked outlier tables: ranks, the top-N view, and the scores CSV (written atomically)."""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from mcod.atomic import atomic_write
+
+__all__ = ["SCORES_FILE", "ranks", "top_indices", "write_scores_csv"]
+
+SCORES_FILE = "scores.csv"
+
+
+def _check(scores: np.ndarray, labels: np.ndarray, names: Sequence[str] | None) -> None:
+    if scores.ndim != 1 or labels.shape != scores.shape:
+        raise ValueError(f"scores {scores.shape} and labels {labels.shape} must be equal 1-D")
+    if names is not None and len(names) != len(scores):
+        raise ValueError(f"{len(names)} names for {len(scores)} scores")
+
+
+def top_indices(scores: np.ndarray, n: int | None = None) -> np.ndarray:
+    """Indices of the highest scores first (ties keep input order); all if ``n`` is None."""
+    order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
+    return order if n is None else order[: max(int(n), 0)]
+
+
+def ranks(scores: np.ndarray) -> np.ndarray:
+    """Rank of each sample: 1 = the most outlying (highest score)."""
+    order = top_indices(scores)
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(1, len(order) + 1)
+    return rank
+
+
+def write_scores_csv(
+    path: str | os.PathLike[str],
+    scores: np.ndarray,
+    labels: np.ndarray,
+    names: Sequence[str] | None = None,
+) -> Path:
+    """Write one row per sample, in input order: index|path, score, label (1 = outlier), rank.
+
+    The first column is ``path`` when ``names`` (e.g. image files) are given, else ``index``
+    (0-based position in the input). Scores are written with full float precision. The file
+    is replaced atomically; its directory must exist.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    labels = np.asarray(labels).astype(np.int64)
+    _check(scores, labels, names)
+    rank = ranks(scores)
+    first = "index" if names is None else "path"
+    with atomic_write(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([first, "score", "label", "rank"])
+        for i, score in enumerate(scores):
+            key = i if names is None else str(names[i])
+            writer.writerow([key, repr(float(score)), int(labels[i]), int(rank[i])])
+    return Path(path)

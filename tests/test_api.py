@@ -1,0 +1,147 @@
+"""MCOD keeps PyOD's / scikit-learn's detector contract (tiny data, one epoch, CPU)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+
+from mcod import MCOD, get_config
+from mcod.inputs import InputError
+
+TINY = get_config("default").replace(
+    name="tiny-test",
+    image_size=8,
+    feature_dim=16,
+    embedding_dim=8,
+    n_memory=4,
+    queue_size=64,
+    rotation_weight=0.0,
+    score_rotations=False,
+)
+PARAMS = dict(contamination=0.1, config=TINY, epochs=1, batch_size=12, device="cpu", random_state=0)
+
+
+def _images(shape: tuple[int, ...], seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).random(shape).astype(np.float32)
+
+
+X = _images((24, 8, 8))
+
+
+@pytest.fixture(scope="module")
+def fitted() -> MCOD:
+    return MCOD(**PARAMS).fit(X)
+
+
+def test_get_params_returns_constructor_arguments():
+    detector = MCOD(**PARAMS, verbose=True)
+    assert detector.get_params() == {**PARAMS, "verbose": True}
+
+
+def test_clone_keeps_parameters():
+    detector = MCOD(contamination=0.05, config="release", epochs=3, random_state=7)
+    copy = clone(detector)
+    assert copy is not detector
+    assert copy.get_params() == detector.get_params()
+
+
+def test_fit_returns_self():
+    detector = MCOD(**PARAMS)
+    assert detector.fit(X) is detector
+
+
+def test_fitted_attributes(fitted):
+    n = len(X)
+    assert fitted.decision_scores_.shape == (n,)
+    assert np.all(np.isfinite(fitted.decision_scores_))
+    assert set(np.unique(fitted.labels_)) <= {0, 1}
+    assert abs(fitted.labels_.mean() - PARAMS["contamination"]) <= 1 / n + 1e-9
+    np.testing.assert_array_equal(fitted.labels_, fitted.decision_scores_ > fitted.threshold_)
+    assert fitted.input_kind_ == "image"
+    assert len(fitted.history_) == 1
+
+
+def test_predict_and_predict_proba(fitted):
+    new = _images((7, 8, 8), seed=3)
+    labels = fitted.predict(new)
+    assert labels.shape == (7,)
+    assert set(np.unique(labels)) <= {0, 1}
+    proba = fitted.predict_proba(new)
+    assert proba.shape == (7, 2)
+    assert np.all((proba >= 0) & (proba <= 1))
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+
+
+def test_decision_function_matches_training_scores(fitted):
+    np.testing.assert_allclose(fitted.decision_function(X), fitted.decision_scores_, atol=1e-6)
+
+
+def test_decision_function_single_sample(fitted):
+    # Scoring one new sample must work (fitting on one sample need not).
+    one = fitted.decision_function(X[:1])
+    assert one.shape == (1,)
+    np.testing.assert_allclose(one, fitted.decision_scores_[:1], rtol=1e-5, atol=1e-6)
+
+
+def test_decision_function_before_fit_raises():
+    with pytest.raises(NotFittedError):
+        MCOD().decision_function(X)
+
+
+@pytest.mark.parametrize("contamination", [0.0, -0.1, 0.51, 0.7, 1.0])
+def test_contamination_out_of_range_raises(contamination):
+    with pytest.raises(ValueError, match="contamination"):
+        MCOD(**{**PARAMS, "contamination": contamination}).fit(X)
+
+
+def test_y_is_ignored(fitted):
+    y = np.r_[np.zeros(20, int), np.ones(4, int)]
+    with_y = MCOD(**PARAMS).fit(X, y)
+    np.testing.assert_array_equal(with_y.decision_scores_, fitted.decision_scores_)
+
+
+def test_same_seed_gives_identical_scores(fitted):
+    again = MCOD(**PARAMS).fit(X)
+    np.testing.assert_array_equal(again.decision_scores_, fitted.decision_scores_)
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [(12, 8, 8), (12, 8, 8, 1), (12, 1, 8, 8), (12, 8, 8, 3), (12, 3, 8, 8)],
+    ids=["NHW", "NHW1", "N1HW", "NHW3", "N3HW"],
+)
+def test_image_layouts(shape):
+    data = _images(shape)
+    detector = MCOD(**{**PARAMS, "batch_size": 6}).fit(data)
+    assert detector.decision_scores_.shape == (12,)
+    assert detector.n_channels_ == (3 if 3 in shape[1:] else 1)
+    assert detector.decision_function(data[:4]).shape == (4,)
+
+
+def _with(value: float) -> np.ndarray:
+    bad = X.copy()
+    bad[3, 2, 2] = value
+    return bad
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        _with(np.nan),
+        _with(np.inf),
+        np.arange(10, dtype=np.float32),
+        np.empty((0, 8, 8), np.float32),
+        X[:1],
+    ],
+    ids=["nan", "inf", "1-D", "empty", "single-sample"],
+)
+def test_bad_inputs_raise_input_error(data):
+    with pytest.raises(InputError):
+        MCOD(**PARAMS).fit(data)
+
+
+def test_wrong_channel_count_at_scoring_raises(fitted):
+    with pytest.raises(InputError, match="channels"):
+        fitted.decision_function(_images((4, 8, 8, 3)))

@@ -1,0 +1,218 @@
+"""Tests for the benchmark harness (mcod.bench): metrics, results file, tasks, report, runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mcod.bench import detectors as det
+from mcod.bench.cli import main as bench_main
+from mcod.bench.metrics import all_metrics, ap_in, ap_out, auroc
+from mcod.bench.protocols import build_tasks
+from mcod.bench.report import NO_RUNS, write_report
+from mcod.bench.results import append_result, completed_keys, load_all, read_results, run_key
+
+# --------------------------------------------------------------------------- metrics
+
+
+def test_metrics_perfect_and_inverted():
+    y = np.array([0, 0, 1])
+    perfect = np.array([0.1, 0.2, 0.3])
+    assert all_metrics(y, perfect) == {"auroc": 1.0, "ap_out": 1.0, "ap_in": 1.0}
+    inverted = perfect[::-1].copy()
+    assert auroc(y, inverted) == 0.0
+    assert ap_out(y, inverted) == pytest.approx(1 / 3)  # the outlier is ranked last
+    assert ap_in(y, inverted) == pytest.approx((1 / 2 + 2 / 3) / 2)
+
+
+def test_ap_in_is_ap_out_with_roles_swapped():
+    rng = np.random.default_rng(0)
+    y = (rng.random(200) < 0.2).astype(int)
+    s = rng.normal(size=200) + y
+    assert ap_in(y, s) == pytest.approx(ap_out(1 - y, -s))
+    assert ap_in(y, s) != pytest.approx(ap_out(y, s))
+
+
+def test_metrics_reject_nan_scores():
+    with pytest.raises(ValueError, match="NaN"):
+        auroc(np.array([0, 1]), np.array([0.0, np.nan]))
+
+
+# --------------------------------------------------------------------------- results file
+
+
+def _rec(**kw):
+    base = {"protocol": "uod", "dataset": "mnist", "class": 0, "rho": 0.1, "seed": 0,
+            "max_n": None, "detector": "iforest", "tag": "", "family": "baseline",
+            "quick": False, "auroc": 0.8, "ap_out": 0.4, "ap_in": 0.97, "fit_s": 1.0,
+            "score_s": 0.1, "score_img_per_s": 1e4, "n_fit": 100, "epochs": None,
+            "train_img_per_s": None, "peak_rss_mb": 300.0, "base_rss_mb": 250.0, "n": 111,
+            "n_out": 11}
+    base.update(kw)
+    return base
+
+
+def test_results_append_resume_and_truncated_line(tmp_path):
+    path = tmp_path / "r.jsonl"
+    assert completed_keys(path) == set()
+    append_result(path, _rec(seed=0))
+    append_result(path, _rec(seed=1))
+    assert completed_keys(path) == {run_key(_rec(seed=0)), run_key(_rec(seed=1))}
+    with open(path, "a") as f:  # a crash mid-write
+        f.write('{"protocol": "uod", "dataset": "mn')
+    assert len(read_results(path)) == 2
+    append_result(path, _rec(seed=2))  # lands on its own line
+    assert [r["seed"] for r in read_results(path)] == [0, 1, 2]
+    assert run_key(_rec(rho=0.1)) == run_key(_rec(rho=0.30000000000000004 - 0.2))
+
+
+def test_load_all_dedups_by_key(tmp_path):
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    append_result(a, _rec(auroc=0.1))
+    append_result(b, _rec(auroc=0.9))
+    append_result(b, _rec(detector="knn"))
+    recs = load_all([str(tmp_path / "*.jsonl")])
+    assert len(recs) == 2
+    assert {r["auroc"] for r in recs if r["detector"] == "iforest"} == {0.9}
+
+
+# --------------------------------------------------------------------------- tasks
+
+
+def _fake_labels():
+    labels = np.repeat(np.arange(10), 100)
+    split = np.tile(np.array(["train"] * 50 + ["test"] * 50), 10)
+    return labels, split
+
+
+def test_uod_tasks():
+    labels, split = _fake_labels()
+    tasks = build_tasks("uod", "fake", labels, split, range(10), [0.1, 0.2], [0, 1, 2])
+    assert len(tasks) == 10 * 2 * 3
+    t = tasks[0]
+    assert t.score_idx is None and len(t.fit_idx) == len(t.y)
+    assert (t.y == 0).sum() == 100 and t.n_out == 11  # floor(100 * 0.1 / 0.9)
+    assert np.all(labels[t.fit_idx[t.y == 0]] == t.inlier_class)
+    assert np.all(labels[t.fit_idx[t.y == 1]] != t.inlier_class)
+    assert tasks[3].n_out == 25  # rho 0.2
+
+
+def test_oneclass_tasks_and_subsampling():
+    labels, split = _fake_labels()
+    tasks = build_tasks("oneclass", "fake", labels, split, [3], [0.1], [0])
+    (t,) = tasks
+    assert len(t.fit_idx) == 50 and np.all(labels[t.fit_idx] == 3)
+    assert np.all(split[t.fit_idx] == "train") and np.all(split[t.score_idx] == "test")
+    assert len(t.y) == 55 and t.n_out == 5
+    (small,) = build_tasks("uod", "fake", labels, split, [3], [0.1], [0], max_n=30)
+    assert len(small.y) <= 30 and small.n_out == 3
+    (again,) = build_tasks("uod", "fake", labels, split, [3], [0.1], [0], max_n=30)
+    assert np.array_equal(small.fit_idx, again.fit_idx)  # deterministic
+
+
+# --------------------------------------------------------------------------- detectors
+
+
+def test_pca_baseline_copes_with_constant_pixels():
+    rng = np.random.default_rng(0)
+    images = np.zeros((60, 8, 8), np.uint8)  # border pixels always 0
+    images[:, 2:6, 2:6] = rng.integers(0, 256, size=(60, 4, 4))
+    spec = det.get("pca")
+    x = det.prepare_input(spec, images)
+    est = spec.build(0, True).fit(x)
+    assert np.isfinite(est.decision_scores_).all()
+    assert np.isfinite(est.decision_function(x[:5])).all()
+    const = det.PCAReconstruction().fit(np.ones((10, 4)))
+    assert np.all(const.decision_scores_ == 0)
+
+
+def test_detector_groups_and_placeholder_ablation():
+    assert det.resolve(["baselines"]) == list(det.BASELINES)
+    assert det.resolve(["knn", "all"])[0] == "knn"
+    with pytest.raises(ValueError, match="unknown detector"):
+        det.resolve(["nope"])
+    with pytest.raises(NotImplementedError, match="not defined yet"):
+        det.get("mcod-no-cluster").build(0, True)
+
+
+# --------------------------------------------------------------------------- report
+
+
+def test_report_renders_tables_and_figures(tmp_path):
+    path = tmp_path / "results" / "uod.jsonl"
+    for c in (0, 1):
+        for s in (0, 1):
+            append_result(path, _rec(**{"class": c, "seed": s, "detector": "iforest",
+                                        "auroc": 0.8 + 0.01 * c}))
+            append_result(path, _rec(**{"class": c, "seed": s, "detector": "mcod-default",
+                                        "family": "mcod", "auroc": 0.9, "epochs": 20,
+                                        "train_img_per_s": 500.0}))
+    append_result(path, _rec(detector="knn", quick=True, auroc=0.1))  # quick: not counted
+    out = write_report([str(tmp_path / "results" / "*.jsonl")], tmp_path / "RESULTS.md")
+    text = out.read_text()
+    assert "mcod-default" in text and "iforest" in text and "knn" not in text.split("## 5")[0]
+    assert "0.900 ± 0.000 (4)" in text
+    assert "iforest (best baseline)" in text
+    assert text.count(NO_RUNS) == 3  # sweep, one-class, ablations
+    assert "0.751" in text and "quoted" in text
+    assert "mcod bench run --config benchmarks/configs/part1_uod.toml" in text
+    assert (tmp_path / "figures" / "per_class_mnist.png").stat().st_size > 1000
+
+
+def test_report_with_no_results(tmp_path):
+    out = write_report([str(tmp_path / "none.jsonl")], tmp_path / "R.md")
+    assert out.read_text().count(NO_RUNS) == 5
+
+
+# --------------------------------------------------------------------------- end to end
+
+
+def test_quick_run_on_digits_writes_and_resumes(tmp_path, capsys):
+    results = tmp_path / "r.jsonl"
+    args = ["run", "--quick", "--datasets", "digits", "--classes", "0",
+            "--detectors", "iforest,knn", "--results", str(results), "--isolate"]
+    assert bench_main(args) == 0
+    lines = results.read_text().splitlines()
+    assert len(lines) == 2
+    recs = [json.loads(line) for line in lines]
+    assert {r["detector"] for r in recs} == {"iforest", "knn"}
+    for r in recs:
+        assert r["quick"] and r["dataset"] == "digits" and r["class"] == 0
+        assert 0.5 < r["auroc"] <= 1.0 and r["n_out"] == 19
+        assert r["memory_mode"] == "fresh-process" and r["peak_rss_mb"] >= r["base_rss_mb"] > 0
+    assert bench_main(args) == 0
+    assert len(results.read_text().splitlines()) == 2
+    assert "0 to run" in capsys.readouterr().out
+
+
+def test_config_file_and_cli_precedence(tmp_path):
+    from mcod.bench.cli import resolve_run_options
+
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('datasets = ["digits"]\nclasses = "0-2"\nseeds = [0, 1]\n'
+                   'detectors = ["baselines"]\n[ablations]\nno-cluster = { erase = false }\n')
+    import argparse
+
+    ns = argparse.Namespace(config=str(cfg), seeds="5", quick=None)
+    opts = resolve_run_options(ns)
+    assert opts["datasets"] == ["digits"] and opts["classes"] == [0, 1, 2]
+    assert opts["seeds"] == [5] and opts["isolate"] is True
+    assert opts["ablations"] == {"no-cluster": {"erase": False}}
+    bad = tmp_path / "bad.toml"
+    bad.write_text("colour = 1\n")
+    assert bench_main(["run", "--config", str(bad)]) == 2
+
+
+def test_register_on_a_foreign_parser():
+    import argparse
+
+    from mcod.bench.cli import register
+
+    parser = argparse.ArgumentParser(prog="mcod")
+    register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["bench", "list"])
+    assert args.func(args) == 0
+    assert Path(det.__file__).name == "detectors.py"

@@ -1,0 +1,195 @@
+"""The command line, run in-process through ``mcod.cli.main`` (tiny data, one epoch)."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mcod.cli import main
+
+FAST = ["--epochs", "1", "--batch-size", "20", "--device", "cpu"]
+
+
+def _read_csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    with path.open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        return list(reader.fieldnames or []), list(reader)
+
+
+@pytest.fixture(scope="module")
+def npy_run(tmp_path_factory):
+    """One `mcod detect --npy` run shared by several tests: (folder, stdout, rc)."""
+    folder = tmp_path_factory.mktemp("npy-run")
+    images = np.random.default_rng(0).integers(0, 256, size=(40, 8, 8), dtype=np.uint8)
+    np.save(folder / "images.npy", images)
+    out = io.StringIO()
+    args = ["detect", "--npy", str(folder / "images.npy"), *FAST, "--out", str(folder / "out"),
+            "--save-model", str(folder / "model.pt"), "--top", "5", "--quiet"]  # fmt: skip
+    with contextlib.redirect_stdout(out):
+        rc = main(args)
+    return folder, out.getvalue(), rc
+
+
+# --------------------------------------------------------------------------- help
+
+
+def test_main_help_exits_zero_with_examples(capsys):
+    assert main(["--help"]) == 0
+    text = capsys.readouterr().out
+    assert "examples:" in text
+    assert "mcod detect photos/" in text
+    assert "score" in text
+
+
+def test_detect_help_explains_input_and_examples(capsys):
+    assert main(["detect", "--help"]) == 0
+    text = capsys.readouterr().out
+    for option in ("--npy", "--contamination", "--config", "--out", "--save-model", "--top"):
+        assert option in text
+    assert "examples:" in text
+    assert "scores.csv" in text
+
+
+def test_no_command_prints_help_and_returns_2(capsys):
+    assert main([]) == 2
+    assert "usage: mcod" in capsys.readouterr().out
+
+
+def test_version(capsys):
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.startswith("mcod ")
+
+
+# --------------------------------------------------------------------------- detect
+
+
+def test_detect_npy_writes_scores_csv(npy_run):
+    folder, stdout, rc = npy_run
+    assert rc == 0
+    columns, rows = _read_csv(folder / "out" / "scores.csv")
+    assert columns == ["index", "score", "label", "rank"]
+    assert len(rows) == 40
+    assert [int(r["index"]) for r in rows] == list(range(40))
+    assert sorted(int(r["rank"]) for r in rows) == list(range(1, 41))
+    assert {r["label"] for r in rows} <= {"0", "1"}
+    assert sum(int(r["label"]) for r in rows) == 4
+    by_rank = sorted(rows, key=lambda r: int(r["rank"]))
+    scores = [float(r["score"]) for r in by_rank]
+    assert scores == sorted(scores, reverse=True)
+    assert "top 5 of 40" in stdout
+    assert "4 of 40 samples labelled outliers" in stdout
+    assert "wall time" in stdout
+    assert (folder / "model.pt").is_file()
+    assert [p.name for p in (folder / "out").iterdir()] == ["scores.csv"]
+
+
+def test_score_with_saved_model_reproduces_detect(npy_run, tmp_path, capsys):
+    folder, _, rc = npy_run
+    assert rc == 0
+    out = tmp_path / "new"
+    args = ["score", str(folder / "model.pt"), "--npy", str(folder / "images.npy")]
+    assert main([*args, "--out", str(out), "--quiet"]) == 0
+    assert "labelled outliers" in capsys.readouterr().out
+    _, first = _read_csv(folder / "out" / "scores.csv")
+    _, again = _read_csv(out / "scores.csv")
+    np.testing.assert_allclose(
+        [float(r["score"]) for r in again], [float(r["score"]) for r in first], atol=1e-6
+    )
+    assert [r["label"] for r in again] == [r["label"] for r in first]
+
+
+def test_detect_image_folder(tmp_path, capsys):
+    folder = tmp_path / "photos"
+    (folder / "more").mkdir(parents=True)
+    rng = np.random.default_rng(1)
+    files = []
+    for i in range(12):
+        path = folder / ("more" if i % 2 else ".") / f"img{i:02d}.png"
+        Image.fromarray(rng.integers(0, 256, (8, 8), dtype=np.uint8), mode="L").save(path)
+        files.append(path.resolve())
+    out = tmp_path / "out"
+    rc = main(["detect", str(folder), "--epochs", "1", "--batch-size", "6", "--device", "cpu",
+               "--out", str(out), "--top", "3"])  # fmt: skip
+    assert rc == 0
+    stdout = capsys.readouterr().out
+    assert "data: 12 images of shape 8x8" in stdout
+    assert "top 3 of 12" in stdout
+    columns, rows = _read_csv(out / "scores.csv")
+    assert columns == ["path", "score", "label", "rank"]
+    assert sorted(Path(r["path"]).resolve() for r in rows) == sorted(files)
+
+
+def test_demo_prints_auroc(capsys):
+    assert main(["detect", *FAST, "--quiet", "--top", "2", "--demo-class", "1"]) == 0
+    stdout = capsys.readouterr().out
+    assert "demo AUROC" in stdout
+    assert "top 2 of" in stdout
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def _nan_npy(folder: Path) -> str:
+    data = np.zeros((10, 8, 8), np.float32)
+    data[2, 3, 4] = np.nan
+    np.save(folder / "nan.npy", data)
+    return str(folder / "nan.npy")
+
+
+def _empty_folder(folder: Path) -> str:
+    (folder / "empty").mkdir()
+    (folder / "empty" / "readme.txt").write_text("no images here")
+    return str(folder / "empty")
+
+
+def _zeros_npy(folder: Path) -> str:
+    np.save(folder / "ok.npy", np.zeros((10, 8, 8), np.float32))
+    return str(folder / "ok.npy")
+
+
+ERROR_CASES = {
+    "missing-npy": (lambda d: ["detect", "--npy", str(d / "absent.npy")], "no such file"),
+    "nan-npy": (lambda d: ["detect", "--npy", _nan_npy(d)], "non-finite"),
+    "contamination": (lambda d: ["detect", "--contamination", "0.7"], "contamination"),
+    "unknown-config": (lambda d: ["detect", "--config", "huge"], "invalid choice"),
+    "no-images": (lambda d: ["detect", _empty_folder(d)], "no image files"),
+    "missing-folder": (lambda d: ["detect", str(d / "nowhere")], "folder not found"),
+    "both-inputs": (lambda d: ["detect", str(d), "--npy", _zeros_npy(d)], "not both"),
+    "not-npy": (
+        lambda d: ["detect", "--npy", str(Path(_empty_folder(d)) / "readme.txt")],
+        "cannot read",
+    ),
+    "bad-device": (lambda d: ["detect", "--npy", _zeros_npy(d), "--device", "tpu9"], "device"),
+    "missing-model": (lambda d: ["score", str(d / "m.pt"), "--npy", _zeros_npy(d)], "not found"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ERROR_CASES))
+def test_bad_input_returns_2_with_one_line_message(case, tmp_path, capsys):
+    make_args, expected = ERROR_CASES[case]
+    assert main([*make_args(tmp_path), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mcod: error: ")
+    assert err.count("\n") == 1, err
+    assert expected in err
+    assert "Traceback" not in err
+
+
+def test_score_without_input_is_an_error(npy_run, capsys):
+    folder, _, _ = npy_run
+    assert main(["score", str(folder / "model.pt"), "--quiet"]) == 2
+    assert "no input" in capsys.readouterr().err
+
+
+def test_score_rejects_not_a_model(tmp_path, capsys):
+    fake = tmp_path / "fake.pt"
+    fake.write_text("not a model")
+    assert main(["score", str(fake), "--npy", _zeros_npy(tmp_path), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mcod: error: ") and "fake.pt" in err

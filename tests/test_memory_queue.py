@@ -1,0 +1,91 @@
+"""Memory read / write / erase, the key queue and the momentum update, by hand."""
+
+import pytest
+import torch
+
+from mcod.config import get_config
+from mcod.memory import Memory, read_distance
+from mcod.model import MCODNet
+from mcod.queue import KeyQueue
+
+
+def test_memory_starts_with_unit_items():
+    memory = Memory(5, 8, torch.Generator().manual_seed(0))
+    assert memory.items.shape == (5, 8)
+    torch.testing.assert_close(memory.items.norm(dim=1), torch.ones(5))
+
+
+def test_read_is_softmax_weighted_sum_of_items():
+    memory = Memory(2, 2)
+    memory.items.copy_(torch.tensor([[1.0, 0.0], [0.0, 1.0]]))
+    logits = torch.tensor([[0.0, 0.0], [torch.log(torch.tensor(3.0)).item(), 0.0]])
+    recalled = memory.read(logits)
+    torch.testing.assert_close(recalled, torch.tensor([[0.5, 0.5], [0.75, 0.25]]))
+
+
+def test_write_is_normalised_soft_assigned_mean():
+    memory = Memory(2, 2)
+    features = torch.tensor([[2.0, 0.0], [0.0, 3.0]])
+    logits = torch.tensor([[10.0, -10.0], [-10.0, 10.0]])  # near one-hot
+    memory.write(features, logits)
+    torch.testing.assert_close(memory.items, torch.eye(2), atol=1e-6, rtol=0)
+
+
+def test_erase_moves_only_unused_items_and_keeps_stored_items_clean():
+    memory = Memory(2, 3)
+    memory.items.copy_(torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]))
+    logits = torch.tensor([[5.0, 0.0]] * 4)  # every queued sample uses item 0
+    before = memory.items.clone()
+    erased = memory.erased(logits, std=0.5, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(erased[0], before[0])  # usage 1: no noise
+    assert not torch.allclose(erased[1], before[1])  # usage 0: full noise
+    torch.testing.assert_close(erased.norm(dim=1), torch.ones(2))
+    torch.testing.assert_close(memory.items, before)  # scoring never sees the noise
+
+
+def test_usage_shares():
+    memory = Memory(3, 2)
+    logits = torch.tensor([[1.0, 0, 0], [1.0, 0, 0], [0, 0, 1.0], [1.0, 0, 0]])
+    torch.testing.assert_close(memory.usage(logits), torch.tensor([0.75, 0.0, 0.25]))
+
+
+def test_read_distance():
+    f = torch.tensor([[1.0, 1.0]])
+    r = torch.tensor([[0.0, 1.0]])
+    assert read_distance(f, r).item() == pytest.approx(1.0)
+
+
+def test_queue_fills_then_wraps_fifo():
+    queue = KeyQueue(size=3, feature_dim=1, embedding_dim=1, n_clusters=1)
+    assert len(queue) == 0
+    queue.push(torch.tensor([[1.0], [2.0]]), torch.zeros(2, 1), torch.zeros(2, 1))
+    assert len(queue) == 2
+    torch.testing.assert_close(queue.contents()[0], torch.tensor([[1.0], [2.0]]))
+    queue.push(torch.tensor([[3.0], [4.0]]), torch.zeros(2, 1), torch.zeros(2, 1))
+    assert len(queue) == 3
+    # 4 overwrote the oldest key (1)
+    assert sorted(queue.contents()[0].flatten().tolist()) == [2.0, 3.0, 4.0]
+
+
+def test_queue_keeps_newest_when_batch_exceeds_size():
+    queue = KeyQueue(size=2, feature_dim=1, embedding_dim=1, n_clusters=1)
+    queue.push(torch.tensor([[1.0], [2.0], [3.0]]), torch.zeros(3, 1), torch.zeros(3, 1))
+    assert sorted(queue.contents()[0].flatten().tolist()) == [2.0, 3.0]
+
+
+def test_queue_rejects_nonpositive_size():
+    with pytest.raises(ValueError, match="queue size"):
+        KeyQueue(0, 1, 1, 1)
+
+
+def test_momentum_update_moves_key_toward_query():
+    config = get_config("tabular").replace(momentum=0.9)
+    net = MCODNet(config, (4,), queue_size=8)
+    with torch.no_grad():
+        for q, k in zip(net.query.parameters(), net.key.parameters(), strict=True):
+            q.fill_(1.0)
+            k.fill_(0.0)
+    net.momentum_update()
+    for k in net.key.parameters():
+        torch.testing.assert_close(k, torch.full_like(k, 0.1))
+    assert all(not p.requires_grad for p in net.key.parameters())

@@ -1,0 +1,181 @@
+"""Saving and loading fitted detectors: identical scores, clear errors, no pickled code."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import mcod
+from mcod import MCOD, MCODConfig, get_config
+from mcod.persistence import FORMAT, load, save_detector
+
+TINY = get_config("default").replace(
+    name="tiny-test",
+    image_size=8,
+    feature_dim=16,
+    embedding_dim=8,
+    n_memory=4,
+    queue_size=64,
+    rotation_weight=0.0,
+    score_rotations=False,
+)
+
+
+def _images(n: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).random((n, 8, 8)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def image_model() -> MCOD:
+    return MCOD(
+        contamination=0.1, config=TINY, epochs=1, batch_size=16, device="cpu", random_state=0
+    ).fit(_images(40, 0))
+
+
+@pytest.fixture(scope="module")
+def table_model() -> MCOD:
+    X = np.random.default_rng(1).normal(size=(60, 5))
+    return MCOD(contamination=0.05, epochs=1, batch_size=16, device="cpu", random_state=1).fit(X)
+
+
+def _assert_same_fit(a: MCOD, b: MCOD) -> None:
+    assert b.get_params() == a.get_params()
+    assert b.config_ == a.config_
+    assert b.input_kind_ == a.input_kind_
+    assert b.input_shape_ == a.input_shape_
+    assert b.network_.queue.size == a.network_.queue.size
+    np.testing.assert_array_equal(b.decision_scores_, a.decision_scores_)
+    np.testing.assert_array_equal(b.labels_, a.labels_)
+    assert b.threshold_ == a.threshold_
+    assert b.history_ == a.history_
+    assert not b.network_.training
+
+
+def test_image_round_trip_gives_identical_scores(image_model, tmp_path):
+    path = image_model.save(tmp_path / "model.pt")
+    loaded = mcod.load(path)
+    _assert_same_fit(image_model, loaded)
+    assert isinstance(loaded.get_params()["config"], MCODConfig)
+    assert loaded.n_channels_ == image_model.n_channels_
+    new = _images(12, 5)
+    np.testing.assert_array_equal(loaded.decision_function(new), image_model.decision_function(new))
+    np.testing.assert_array_equal(loaded.predict(new), image_model.predict(new))
+    memory_before = image_model.memory_items_
+    np.testing.assert_array_equal(loaded.memory_items_, memory_before)
+
+
+def test_table_round_trip_gives_identical_scores(table_model, tmp_path):
+    path = save_detector(table_model, tmp_path / "table.pt")
+    loaded = load(path)
+    _assert_same_fit(table_model, loaded)
+    assert loaded.get_params()["config"] == "default"
+    assert loaded.n_features_in_ == 5
+    torch.testing.assert_close(loaded.scale_mean_, table_model.scale_mean_, rtol=0, atol=0)
+    torch.testing.assert_close(loaded.scale_std_, table_model.scale_std_, rtol=0, atol=0)
+    new = np.random.default_rng(7).normal(size=(9, 5))
+    np.testing.assert_array_equal(loaded.decision_function(new), table_model.decision_function(new))
+
+
+def test_save_creates_parent_folder_and_leaves_no_temp_file(image_model, tmp_path):
+    path = image_model.save(tmp_path / "models" / "m.pt")
+    assert path.is_file()
+    assert [p.name for p in path.parent.iterdir()] == ["m.pt"]
+    image_model.save(path)  # overwrite in place
+    assert [p.name for p in path.parent.iterdir()] == ["m.pt"]
+
+
+def test_failed_save_keeps_old_file_and_removes_temp(image_model, tmp_path, monkeypatch):
+    path = image_model.save(tmp_path / "m.pt")
+    before = path.read_bytes()
+
+    def broken_save(obj, handle):
+        handle.write(b"partial")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", broken_save)
+    with pytest.raises(OSError, match="disk full"):
+        image_model.save(path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["m.pt"]
+
+
+def test_save_unfitted_detector_raises():
+    with pytest.raises(ValueError, match="unfitted"):
+        save_detector(MCOD(), "never-written.pt")
+
+
+def test_load_missing_file(tmp_path):
+    path = tmp_path / "absent.pt"
+    with pytest.raises(FileNotFoundError, match="absent.pt"):
+        load(path)
+
+
+def test_load_text_file_is_not_a_model(tmp_path):
+    path = tmp_path / "notes.pt"
+    path.write_text("hello")
+    with pytest.raises(ValueError, match="notes.pt") as info:
+        load(path)
+    assert "\n" not in str(info.value)
+
+
+def test_load_wrong_format_tag(tmp_path):
+    path = tmp_path / "other.pt"
+    torch.save({"format": "something-else/3", "weights": torch.zeros(2)}, path)
+    with pytest.raises(ValueError, match="format"):
+        load(path)
+
+
+def test_load_dict_without_format_tag(tmp_path):
+    path = tmp_path / "weights.pt"
+    torch.save({"weights": torch.zeros(2)}, path)
+    with pytest.raises(ValueError, match="not an mcod model file"):
+        load(path)
+
+
+def test_load_truncated_file(image_model, tmp_path):
+    path = image_model.save(tmp_path / "m.pt")
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="m.pt") as info:
+        load(path)
+    assert "\n" not in str(info.value)
+
+
+def test_load_tagged_file_missing_fields(tmp_path):
+    path = tmp_path / "partial.pt"
+    torch.save({"format": FORMAT, "params": {}}, path)
+    with pytest.raises(ValueError, match="damaged or incomplete"):
+        load(path)
+
+
+class _Payload:
+    """Unpickling this would create a marker file: proof that code ran."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        from pathlib import Path
+
+        return (Path.touch, (Path(self.marker),))
+
+
+def test_load_refuses_pickled_objects(tmp_path):
+    marker = tmp_path / "code-ran"
+    path = tmp_path / "evil.pt"
+    torch.save({"format": FORMAT, "payload": _Payload(str(marker))}, path)
+    with pytest.raises(ValueError, match="refusing"):
+        load(path)
+    assert not marker.exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU fallback")
+def test_model_saved_for_cuda_loads_on_cpu(image_model, tmp_path):
+    clone = mcod.load(image_model.save(tmp_path / "m.pt"))
+    clone.set_params(device="cuda")
+    loaded = load(clone.save(tmp_path / "cuda.pt"))
+    assert loaded.device_ == torch.device("cpu")
+    assert loaded.get_params()["device"] == "cuda"
+    with pytest.raises(ValueError, match="CUDA"):
+        load(tmp_path / "cuda.pt", device="cuda")
