@@ -156,7 +156,7 @@ def test_report_renders_tables_and_figures(tmp_path):
     assert "mcod-default" in text and "iforest" in text and "knn" not in text.split("## 5")[0]
     assert "0.900 ± 0.000 (4)" in text
     assert "iforest (best baseline)" in text
-    assert text.count(NO_RUNS) == 3  # sweep, one-class, ablations
+    assert text.count(NO_RUNS) == 4  # sweep, one-class, ablations, odds
     assert "0.751" in text and "quoted" in text
     assert "mcod bench run --config benchmarks/configs/part1_uod.toml" in text
     assert (tmp_path / "figures" / "per_class_mnist.png").stat().st_size > 1000
@@ -164,7 +164,7 @@ def test_report_renders_tables_and_figures(tmp_path):
 
 def test_report_with_no_results(tmp_path):
     out = write_report([str(tmp_path / "none.jsonl")], tmp_path / "R.md")
-    assert out.read_text().count(NO_RUNS) == 5
+    assert out.read_text().count(NO_RUNS) == 6
 
 
 # --------------------------------------------------------------------------- end to end
@@ -216,3 +216,98 @@ def test_register_on_a_foreign_parser():
     args = parser.parse_args(["bench", "list"])
     assert args.func(args) == 0
     assert Path(det.__file__).name == "detectors.py"
+
+
+# --------------------------------------------------------------------------- ODDS (tables)
+
+
+def test_odds_tasks_fit_all_rows_and_subsample_big_sets():
+    from mcod.bench.protocols import build_odds_tasks
+
+    y = np.zeros(50, np.int64)
+    y[::10] = 1
+    tasks = build_odds_tasks("toy", y, [0, 1])
+    assert [t.seed for t in tasks] == [0, 1]
+    t = tasks[0]
+    assert t.protocol == "odds" and t.score_idx is None and t.max_n is None
+    assert np.array_equal(t.fit_idx, np.arange(50)) and np.array_equal(t.y, y)
+    assert t.key_fields()["class"] is None and t.key_fields()["rho"] is None
+    big = np.zeros(1000, np.int64)
+    big[:5] = 1  # where the outliers sit has no say in the draw
+    a, b = build_odds_tasks("big", big, [0, 1], max_n=100)
+    again, _ = build_odds_tasks("big", big[::-1].copy(), [0, 1], max_n=100)
+    assert len(a.y) == 100 and a.max_n == 100 and np.all(np.diff(a.fit_idx) > 0)
+    assert np.array_equal(a.fit_idx, again.fit_idx)  # labels unused: same rows
+    assert not np.array_equal(a.fit_idx, b.fit_idx)  # another seed, another subsample
+    assert np.array_equal(a.y, big[a.fit_idx])
+
+
+def test_table_detectors_and_standardised_input():
+    assert det.resolve(["odds"]) == ["mcod-tabular", *det.TABLE_BASELINES]
+    X = np.random.default_rng(0).normal(5.0, 3.0, size=(40, 3))
+    X[:, 2] = 7.0  # a constant feature
+    x = det.prepare_input(det.get("copod"), X)
+    np.testing.assert_allclose(x[:, :2].mean(axis=0), 0, atol=1e-6)
+    np.testing.assert_allclose(x[:, :2].std(axis=0), 1, atol=1e-5)
+    assert np.all(x[:, 2] == 0)
+    with pytest.raises(ValueError, match="does not take tables"):
+        det.prepare_input(det.get("mcod-default"), X)
+    with pytest.raises(ValueError, match="does not take images"):
+        det.prepare_input(det.get("mcod-tabular"), np.zeros((4, 8, 8), np.uint8))
+    for name in ("hbos", "copod"):
+        est = det.get(name).build(0, True).fit(x)
+        assert np.isfinite(est.decision_scores_).all()
+
+
+def test_average_ranks_and_mean_ranks():
+    from mcod.bench.report import average_ranks, mean_ranks
+
+    assert average_ranks({"a": 0.9, "b": 0.8, "c": 0.8, "d": 0.5}) == {
+        "a": 1.0, "b": 2.5, "c": 2.5, "d": 4.0}
+    cells = {
+        "s1": {"x": 0.9, "y": 0.8, "z": 0.7},
+        "s2": {"x": 0.6, "y": 0.6, "z": 0.9},
+        "s3": {"x": 0.5, "y": 0.9},  # z missing: not used for ranks
+    }
+    ranks, used = mean_ranks(cells, ["x", "y", "z"])
+    assert used == ["s1", "s2"]
+    assert ranks == {"x": (1 + 2.5) / 2, "y": (2 + 2.5) / 2, "z": (3 + 1) / 2}
+
+
+def test_wins_ties_losses_against_iforest():
+    from mcod.bench.report import wins_ties_losses
+
+    cells = {
+        "a": {"iforest": 0.80, "knn": 0.90},  # win
+        "b": {"iforest": 0.80, "knn": 0.804},  # tie: |Δ| < 0.005
+        "c": {"iforest": 0.80, "knn": 0.7949},  # loss
+        "d": {"iforest": 0.80, "knn": 0.7951},  # tie
+        "e": {"knn": 0.99},  # no iforest run: not counted
+    }
+    assert wins_ties_losses(cells, "knn") == (1, 2, 1)
+    assert wins_ties_losses(cells, "knn", tie=0.0) == (2, 0, 2)
+
+
+def test_report_odds_section(tmp_path):
+    path = tmp_path / "odds.jsonl"
+    for seed in (0, 1):
+        for ds, base in (("wine", 0.7), ("glass", 0.6)):
+            for detector, delta in (("iforest", 0.0), ("knn", 0.1), ("mcod-tabular", -0.1)):
+                append_result(path, _rec(protocol="odds", dataset=ds, seed=seed,
+                                         detector=detector, auroc=base + delta, ap_out=0.3,
+                                         **{"class": None, "rho": None}))
+    text = write_report([str(path)], tmp_path / "RESULTS.md").read_text()
+    part6 = text.split("## 6.")[1]
+    assert "benchmarks/configs/part6_odds.toml" in part6
+    assert "| wine | 0.600 | 0.700 | **0.800** |" in part6  # mcod-tabular, iforest, knn
+    assert "| knn | 1.00 |" in part6 and "| 2/0/0 |" in part6 and "| 0/0/2 |" in part6
+    assert text.count(NO_RUNS) == 5  # parts 1-5 have no runs
+
+
+def test_in_process_flag_wins_over_the_default():
+    import argparse
+
+    from mcod.bench.cli import resolve_run_options
+
+    assert resolve_run_options(argparse.Namespace(isolate=False))["isolate"] is False
+    assert resolve_run_options(argparse.Namespace(isolate=None))["isolate"] is True

@@ -27,6 +27,7 @@ from mcod import __version__
 from mcod.config import CONFIGS
 from mcod.datasets import DatasetMissingError
 from mcod.inputs import InputError
+from mcod.tables import TableData, is_table_path, table_options_given
 
 __all__ = [
     "SUBCOMMAND_MODULES",
@@ -69,6 +70,8 @@ DETECT_EPILOG = """\
 input:
   INPUT folder   every image below it (png, jpg, bmp, gif, tif, webp); all of one size
   --npy FILE     a numpy array: images (N,H,W), (N,H,W,C) or (N,C,H,W), or a table (N,D)
+  table          INPUT or --table ending in .csv/.tsv/.parquet/.pq: one row a sample
+                 (--columns, --id-column, --categorical, --fill-missing)
   neither        the demo: digit --demo-class of sklearn's digits as inliers plus a
                  --contamination share of other digits (its AUROC is printed)
 
@@ -83,6 +86,7 @@ examples:
   mcod detect photos/ --out results --top 20
   mcod detect --npy images.npy --contamination 0.05 --save-model model.pt
   mcod detect photos/ --config release --device cuda
+  mcod detect data.csv --id-column id --fill-missing median --out results
 """
 
 SCORE_EPILOG = """\
@@ -125,10 +129,13 @@ def add_input_arguments(parser: argparse.ArgumentParser, demo: bool) -> None:
         "input",
         nargs="?",
         metavar="INPUT",
-        help="folder of images (searched recursively) or a .npy file"
-        + ("; omit it for the built-in demo" if demo else ""),
+        help="folder of images (searched recursively), a .npy file, or a table (.csv, "
+        ".tsv, .parquet)" + ("; omit it for the built-in demo" if demo else ""),
     )
     parser.add_argument("--npy", metavar="FILE", help="numpy .npy array of images or a table")
+    from mcod.tables import add_table_arguments
+
+    add_table_arguments(parser)
     if demo:
         parser.add_argument(
             "--demo-class",
@@ -188,6 +195,15 @@ def add_output_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_report_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--report",
+        metavar="DIR",
+        help="write DIR/index.html: a self-contained visual report (plots, top outliers, "
+        "memory items), viewable offline",
+    )
+
+
 def _register_detect(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "detect",
@@ -203,6 +219,7 @@ def _register_detect(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--save-model", metavar="FILE", help="save the trained model to FILE (e.g. model.pt)"
     )
+    _add_report_argument(parser)
     parser.set_defaults(func=run_detect)
 
 
@@ -220,6 +237,7 @@ def _register_score(subparsers: argparse._SubParsersAction) -> None:
         "--device", default=None, help="default: the saved one, CPU where CUDA is absent"
     )
     add_output_arguments(parser)
+    _add_report_argument(parser)
     parser.set_defaults(func=run_score)
 
 
@@ -258,6 +276,8 @@ class InputData:
     names: list[str] | None  # image paths; None means rows are named by their index
     source: str  # one line: where the data came from
     truth: np.ndarray | None = None  # demo only, 1 = planted outlier; never used for training
+    table: TableData | None = None  # tables only: ids, column names, the frame as read
+    key_column: str | None = None  # header naming the samples in outputs (tables: the id)
 
 
 def _load_npy(path: str) -> np.ndarray:
@@ -286,8 +306,21 @@ def _load_demo(inlier: int, contamination: float, seed: int) -> InputData:
 def read_input(args: argparse.Namespace, contamination: float | None = None) -> InputData:
     """The data named by INPUT / --npy; the demo when neither is given and the command has
     --demo-class (``contamination`` then sets the planted share)."""
-    if args.input and args.npy:
-        raise InputError("give either INPUT or --npy FILE, not both")
+    table = getattr(args, "table", None)
+    if sum(bool(x) for x in (args.input, args.npy, table)) > 1:
+        raise InputError("give one of INPUT, --npy FILE or --table FILE, not both")
+    if table or is_table_path(args.input):
+        from mcod.tables import table_from_args
+
+        path = table or args.input
+        data = table_from_args(path, args)
+        source = f"table {path}, {len(data.columns)} columns" + (
+            f", rows named by {data.id_column!r}" if data.id_column else ""
+        )
+        return InputData(data.X, data.ids, source, table=data, key_column=data.key_column)
+    given = table_options_given(args)
+    if given:
+        raise InputError(f"{', '.join(given)} only apply to tables (.csv, .tsv, .parquet)")
     if args.npy or (args.input and Path(args.input).suffix.lower() == ".npy"):
         path = args.npy or args.input
         return InputData(_load_npy(path), None, f"array {path}")
@@ -340,14 +373,23 @@ def _say(args: argparse.Namespace, message: str) -> None:
         print(message, flush=True)
 
 
-def _print_top(scores: np.ndarray, names: Sequence[str] | None, n: int) -> None:
+def _key_column(args: argparse.Namespace, names: Sequence[str] | None) -> str:
+    """What names the samples: a table's --id-column (or 'index'), 'path' or 'index'."""
+    if getattr(args, "table", None) or is_table_path(getattr(args, "input", None)):
+        return getattr(args, "id_column", None) or "index"
+    return "index" if names is None else "path"
+
+
+def _print_top(
+    scores: np.ndarray, names: Sequence[str] | None, n: int, column: str | None = None
+) -> None:
     from mcod.results import top_indices
 
     top = top_indices(scores, n)
     if len(top) == 0:
         return
     print(f"top {len(top)} of {len(scores)} (higher score = more outlying):")
-    column = "index" if names is None else "path"
+    column = column or ("index" if names is None else "path")
     print(f"  {'rank':>4}  {'score':>12}  {column}")
     for rank, i in enumerate(top, start=1):
         name = str(i) if names is None else names[i]
@@ -365,7 +407,8 @@ def report_scores(
     """Print the top --top samples and the outlier count; write --out DIR/scores.csv."""
     from mcod.results import SCORES_FILE, write_scores_csv
 
-    _print_top(scores, names, args.top)
+    key_column = _key_column(args, names)
+    _print_top(scores, names, args.top, key_column)
     print(
         f"{int(labels.sum())} of {len(labels)} samples labelled outliers "
         f"(score > threshold {threshold:.6g}, contamination {contamination:g})"
@@ -373,8 +416,36 @@ def report_scores(
     if args.out:
         out = Path(args.out).expanduser()
         out.mkdir(parents=True, exist_ok=True)
-        path = write_scores_csv(out / SCORES_FILE, scores, labels, names)
+        path = write_scores_csv(out / SCORES_FILE, scores, labels, names, key_column)
         print(f"wrote {path}")
+
+
+def _write_report(
+    args: argparse.Namespace,
+    detector,
+    data: InputData,
+    scores: np.ndarray,
+    fit_seconds: float | None = None,
+) -> None:
+    """--report DIR: write DIR/index.html (see mcod.report)."""
+    if not args.report:
+        return
+    from mcod.report import REPORT_FILE, write_report
+
+    table = getattr(data, "table", None)
+    _say(args, f"writing report to {Path(args.report) / REPORT_FILE}")
+    path = write_report(
+        args.report,
+        detector,
+        data.X,
+        scores=scores,
+        names=data.names,
+        truth=data.truth,
+        columns=None if table is None else table.columns,
+        source=data.source,
+        fit_seconds=fit_seconds,
+    )
+    print(f"wrote {path}")
 
 
 # --------------------------------------------------------------------------- commands
@@ -389,10 +460,11 @@ def run_detect(args: argparse.Namespace) -> int:
     _say(args, f"training MCOD (config {args.config}) ...")
     fit_started = time.perf_counter()
     detector.fit(data.X)
+    fit_seconds = time.perf_counter() - fit_started
     _say(
         args,
         f"trained {detector.config_.epochs} epochs of config {detector.config_.name} "
-        f"on {detector.device_} in {time.perf_counter() - fit_started:.1f} s",
+        f"on {detector.device_} in {fit_seconds:.1f} s",
     )
     scores = detector.decision_scores_
     report_scores(
@@ -403,6 +475,7 @@ def run_detect(args: argparse.Namespace) -> int:
 
         auroc = roc_auc_score(data.truth, scores)
         print(f"demo AUROC (planted outliers vs digit {args.demo_class}): {auroc:.4f}")
+    _write_report(args, detector, data, scores, fit_seconds)
     if args.save_model:
         print(f"saved model to {detector.save(args.save_model)}")
     print(f"wall time {time.perf_counter() - started:.1f} s")
@@ -421,6 +494,7 @@ def run_score(args: argparse.Namespace) -> int:
     scores = detector.decision_function(data.X)
     labels = (scores > detector.threshold_).astype(np.int64)
     report_scores(args, scores, labels, detector.threshold_, detector.contamination, data.names)
+    _write_report(args, detector, data, scores)
     print(f"wall time {time.perf_counter() - started:.1f} s")
     return 0
 

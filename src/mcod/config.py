@@ -22,9 +22,11 @@ class MCODConfig:
     embedding_dim: int  # projection z, the space of the instance loss
     n_memory: int  # K memory items = K cluster logits
     queue_size: int  # r queued keys (capped by the data size at fit time)
+    instance_weight: float  # weight of the instance InfoNCE (0 = off, an ablation)
     temperature: float  # tau of the instance InfoNCE
     cluster_temperature: float  # tau_w of the cluster-level NT-Xent
     address_temperature: float | None  # cosine addressing head at this temperature; None = linear
+    cluster_weight: float  # weight of the cluster-level NT-Xent (0 = off, an ablation)
     cluster_softmax: bool  # cluster loss on softmax assignments (True) or raw logits
     balance: Literal["squared_usage", "entropy"]
     balance_weight: float
@@ -66,9 +68,11 @@ RELEASE = MCODConfig(
     embedding_dim=128,
     n_memory=10,
     queue_size=4096,
+    instance_weight=1.0,
     temperature=10.0,
     cluster_temperature=0.01,
     address_temperature=None,
+    cluster_weight=1.0,
     cluster_softmax=False,
     balance="squared_usage",
     balance_weight=0.05,

@@ -72,12 +72,14 @@ class MCODNet(nn.Module):
         keys = (self.memory_feature(f_k), z_k, w_k)
 
         queued_features, queued_embeddings, queued_logits = self.queue.contents()
-        terms = {"inst": losses.instance_nce(z_q, z_k, queued_embeddings, c.temperature)}
+        inst = losses.instance_nce(z_q, z_k, queued_embeddings, c.temperature)
+        terms = {"inst": c.instance_weight * inst}
         if c.cluster_softmax:
             assign_q, assign_k = w_q.softmax(dim=1), w_k.softmax(dim=1)
         else:
             assign_q, assign_k = w_q, w_k
-        terms["clu"] = losses.cluster_contrastive(assign_q, assign_k, c.cluster_temperature)
+        clu = losses.cluster_contrastive(assign_q, assign_k, c.cluster_temperature)
+        terms["clu"] = c.cluster_weight * clu
         if c.balance == "entropy":
             balance = losses.balance_entropy(w_q.softmax(dim=1))
         else:

@@ -18,13 +18,13 @@ class SmallCNN(nn.Sequential):
 
     def __init__(self, in_channels: int, feature_dim: int) -> None:
         super().__init__(
-            *_conv_bn_relu(in_channels, 32),
+            *_conv_bn_relu(in_channels, 16),
+            nn.MaxPool2d(2),
+            *_conv_bn_relu(16, 32),
             nn.MaxPool2d(2),
             *_conv_bn_relu(32, 64),
             nn.MaxPool2d(2),
-            *_conv_bn_relu(64, 128),
-            nn.MaxPool2d(2),
-            *_conv_bn_relu(128, feature_dim),
+            *_conv_bn_relu(64, feature_dim),
             nn.AdaptiveAvgPool2d(1),
             nn.Flatten(),
         )

@@ -11,9 +11,17 @@ import numpy as np
 
 from mcod.atomic import atomic_write
 
-__all__ = ["SCORES_FILE", "ranks", "top_indices", "write_scores_csv"]
+__all__ = [
+    "OUTLIERS_FILE",
+    "SCORES_FILE",
+    "ranks",
+    "top_indices",
+    "write_outliers_csv",
+    "write_scores_csv",
+]
 
 SCORES_FILE = "scores.csv"
+OUTLIERS_FILE = "outliers.csv"
 
 
 def _check(scores: np.ndarray, labels: np.ndarray, names: Sequence[str] | None) -> None:
@@ -42,22 +50,52 @@ def write_scores_csv(
     scores: np.ndarray,
     labels: np.ndarray,
     names: Sequence[str] | None = None,
+    key_column: str | None = None,
 ) -> Path:
     """Write one row per sample, in input order: index|path, score, label (1 = outlier), rank.
 
     The first column is ``path`` when ``names`` (e.g. image files) are given, else ``index``
-    (0-based position in the input). Scores are written with full float precision. The file
-    is replaced atomically; its directory must exist.
+    (0-based position in the input); ``key_column`` renames it (e.g. a table's id column).
+    Scores are written with full float precision. The file is replaced atomically; its
+    directory must exist.
     """
     scores = np.asarray(scores, dtype=np.float64)
     labels = np.asarray(labels).astype(np.int64)
     _check(scores, labels, names)
     rank = ranks(scores)
-    first = "index" if names is None else "path"
+    first = key_column or ("index" if names is None else "path")
     with atomic_write(path, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow([first, "score", "label", "rank"])
         for i, score in enumerate(scores):
             key = i if names is None else str(names[i])
             writer.writerow([key, repr(float(score)), int(labels[i]), int(rank[i])])
+    return Path(path)
+
+
+def write_outliers_csv(
+    path: str | os.PathLike[str],
+    scores: np.ndarray,
+    outliers: np.ndarray,
+    names: Sequence[str] | None = None,
+    key_column: str | None = None,
+) -> Path:
+    """Write the outliers only, most outlying first: index|path, score, rank.
+
+    ``outliers`` is a 0/1 (or bool) mask over all samples; ``rank`` is among *all* samples
+    (1 = most outlying). The first column is named as in :func:`write_scores_csv`. Written
+    atomically; the directory must exist.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    mask = np.asarray(outliers).astype(bool)
+    _check(scores, mask, names)
+    rank = ranks(scores)
+    first = key_column or ("index" if names is None else "path")
+    with atomic_write(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([first, "score", "rank"])
+        for i in top_indices(scores):
+            if mask[i]:
+                key = int(i) if names is None else str(names[i])
+                writer.writerow([key, repr(float(scores[i])), int(rank[i])])
     return Path(path)

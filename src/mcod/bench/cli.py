@@ -86,7 +86,8 @@ def resolve_run_options(args: argparse.Namespace) -> dict[str, Any]:
     opts: dict[str, Any] = {}
     for key, default in DEFAULTS.items():
         cli_value = getattr(args, key, None)
-        if cli_value is not None and cli_value is not False:
+        # store_true flags default to None; False is only ever given on purpose (--in-process)
+        if cli_value is not None and (cli_value is not False or key == "isolate"):
             opts[key] = cli_value
         elif key in file_opts:
             opts[key] = file_opts[key]
@@ -131,19 +132,22 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="run (or resume) benchmark runs, appending to a results file")
     p.add_argument("--config", help="TOML/JSON file with any of these options")
-    p.add_argument("--datasets", help="comma list: mnist,fashion-mnist,cifar10,digits")
-    p.add_argument("--protocol", choices=["uod", "oneclass"])
+    p.add_argument("--datasets", help="comma list: mnist,fashion-mnist,cifar10,digits; for "
+                   "--protocol odds, ODDS set names or 'all'")
+    p.add_argument("--protocol", choices=["uod", "oneclass", "odds"])
     p.add_argument("--rhos", help="outlier shares, e.g. 0.05,0.1,0.15,0.2,0.25")
     p.add_argument("--classes", help="inlier classes, e.g. 0-9 or 0,3,5 (default: all)")
     p.add_argument("--seeds", help="e.g. 0,1,2")
     p.add_argument("--detectors",
-                   help="names or groups (all, baselines, mcod, ablations); see `bench list`")
+                   help="names or groups (all, baselines, mcod, ablations, odds, "
+                   "table-baselines); see `bench list`")
     p.add_argument("--results", help="JSON Lines file to append to (resumes from it)")
     p.add_argument("--quick", action="store_true", default=None,
                    help=f"smoke profile: classes {QUICK_CLASSES}, seed {QUICK_SEEDS}, "
                    f"<= {QUICK_MAX_N} images per task, few epochs, in-process")
     p.add_argument("--max-n", dest="max_n", type=int,
-                   help="subsample each task to about this many images (ratio kept)")
+                   help="subsample each task to about this many images (ratio kept); odds: "
+                   "rows per set at most (default 20000, uniform subsample)")
     p.add_argument("--data-dir", dest="data_dir", help="dataset folder (else $MCOD_DATA_DIR)")
     p.add_argument("--threads", type=int, help="threads per run (OMP/MKL/torch)")
     p.add_argument("--tag", help="label stored with each run and part of its identity")

@@ -6,7 +6,9 @@ named in docs/method.md, or a round number chosen before any result was seen. A 
 ``decision_scores_``, ``decision_function(X)``; higher = more outlying).
 
 Inputs: ``image`` detectors (mcod) get the uint8 image array (N, H, W[, C]); ``flat`` detectors
-(the raw-pixel baselines) get ``X.reshape(N, -1) / 255`` as float32.
+(the raw-pixel baselines) get ``X.reshape(N, -1) / 255`` as float32. Tables (N, D) (the ``odds``
+protocol) go to ``table`` detectors (mcod-tabular) and to the baselines marked ``tables``, as
+features standardised with a StandardScaler fitted on the same unlabeled rows.
 """
 
 from __future__ import annotations
@@ -42,9 +44,10 @@ class DetectorSpec:
 
     name: str
     family: Literal["mcod", "ablation", "baseline"]
-    input: Literal["image", "flat"]
+    input: Literal["image", "flat", "table"]  # table: (N, D) tables only
     build: Callable[[int, bool], Any]
     epochs: Callable[[bool], int | None]  # training epochs (None: not an epoch-based model)
+    tables: bool = False  # also takes (N, D) tables (standardised features)
 
 
 # --------------------------------------------------------------------------- PCA baseline
@@ -152,6 +155,18 @@ def _ecod(seed: int, quick: bool) -> Any:
     return ECOD(contamination=CONTAMINATION)
 
 
+def _copod(seed: int, quick: bool) -> Any:
+    from pyod.models.copod import COPOD
+
+    return COPOD(contamination=CONTAMINATION)
+
+
+def _hbos(seed: int, quick: bool) -> Any:
+    from pyod.models.hbos import HBOS
+
+    return HBOS(n_bins=10, contamination=CONTAMINATION)
+
+
 def _pca(seed: int, quick: bool) -> Any:
     return PCAReconstruction(variance=0.9)
 
@@ -208,16 +223,32 @@ BASELINES: tuple[str, ...] = (
     "ecod", "pca", "iforest", "knn", "lof", "ocsvm", "autoencoder", "deepsvdd"
 )
 
-_BASELINE_SPECS: dict[str, DetectorSpec] = {
-    "ecod": DetectorSpec("ecod", "baseline", "flat", _ecod, _none),
-    "pca": DetectorSpec("pca", "baseline", "flat", _pca, _none),
-    "iforest": DetectorSpec("iforest", "baseline", "flat", _iforest, _none),
-    "knn": DetectorSpec("knn", "baseline", "flat", _knn, _none),
-    "lof": DetectorSpec("lof", "baseline", "flat", _lof, _none),
-    "ocsvm": DetectorSpec("ocsvm", "baseline", "flat", _ocsvm, _none),
-    "autoencoder": DetectorSpec("autoencoder", "baseline", "flat", _autoencoder, _nn_epochs),
-    "deepsvdd": DetectorSpec("deepsvdd", "baseline", "flat", _deepsvdd, _nn_epochs),
+# Tables (the ODDS protocol): every image baseline plus COPOD and HBOS, cheap first.
+TABLE_BASELINES: tuple[str, ...] = (
+    "ecod", "copod", "hbos", "pca", "iforest", "knn", "lof", "ocsvm", "autoencoder", "deepsvdd"
+)
+
+# name -> (factory, epochs); every baseline takes flattened pixels and standardised tables.
+_BASELINE_FACTORIES: dict[str, tuple[Callable[[int, bool], Any], Callable[[bool], Any]]] = {
+    "ecod": (_ecod, _none),
+    "copod": (_copod, _none),
+    "hbos": (_hbos, _none),
+    "pca": (_pca, _none),
+    "iforest": (_iforest, _none),
+    "knn": (_knn, _none),
+    "lof": (_lof, _none),
+    "ocsvm": (_ocsvm, _none),
+    "autoencoder": (_autoencoder, _nn_epochs),
+    "deepsvdd": (_deepsvdd, _nn_epochs),
 }
+_BASELINE_SPECS: dict[str, DetectorSpec] = {
+    name: DetectorSpec(name, "baseline", "flat", build, epochs, tables=True)
+    for name, (build, epochs) in _BASELINE_FACTORIES.items()
+}
+
+
+def _mcod_spec(name: str, config: str, input: Literal["image", "table"]) -> DetectorSpec:
+    return DetectorSpec(name, "mcod", input, _mcod(config), _mcod_epochs(config))
 
 
 def registry(
@@ -225,12 +256,9 @@ def registry(
 ) -> dict[str, DetectorSpec]:
     """All detectors by name. ``ablations`` overrides/extends ``ABLATIONS``."""
     specs: dict[str, DetectorSpec] = {
-        "mcod-default": DetectorSpec(
-            "mcod-default", "mcod", "image", _mcod("default"), _mcod_epochs("default")
-        ),
-        "mcod-release": DetectorSpec(
-            "mcod-release", "mcod", "image", _mcod("release"), _mcod_epochs("release")
-        ),
+        "mcod-default": _mcod_spec("mcod-default", "default", "image"),
+        "mcod-release": _mcod_spec("mcod-release", "release", "image"),
+        "mcod-tabular": _mcod_spec("mcod-tabular", "tabular", "table"),
     }
     merged = {**ABLATIONS, **(ablations or {})}
     for ab, changes in merged.items():
@@ -252,6 +280,8 @@ def groups(ablations: Mapping[str, Any] | None = None) -> dict[str, list[str]]:
         "mcod": ["mcod-default", "mcod-release"],
         "ablations": ["mcod-default"] + [f"mcod-{a}" for a in merged],
         "all": ["mcod-default", "mcod-release", *BASELINES],
+        "table-baselines": list(TABLE_BASELINES),
+        "odds": ["mcod-tabular", *TABLE_BASELINES],
     }
 
 
@@ -274,8 +304,28 @@ def get(name: str, ablations: Mapping[str, Any] | None = None) -> DetectorSpec:
     return registry(ablations)[resolve([name], ablations)[0]]
 
 
+def takes(spec: DetectorSpec, table: bool) -> bool:
+    """Whether the detector takes tables (``table``) or images (not ``table``)."""
+    return (spec.input == "table" or spec.tables) if table else spec.input != "table"
+
+
+def standardise(X: np.ndarray) -> np.ndarray:
+    """Features scaled to mean 0, sd 1 (constant features: 0) by a StandardScaler fitted on
+    ``X`` itself: the unlabeled rows the detector is fitted on."""
+    from sklearn.preprocessing import StandardScaler
+
+    return StandardScaler().fit_transform(np.asarray(X, dtype=np.float64)).astype(np.float32)
+
+
 def prepare_input(spec: DetectorSpec, images: np.ndarray) -> np.ndarray:
-    """The array a detector is fitted/scored on: images as-is, or flattened pixels in [0, 1]."""
+    """The array a detector is fitted/scored on: images as-is, or flattened pixels in [0, 1];
+    a 2-D table standardised (see :func:`standardise`)."""
+    table = images.ndim == 2
+    if not takes(spec, table):
+        kind = "tables" if table else "images"
+        raise ValueError(f"detector {spec.name!r} does not take {kind}")
+    if table:
+        return standardise(images)
     if spec.input == "image":
         return images
     flat = images.reshape(len(images), -1).astype(np.float32)

@@ -5,6 +5,11 @@
 - ``oneclass``: fit on the inlier class's train split, score its test split plus other-class
   test images at ratio rho.
 
+- ``odds`` (tabular, transductive): fit on every row of an ODDS set and score those rows; sets
+  above ``ODDS_MAX_N`` rows (cover, http, smtp, shuttle) are cut to a uniform random subsample
+  of ``ODDS_MAX_N`` rows drawn without replacement with ``default_rng([seed, ODDS_SALT])``
+  (labels unused; kept in file order). The rule was fixed before any run.
+
 Labels only ever reach the metrics, never a detector. ``max_n`` (quick mode) subsamples the
 fitted and the scored sets deterministically, keeping the outlier ratio.
 """
@@ -19,15 +24,17 @@ import numpy as np
 
 from mcod.datasets import oneclass_split, uod_split
 
-PROTOCOLS = ("uod", "oneclass")
+PROTOCOLS = ("uod", "oneclass", "odds")
+ODDS_MAX_N = 20_000  # rows per ODDS task at most (uniform subsample above it)
+ODDS_SALT = 20_000_011  # mixed into the subsample's seed, so it differs from other draws
 
 
 @dataclass(frozen=True, eq=False)
 class Task:
     protocol: str
     dataset: str
-    inlier_class: int
-    rho: float
+    inlier_class: int | None  # None for odds
+    rho: float | None  # None for odds (the set's own outlier share)
     seed: int
     fit_idx: np.ndarray  # indices into the dataset
     score_idx: np.ndarray | None  # None: score the fitted set (uod)
@@ -41,6 +48,14 @@ class Task:
     @property
     def n_out(self) -> int:
         return int(self.y.sum())
+
+    @property
+    def label(self) -> str:
+        """One line naming the task, for progress logs."""
+        if self.protocol == "odds":
+            return f"{self.dataset} odds n={self.n_scored} seed={self.seed}"
+        return (f"{self.dataset} {self.protocol} c={self.inlier_class} rho={self.rho:g} "
+                f"seed={self.seed}")
 
     def key_fields(self) -> dict[str, object]:
         return {
@@ -105,4 +120,26 @@ def build_tasks(
                     task = Task(protocol, dataset_name, int(c), float(rho), int(seed),
                                 train_idx, test_idx, y, max_n)
                 tasks.append(task)
+    return tasks
+
+
+def odds_subsample(n: int, seed: int, max_n: int | None = ODDS_MAX_N) -> np.ndarray:
+    """Row indices of an ODDS task: all ``n`` rows, or ``max_n`` of them drawn uniformly
+    without replacement (seeded by ``seed``; no labels involved), in file order."""
+    if not max_n or n <= max_n:
+        return np.arange(n, dtype=np.int64)
+    rng = np.random.default_rng([int(seed), ODDS_SALT])
+    return np.sort(rng.choice(n, size=int(max_n), replace=False)).astype(np.int64)
+
+
+def build_odds_tasks(
+    dataset_name: str, y: np.ndarray, seeds: Iterable[int], max_n: int | None = ODDS_MAX_N
+) -> list[Task]:
+    """One unsupervised task per seed: fit on the (subsampled) rows and score them."""
+    y = np.asarray(y).ravel().astype(np.int64)
+    tasks = []
+    for seed in seeds:
+        idx = odds_subsample(len(y), int(seed), max_n)
+        capped = max_n if max_n and len(y) > max_n else None
+        tasks.append(Task("odds", dataset_name, None, None, int(seed), idx, None, y[idx], capped))
     return tasks

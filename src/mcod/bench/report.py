@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from mcod.bench.detectors import ABLATIONS, BASELINES
+from mcod.bench.detectors import ABLATIONS, BASELINES, TABLE_BASELINES
 from mcod.bench.results import expand_paths, load_all
 
 NO_RUNS = "_no runs yet_"
@@ -24,7 +24,10 @@ PART_CONFIGS = {
     3: "benchmarks/configs/part3_oneclass.toml",
     4: "benchmarks/configs/part4_ablations.toml",
     5: "benchmarks/configs/part5_cost.toml",
+    6: "benchmarks/configs/part6_odds.toml",
 }
+ODDS_REFERENCE = "iforest"  # wins / ties / losses are counted against it
+ODDS_TIE = 0.005  # |Δ AUROC| below this is a tie
 DATASET_ORDER = ("mnist", "fashion-mnist", "cifar10", "digits")
 # Quoted, not measured here: docs/method.md, "Figures measured so far" (third-party logs of the
 # authors' release, one-class, rho 0.1, 5 runs x 10 classes, score at the last epoch).
@@ -277,6 +280,106 @@ def _part5(records: list[dict]) -> list[str]:
     return out + _table(header, rows) + [""]
 
 
+def average_ranks(values: dict[str, float]) -> dict[str, float]:
+    """Rank of each key, 1 = highest value; tied values share the mean of their ranks."""
+    from scipy.stats import rankdata
+
+    keys = list(values)
+    ranked = rankdata([-float(values[k]) for k in keys], method="average")
+    return {k: float(r) for k, r in zip(keys, ranked, strict=True)}
+
+
+def mean_ranks(cells: dict[str, dict[str, float]],
+               detectors: Sequence[str]) -> tuple[dict[str, float], list[str]]:
+    """Mean rank over the sets where every one of ``detectors`` has a value
+    (``cells[set][detector]``); returns (mean rank per detector, the sets used)."""
+    used = [d for d, row in cells.items() if all(det in row for det in detectors)]
+    if not used or not detectors:
+        return {det: math.nan for det in detectors}, used
+    totals = {det: 0.0 for det in detectors}
+    for d in used:
+        for det, rank in average_ranks({det: cells[d][det] for det in detectors}).items():
+            totals[det] += rank
+    return {det: totals[det] / len(used) for det in detectors}, used
+
+
+def wins_ties_losses(cells: dict[str, dict[str, float]], detector: str,
+                     reference: str = ODDS_REFERENCE,
+                     tie: float = ODDS_TIE) -> tuple[int, int, int]:
+    """(wins, ties, losses) of ``detector`` against ``reference`` over the sets where both
+    have a value; a tie is |difference| < ``tie``."""
+    w = t = lo = 0
+    for row in cells.values():
+        if detector in row and reference in row:
+            diff = row[detector] - row[reference]
+            if abs(diff) < tie:
+                t += 1
+            elif diff > 0:
+                w += 1
+            else:
+                lo += 1
+    return w, t, lo
+
+
+def _odds_order(names: Iterable[str]) -> list[str]:
+    names = set(names)
+    first = [n for n in ("mcod-tabular", *TABLE_BASELINES) if n in names]
+    return first + sorted(names - set(first))
+
+
+def _part6(records: list[dict]) -> list[str]:
+    from mcod.datasets import ODDS_NAMES
+
+    out = ["## 6. ODDS tables (unsupervised: fit and score every row; labels for metrics only)",
+           "", _regen(6), ""]
+    sel = _select(records, "odds")
+    if not sel:
+        return out + [NO_RUNS, ""]
+    dets = _odds_order({r["detector"] for r in sel})
+    sets = [d for d in ODDS_NAMES if any(r["dataset"] == d for r in sel)]
+    sets += sorted({r["dataset"] for r in sel} - set(sets))
+    by = _group(sel, "dataset", "detector")
+    cells = {m: {d: {det: _stats([r[m] for r in by[(d, det)]])[0]
+                     for det in dets if (d, det) in by} for d in sets}
+             for m in ("auroc", "ap_out")}
+    capped = sorted({r["dataset"] for r in sel if r.get("max_n")})
+    out += [f"Features standardised (StandardScaler fitted on the same unlabeled rows); "
+            f"detector settings fixed in advance. Means over seeds "
+            f"({', '.join(str(s) for s in sorted({r['seed'] for r in sel}))}). Sets above "
+            "20,000 rows are a uniform random 20,000-row subsample per seed (labels unused)"
+            + (f": {', '.join(capped)}" if capped else "") + ".", ""]
+    for metric, title in (("auroc", "AUROC"), ("ap_out", "AP (outliers positive)")):
+        rows = []
+        for d in sets:
+            row_vals = cells[metric][d]
+            best = max(row_vals.values()) if row_vals else math.nan
+            rows.append([d] + [
+                "–" if det not in row_vals else
+                (f"**{row_vals[det]:.3f}**" if row_vals[det] == best else f"{row_vals[det]:.3f}")
+                for det in dets])
+        out += [f"### {title} per set (mean over seeds; best in bold)", ""]
+        out += _table(["set", *dets], rows) + [""]
+    ranks, used = mean_ranks(cells["auroc"], dets)
+    ranks_ap, _ = mean_ranks(cells["ap_out"], dets)
+    has_ref = any(ODDS_REFERENCE in row for row in cells["auroc"].values())
+    rows = []
+    for det in sorted(dets, key=lambda x: (math.isnan(ranks[x]), ranks[x])):
+        runs = [r for r in sel if r["detector"] == det]
+        wtl = ("–" if det == ODDS_REFERENCE or not has_ref
+               else "{}/{}/{}".format(*wins_ties_losses(cells["auroc"], det)))
+        rows.append([det, _num(ranks[det], 2), _num(ranks_ap[det], 2),
+                     _num(_stats([v[det] for v in cells["auroc"].values() if det in v])[0], 3),
+                     _num(_stats([v[det] for v in cells["ap_out"].values() if det in v])[0], 3),
+                     wtl, _num(_stats([r["fit_s"] for r in runs])[0], 2),
+                     str(len({r["dataset"] for r in runs})), str(len(runs))])
+    out += [f"### Summary: mean rank over the {len(used)} sets every detector has run "
+            f"(1 = best; ties share the mean rank); W/T/L in AUROC against "
+            f"{ODDS_REFERENCE} over the sets both have (tie: |Δ| < {ODDS_TIE})", ""]
+    header = ["detector", "mean rank AUROC", "mean rank AP", "mean AUROC", "mean AP",
+              f"W/T/L vs {ODDS_REFERENCE}", "mean fit s", "sets", "runs"]
+    return out + _table(header, rows) + [""]
+
+
 # --------------------------------------------------------------------------- entry point
 
 
@@ -298,6 +401,7 @@ def render(records: list[dict[str, Any]], sources: Sequence[str] = (),
     lines += _part3(records)
     lines += _part4(records)
     lines += _part5(records)
+    lines += _part6(records)
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from mcod.bench import detectors as det
-from mcod.bench.protocols import Task, build_tasks
+from mcod.bench.protocols import ODDS_MAX_N, Task, build_odds_tasks, build_tasks
 from mcod.bench.results import append_result, completed_keys, run_key
 from mcod.bench.worker import run_job
 
@@ -62,6 +62,44 @@ def _check_ablations(names: Sequence[str], ablations: Mapping[str, Any] | None) 
             det._ablation_config(name[5:], merged[name[5:]])
 
 
+def _load_tasks(
+    ds_name: str,
+    protocol: str,
+    rhos: Sequence[float],
+    classes: Sequence[int] | None,
+    seeds: Sequence[int],
+    max_n: int | None,
+    data_dir: str | Path | None,
+) -> tuple[Any, list[Task]]:
+    """(the data array the tasks index: images or an ODDS table, the tasks)."""
+    if protocol == "odds":
+        from mcod.datasets import load_odds
+
+        X, y = load_odds(ds_name, data_dir)
+        return X, build_odds_tasks(ds_name, y, seeds, max_n or ODDS_MAX_N)
+    from mcod.datasets import load_dataset
+
+    ds = load_dataset(ds_name, data_dir)
+    ds_classes = list(range(len(ds.classes))) if classes is None else list(classes)
+    tasks = build_tasks(protocol, ds.name, ds.labels, ds.split, ds_classes, rhos, seeds, max_n)
+    tasks.sort(key=lambda t: (t.seed, t.rho, t.inlier_class))
+    return ds.images, tasks
+
+
+def _expand_datasets(datasets: Sequence[str], protocol: str) -> list[str]:
+    """For odds, "all" (or "odds") stands for every set in mcod.datasets.ODDS_NAMES."""
+    if protocol != "odds":
+        return list(datasets)
+    from mcod.datasets import ODDS_NAMES
+
+    out: list[str] = []
+    for name in datasets:
+        for n in ODDS_NAMES if name in ("all", "odds") else (name,):
+            if n not in out:
+                out.append(n)
+    return out
+
+
 def run_bench(
     *,
     datasets: Sequence[str],
@@ -84,11 +122,14 @@ def run_bench(
     """Run every pending (task, detector) and append one record per finished run."""
     from tqdm.auto import tqdm
 
-    from mcod.datasets import load_dataset
-
     names = det.resolve(list(detectors), ablations)
     _check_ablations(names, ablations)
     specs = det.registry(ablations)
+    wrong = [n for n in names if not det.takes(specs[n], table=protocol == "odds")]
+    if wrong:
+        kind = "tables (protocol odds)" if protocol == "odds" else "images"
+        raise ValueError(f"detector(s) {', '.join(wrong)} do not take {kind}")
+    datasets = _expand_datasets(datasets, protocol)
     if threads:
         for var in THREAD_ENV:  # inherited by the spawned run processes
             os.environ[var] = str(threads)
@@ -100,10 +141,7 @@ def run_bench(
 
     plan: list[tuple[Any, Task, str]] = []
     for ds_name in datasets:
-        ds = load_dataset(ds_name, data_dir)
-        ds_classes = list(range(len(ds.classes))) if classes is None else list(classes)
-        tasks = build_tasks(protocol, ds.name, ds.labels, ds.split, ds_classes, rhos, seeds, max_n)
-        tasks.sort(key=lambda t: (t.seed, t.rho, t.inlier_class))
+        ds, tasks = _load_tasks(ds_name, protocol, rhos, classes, seeds, max_n, data_dir)
         for name in names:
             for task in tasks:
                 summary.planned += 1
@@ -124,21 +162,19 @@ def run_bench(
     )
     if dry_run:
         for _, task, name in plan:
-            say(f"  would run {task.dataset} {task.protocol} c={task.inlier_class} "
-                f"rho={task.rho:g} seed={task.seed} {name}")
+            say(f"  would run {task.label} {name}")
         return summary
 
     bar = tqdm(plan, desc="bench", unit="run", disable=None, file=sys.stderr)
     for i, (ds, task, name) in enumerate(bar, 1):
-        label = (f"{task.dataset} {task.protocol} c={task.inlier_class} rho={task.rho:g} "
-                 f"seed={task.seed} {name}")
+        label = f"{task.label} {name}"
         job = {
             "detector": name,
             "ablations": dict(ablations or {}),
             "seed": task.seed,
             "quick": quick,
-            "fit_images": ds.images[task.fit_idx],
-            "score_images": None if task.score_idx is None else ds.images[task.score_idx],
+            "fit_images": ds[task.fit_idx],
+            "score_images": None if task.score_idx is None else ds[task.score_idx],
             "y": task.y,
             "threads": threads,
             "isolated": isolate,

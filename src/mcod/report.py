@@ -1,0 +1,410 @@
+"""A self-contained HTML report on a fitted detector: ``mcod detect --report DIR``.
+
+``write_report`` writes ``DIR/index.html``: one file with every picture embedded as a
+base64 PNG data URI and inline CSS, so it opens offline and can be mailed or archived as
+is. Nothing is fetched from the network. Sections: summary (with the loss curves), score
+histogram, top outliers (thumbnails, or for tables the most deviating columns), memory
+(what each item recalls: what mcod learned as normal), a 2-D feature map, and, when true
+labels are known (demo, benchmarks), ROC and precision-recall curves. Every string that
+comes from the user (paths, ids, column names, the data source) is HTML-escaped.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import os
+from collections.abc import Sequence
+from html import escape
+from pathlib import Path
+
+import numpy as np
+
+from mcod import __version__
+from mcod import report_figures as figures
+from mcod.atomic import write_atomic
+from mcod.inputs import as_image_batch, as_table
+from mcod.results import top_indices
+
+__all__ = ["REPORT_FILE", "render_report", "write_report"]
+
+REPORT_FILE = "index.html"
+TOP = 24  # top outliers shown
+RECALL = 8  # samples shown per memory item (images)
+TYPICAL_ROWS = 3  # row ids shown per memory item (tables)
+DEVIATING = 3  # most deviating columns shown per top row (tables)
+NAME_CHARS = 42  # longer names are shortened on the page (full name on hover)
+
+
+def write_report(
+    out_dir: str | os.PathLike[str],
+    detector,  # a fitted mcod.MCOD
+    X: np.ndarray,
+    *,
+    scores: np.ndarray | None = None,
+    names: Sequence[str] | None = None,
+    truth: np.ndarray | None = None,
+    columns: Sequence[str] | None = None,
+    source: str | None = None,
+    fit_seconds: float | None = None,
+    top: int = TOP,
+) -> Path:
+    """Write ``out_dir/index.html`` (``out_dir`` is created; the file replaced atomically).
+
+    ``X`` is the data as given to ``fit`` / ``decision_function``; ``scores`` default to
+    the training scores (or are computed when X is other data). ``names``: one per sample
+    (image paths, row ids; default: the index). ``truth`` (1 = outlier) only colours the
+    plots and adds ROC / PR curves; ``columns`` names the columns of a table.
+    """
+    page = render_report(
+        detector,
+        X,
+        scores=scores,
+        names=names,
+        truth=truth,
+        columns=columns,
+        source=source,
+        fit_seconds=fit_seconds,
+        top=top,
+    )
+    out = Path(out_dir).expanduser()
+    out.mkdir(parents=True, exist_ok=True)
+    return write_atomic(out / REPORT_FILE, lambda handle: handle.write(page))
+
+
+def render_report(
+    detector,
+    X: np.ndarray,
+    *,
+    scores: np.ndarray | None = None,
+    names: Sequence[str] | None = None,
+    truth: np.ndarray | None = None,
+    columns: Sequence[str] | None = None,
+    source: str | None = None,
+    fit_seconds: float | None = None,
+    top: int = TOP,
+) -> str:
+    """The report as one HTML string (see ``write_report``)."""
+    X = np.asarray(X)
+    if scores is None:
+        trained = getattr(detector, "decision_scores_", None)
+        scores = trained if trained is not None and len(trained) == len(X) else None
+        scores = detector.decision_function(X) if scores is None else scores
+    scores = np.asarray(scores, dtype=np.float64)
+    if names is not None and len(names) != len(scores):
+        raise ValueError(f"{len(names)} names for {len(scores)} samples")
+    if truth is not None:
+        truth = np.asarray(truth).astype(np.int64)
+        if truth.shape != scores.shape:
+            raise ValueError(f"truth {truth.shape} does not match scores {scores.shape}")
+    features, attention = detector.embed(X)
+    page = _Page(detector, X, scores, names, truth, columns)
+    sections = [
+        ("summary", "Summary", page.summary(source, fit_seconds)),
+        ("scores", "Score distribution", page.histogram()),
+        ("top", "Top outliers", page.top_outliers(top)),
+        ("memory", "Memory: what mcod learned as normal", page.memory(attention)),
+        ("map", "Feature map", page.feature_map(features)),
+    ]
+    if truth is not None and 0 < truth.sum() < len(truth):
+        sections.append(("truth", "Ground truth: ROC and precision-recall", page.curves()))
+    return _document(sections, source)
+
+
+# --------------------------------------------------------------------------- page parts
+
+
+def _data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def _img(png: bytes, alt: str, css: str = "", title: str = "") -> str:
+    attributes = f' class="{css}"' if css else ""
+    attributes += f' title="{escape(title)}"' if title else ""
+    return f'<img src="{_data_uri(png)}" alt="{escape(alt)}"{attributes}>'
+
+
+def _short(name: str) -> str:
+    return name if len(name) <= NAME_CHARS else "\u2026" + name[-(NAME_CHARS - 1) :]
+
+
+def _robust_z(table: np.ndarray) -> np.ndarray:
+    """(value - column median) / (IQR / 1.349); std where the IQR is 0; 1 where both are."""
+    median = np.median(table, axis=0)
+    q75, q25 = np.percentile(table, [75, 25], axis=0)
+    scale = (q75 - q25) / 1.349
+    scale = np.where(scale > 0, scale, table.std(axis=0))
+    return (table - median) / np.where(scale > 0, scale, 1.0)
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.4g}"
+
+
+class _Page:
+    """The HTML of each section, from one detector and the data it scored."""
+
+    def __init__(self, detector, X, scores, names, truth, columns) -> None:
+        self.detector, self.X, self.scores, self.truth = detector, X, scores, truth
+        self.names = names
+        self.threshold = float(detector.threshold_)
+        self.flagged = scores > self.threshold
+        self.is_table = detector.input_kind_ == "table"
+        if self.is_table:
+            n_columns = X.shape[1]
+            self.columns = [str(c) for c in columns] if columns is not None else None
+            if self.columns is None or len(self.columns) != n_columns:
+                self.columns = [f"column {j}" for j in range(n_columns)]
+
+    # ----------------------------------------------------------------- helpers
+
+    def name(self, i: int) -> str:
+        return f"#{i}" if self.names is None else str(self.names[i])
+
+    def _images(self, index: np.ndarray) -> np.ndarray:
+        """(n, C, H, W) in [0, 1] of the given samples, scaled as the detector scales them."""
+        return as_image_batch(self.X[np.asarray(index)], min_samples=1)
+
+    def _thumbs(self, index: Sequence[int], size: int, captions: Sequence[str]) -> str:
+        """A grid of thumbnails of the given samples, each over its caption (HTML)."""
+        pictures = self._images(np.asarray(index))
+        cards = []
+        for i, picture, caption in zip(index, pictures, captions, strict=True):
+            css = "flag" if self.flagged[i] else ""
+            name = self.name(i)
+            image = _img(figures.thumbnail(picture, size), name, css, title=name)
+            cards.append(
+                f'<figure class="thumb">{image}<figcaption>{caption}</figcaption></figure>'
+            )
+        return '<div class="grid">' + "".join(cards) + "</div>"
+
+    # ----------------------------------------------------------------- sections
+
+    def summary(self, source: str | None, fit_seconds: float | None) -> str:
+        d, n = self.detector, len(self.scores)
+        shape = "x".join(str(s) for s in self.X.shape[1:])
+        kind = "table" if self.is_table else "images"
+        config = d.config_
+        facts = [
+            ("samples", f"{n:,}"),
+            ("input", f"{kind}, each {shape}" + ("" if self.is_table else f" ({self.X.dtype})")),
+            (
+                "configuration",
+                f"{config.name} ({config.epochs} epochs, batch {config.batch_size}, "
+                f"{config.n_memory} memory items)",
+            ),
+            ("contamination", f"{d.contamination:g}"),
+            ("threshold", _fmt(self.threshold)),
+            ("flagged as outliers", f"{int(self.flagged.sum()):,} ({self.flagged.mean():.1%})"),
+            ("score range", f"{_fmt(self.scores.min())} to {_fmt(self.scores.max())}"),
+            ("device", str(getattr(d, "device_", "?"))),
+        ]
+        if fit_seconds is not None:
+            facts.append(("training time", f"{fit_seconds:.1f} s"))
+        if source:
+            facts.insert(0, ("data", source))
+        if self.truth is not None and 0 < self.truth.sum() < n:
+            from sklearn.metrics import average_precision_score, roc_auc_score
+
+            auroc = roc_auc_score(self.truth, self.scores)
+            ap = average_precision_score(self.truth, self.scores)
+            facts.append(
+                (
+                    "vs. true labels",
+                    f"AUROC {auroc:.4f}, AP {ap:.4f} ({int(self.truth.sum())} true outliers)",
+                )
+            )
+        rows = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in facts)
+        html = f'<table class="facts">{rows}</table>'
+        history = getattr(d, "history_", None) or []
+        curves = figures.loss_curves(history)
+        if curves is not None:
+            html += (
+                f"<h3>Training loss per epoch</h3>{_img(curves, 'training loss curves')}"
+                '<p class="note">Mean of each loss term per epoch.</p>'
+            )
+        return html
+
+    def histogram(self) -> str:
+        png = figures.score_histogram(self.scores, self.threshold, self.truth)
+        note = (
+            "Samples right of the dashed threshold are flagged as outliers "
+            f"(the top {self.detector.contamination:g} share of the training scores)."
+        )
+        if self.truth is not None:
+            note += " Colours show the true labels, which were not used for training."
+        return _img(png, "score histogram") + f'<p class="note">{escape(note)}</p>'
+
+    def top_outliers(self, top: int) -> str:
+        index = top_indices(self.scores, top)
+        if len(index) == 0:
+            return '<p class="note">No samples.</p>'
+        if self.is_table:
+            return self._top_rows(index)
+        captions = []
+        for rank, i in enumerate(index, start=1):
+            name = self.name(i)
+            caption = (
+                f"<b>#{rank}</b> score {_fmt(self.scores[i])}<br>"
+                f'<span class="name" title="{escape(name)}">{escape(_short(name))}</span>'
+            )
+            if self.truth is not None:
+                true = "out" if self.truth[i] else "in"
+                caption += f'<br><span class="badge {true}">true {true}lier</span>'
+            captions.append(caption)
+        note = (
+            "The highest-scoring samples, most outlying first; a red frame marks a "
+            "score above the threshold."
+        )
+        return f'<p class="note">{note}</p>' + self._thumbs(index, 96, captions)
+
+    def _top_rows(self, index: np.ndarray) -> str:
+        table = as_table(self.X, min_samples=1).astype(np.float64)
+        z = _robust_z(table)
+        head = "".join(f"<th>deviation {k + 1}</th>" for k in range(min(DEVIATING, table.shape[1])))
+        header = f"<tr><th>rank</th><th>row</th><th>score</th>{head}"
+        header += "<th>true label</th></tr>" if self.truth is not None else "</tr>"
+        rows = []
+        for rank, i in enumerate(index, start=1):
+            cells = [
+                f"<td>{rank}</td>",
+                f"<td>{escape(self.name(i))}</td>",
+                f'<td class="{"flag" if self.flagged[i] else ""}">{_fmt(self.scores[i])}</td>',
+            ]
+            for j in np.argsort(-np.abs(z[i]), kind="stable")[:DEVIATING]:
+                cells.append(
+                    f"<td><b>{escape(self.columns[j])}</b> = {_fmt(table[i, j])}"
+                    f'<br><span class="z">z {z[i, j]:+.1f}</span></td>'
+                )
+            if self.truth is not None:
+                cells.append(f"<td>{'outlier' if self.truth[i] else 'inlier'}</td>")
+            rows.append("<tr>" + "".join(cells) + "</tr>")
+        note = (
+            "The highest-scoring rows with the columns that deviate most from the data: "
+            "z = (value &minus; column median) / (IQR / 1.349), a robust z-score. "
+            "Red scores are above the threshold."
+        )
+        return f'<p class="note">{note}</p><table class="data">{header}{"".join(rows)}</table>'
+
+    def memory(self, attention: np.ndarray) -> str:
+        n, k = attention.shape
+        usage = np.bincount(attention.argmax(axis=1), minlength=k) / n
+        order = np.argsort(-usage, kind="stable")
+        note = (
+            "Each memory item is a prototype of normal data. Usage is the share of "
+            "samples whose strongest attention goes to the item; the samples shown are "
+            "the ones it recalls best (highest attention), i.e. what it stands for."
+        )
+        parts = [f'<p class="note">{note}</p>']
+        if self.is_table:
+            parts.append(
+                '<table class="data"><tr><th>item</th><th>usage</th>'
+                "<th>most typical rows (attention)</th></tr>"
+            )
+        shown = TYPICAL_ROWS if self.is_table else RECALL
+        for j in order:
+            best = np.argsort(-attention[:, j], kind="stable")[:shown]
+            bar = (
+                f'<span class="bar"><span style="width:{usage[j] * 100:.1f}%"></span></span>'
+                f"{usage[j]:.1%}"
+            )
+            if self.is_table:
+                rows = ", ".join(f"{escape(self.name(i))} ({attention[i, j]:.2f})" for i in best)
+                parts.append(f"<tr><td>{j}</td><td>{bar}</td><td>{rows}</td></tr>")
+                continue
+            captions = [f"{attention[i, j]:.2f}" for i in best]
+            parts.append(
+                f'<div class="item"><div class="itemhead"><b>item {j}</b>{bar}'
+                f'<span class="count">{int(round(usage[j] * n)):,} samples</span></div>'
+                f"{self._thumbs(best, 56, captions)}</div>"
+            )
+        if self.is_table:
+            parts.append("</table>")
+        return "".join(parts)
+
+    def feature_map(self, features: np.ndarray) -> str:
+        png = figures.feature_map(features, self.scores, self.detector.memory_items_, self.truth)
+        note = (
+            "The features the score is measured in, projected on their two principal "
+            "axes (PCA); colour is the outlier score, stars are the memory items "
+            "(numbered as above)."
+        )
+        return _img(png, "feature map") + f'<p class="note">{note}</p>'
+
+    def curves(self) -> str:
+        png = figures.roc_pr_curves(self.scores, self.truth)
+        note = "How well the score ranks the true outliers first (labels never used to train)."
+        return _img(png, "ROC and precision-recall curves") + f'<p class="note">{note}</p>'
+
+
+# --------------------------------------------------------------------------- document
+
+CSS = """
+body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif;
+       color: #222; background: #f4f5f7; margin: 0; }
+header { background: #1f2d3d; color: #fff; padding: 18px 32px; }
+header h1 { margin: 0; font-size: 24px; }
+header p { margin: 4px 0 0; color: #c8d1dc; font-size: 13px; }
+nav { background: #fff; border-bottom: 1px solid #dde1e6; padding: 8px 32px;
+      position: sticky; top: 0; z-index: 1; }
+nav a { color: #1f5fa8; margin-right: 18px; text-decoration: none; font-size: 14px; }
+main { max-width: 1180px; margin: 0 auto; padding: 8px 24px 40px; }
+section { background: #fff; border: 1px solid #dde1e6; border-radius: 8px;
+          margin: 18px 0; padding: 12px 24px 20px; }
+h2 { font-size: 20px; margin: 8px 0 12px; border-bottom: 2px solid #e8ebef; padding-bottom: 6px; }
+h3 { font-size: 15px; margin: 18px 0 6px; }
+img { max-width: 100%; }
+.note { color: #555; font-size: 13.5px; margin: 6px 0 12px; }
+table.facts th { text-align: left; font-weight: 600; padding: 3px 24px 3px 0; color: #444;
+                 vertical-align: top; white-space: nowrap; }
+table.facts td { padding: 3px 0; }
+table.data { border-collapse: collapse; font-size: 13.5px; }
+table.data th, table.data td { border: 1px solid #dde1e6; padding: 4px 10px; text-align: left;
+                               vertical-align: top; }
+table.data th { background: #f0f2f5; }
+td.flag { color: #c62828; font-weight: 600; }
+.z { color: #777; font-size: 12px; }
+.grid { display: flex; flex-wrap: wrap; gap: 10px; }
+.thumb { margin: 0; text-align: center; font-size: 12px; line-height: 1.3; }
+.thumb img { image-rendering: pixelated; display: block; margin: 0 auto 3px;
+             border: 3px solid #d9dde2; border-radius: 3px; }
+.thumb img.flag { border-color: #e45756; }
+.grid .thumb { width: 112px; }
+.item .grid .thumb { width: auto; }
+.name { color: #555; word-break: break-all; }
+.badge { display: inline-block; margin-top: 2px; padding: 0 6px; border-radius: 8px;
+         font-size: 11px; }
+.badge.out { background: #fde2e1; color: #b71c1c; }
+.badge.in { background: #e3edf8; color: #1f4e80; }
+.item { border-top: 1px solid #eef0f3; padding: 10px 0; }
+.itemhead { display: flex; align-items: center; gap: 12px; margin-bottom: 6px; }
+.count { color: #777; font-size: 13px; }
+.bar { display: inline-block; width: 120px; height: 10px; background: #e8ebef;
+       border-radius: 5px; overflow: hidden; vertical-align: middle; margin-right: 6px; }
+.bar span { display: block; height: 100%; background: #4c78a8; }
+footer { color: #888; font-size: 12px; text-align: center; padding: 0 0 24px; }
+"""
+
+
+def _document(sections: list[tuple[str, str, str]], source: str | None) -> str:
+    now = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+    subtitle = f"mcod {__version__} &middot; {now}"
+    if source:
+        subtitle += f" &middot; {escape(source)}"
+    nav = "".join(
+        f'<a href="#{anchor}">{escape(title.split(":")[0])}</a>' for anchor, title, _ in sections
+    )
+    body = "".join(
+        f'<section id="{anchor}"><h2>{escape(title)}</h2>{html}</section>'
+        for anchor, title, html in sections
+    )
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        '<link rel="icon" href="data:,">\n'
+        f"<title>mcod report</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
+        f"<header><h1>mcod outlier report</h1><p>{subtitle}</p></header>\n"
+        f"<nav>{nav}</nav>\n<main>\n{body}\n</main>\n"
+        f"<footer>Written by mcod {__version__}; self-contained, works offline.</footer>\n"
+        "</body>\n</html>\n"
+    )

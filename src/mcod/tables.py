@@ -1,0 +1,271 @@
+"""Read CSV / Parquet tables for the command line: pick columns, ids, categoricals, gaps.
+
+``read_table`` turns a file into a :class:`TableData`: the numeric matrix a detector is
+fitted on, the row ids (from ``--id-column``, else None: rows are named by their 0-based
+index), the names of the matrix's columns, and the original frame (so that ``mcod clean``
+can write the kept rows with every original column). Every problem a user can fix raises
+:class:`~mcod.inputs.InputError` (or ``FileNotFoundError``) with a one-line message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mcod.atomic import atomic_write
+from mcod.inputs import InputError
+
+__all__ = [
+    "CATEGORICAL_CHOICES",
+    "FILL_CHOICES",
+    "TABLE_SUFFIXES",
+    "TableData",
+    "add_table_arguments",
+    "is_table_path",
+    "read_table",
+    "table_from_args",
+    "table_options_given",
+    "write_table",
+]
+
+CSV_SUFFIXES: tuple[str, ...] = (".csv", ".tsv")
+PARQUET_SUFFIXES: tuple[str, ...] = (".parquet", ".pq")
+TABLE_SUFFIXES: tuple[str, ...] = CSV_SUFFIXES + PARQUET_SUFFIXES
+CATEGORICAL_CHOICES: tuple[str, ...] = ("refuse", "onehot")
+FILL_CHOICES: tuple[str, ...] = ("none", "mean", "median", "zero")
+_MAX_LISTED = 8  # column names listed in one error message
+
+
+@dataclass
+class TableData:
+    """A table ready for a detector, plus what is needed to write results back."""
+
+    X: np.ndarray  # float64 (N, D): the selected columns, categoricals one-hot encoded
+    ids: list[str] | None  # values of the id column as text; None: rows named by index
+    id_column: str | None
+    columns: list[str]  # names of X's columns (one-hot columns as "<column>=<value>")
+    frame: Any  # the pandas DataFrame as read (every column, original values)
+    path: Path
+
+    @property
+    def key_column(self) -> str:
+        """Header of the first column of scores.csv / outliers.csv."""
+        return self.id_column or "index"
+
+
+def is_table_path(path: str | os.PathLike[str] | None) -> bool:
+    """True for .csv, .tsv, .parquet and .pq (case-insensitive)."""
+    return path is not None and Path(path).suffix.lower() in TABLE_SUFFIXES
+
+
+def add_table_arguments(parser: argparse.ArgumentParser) -> None:
+    """--table FILE, --columns, --id-column, --categorical, --fill-missing."""
+    group = parser.add_argument_group(
+        "tables (INPUT or --table ending in .csv, .tsv, .parquet or .pq)"
+    )
+    group.add_argument("--table", metavar="FILE", help="a CSV or Parquet table, one row a sample")
+    group.add_argument(
+        "--columns",
+        metavar="A,B,C",
+        help="comma-separated columns to use (default: all but --id-column)",
+    )
+    group.add_argument(
+        "--id-column",
+        metavar="NAME",
+        help="column that names each row; written to the outputs instead of the row index",
+    )
+    group.add_argument(
+        "--categorical",
+        choices=CATEGORICAL_CHOICES,
+        default="refuse",
+        help="non-numeric columns: 'refuse' them with an error, or 'onehot' encode them "
+        "(default: refuse)",
+    )
+    group.add_argument(
+        "--fill-missing",
+        choices=FILL_CHOICES,
+        default="none",
+        help="missing values: 'none' (an error), or fill each numeric column with its "
+        "'mean', 'median' or 'zero' (default: none)",
+    )
+
+
+def _names(items: list[str]) -> str:
+    shown = ", ".join(repr(str(c)) for c in items[:_MAX_LISTED])
+    more = len(items) - _MAX_LISTED
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def _read_frame(path: Path) -> Any:
+    import pandas as pd
+
+    if not path.exists():
+        raise FileNotFoundError(f"no such file: {path}")
+    if not path.is_file():
+        raise InputError(f"not a file: {path}")
+    if path.stat().st_size == 0:
+        raise InputError(f"empty file: {path}")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in PARQUET_SUFFIXES:
+            frame = pd.read_parquet(path)
+        else:
+            frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
+    except pd.errors.EmptyDataError:
+        raise InputError(f"empty file: {path} has no header and no rows") from None
+    except ImportError as error:  # no parquet engine
+        raise InputError(f"cannot read {path}: {error}") from None
+    except Exception as error:  # noqa: BLE001 - parser / arrow errors of every kind
+        kind = "Parquet" if suffix in PARQUET_SUFFIXES else "CSV"
+        raise InputError(f"cannot read {path} as {kind}: {type(error).__name__}: {error}") from None
+    if frame.shape[1] == 0:
+        raise InputError(f"{path} has no columns")
+    if frame.shape[0] == 0:
+        raise InputError(f"{path} has a header but no rows")
+    frame.columns = [str(c) for c in frame.columns]
+    return frame
+
+
+def _select_columns(frame: Any, columns: list[str] | None, id_column: str | None,
+                    path: Path) -> list[str]:
+    available = list(frame.columns)
+    if id_column is not None and id_column not in available:
+        raise InputError(
+            f"--id-column {id_column!r} is not a column of {path}; columns: {_names(available)}"
+        )
+    if columns is None:
+        chosen = [c for c in available if c != id_column]
+    else:
+        unknown = [c for c in columns if c not in available]
+        if unknown:
+            raise InputError(
+                f"unknown column(s) {_names(unknown)} in --columns; {path} has {_names(available)}"
+            )
+        if id_column is not None and id_column in columns:
+            raise InputError(f"--id-column {id_column!r} cannot also be in --columns")
+        chosen = list(dict.fromkeys(columns))  # keep order, drop repeats
+    if not chosen:
+        raise InputError(f"no columns left to use in {path} (only the id column)")
+    return chosen
+
+
+def _missing(frame: Any, fill: str, path: Path) -> Any:
+    counts = frame.isna().sum()
+    bad = {str(c): int(n) for c, n in counts.items() if n}
+    if not bad:
+        return frame
+    if fill == "none":
+        listed = ", ".join(f"{c!r} ({n})" for c, n in list(bad.items())[:_MAX_LISTED])
+        more = len(bad) - _MAX_LISTED
+        raise InputError(
+            f"{path} has missing values in {len(bad)} column(s): {listed}"
+            + (f" and {more} more" if more > 0 else "")
+            + "; pass --fill-missing mean|median|zero, or leave those columns out with --columns"
+        )
+    numeric = [c for c in frame.columns if c in bad and _is_numeric(frame[c])]
+    filled = frame.copy()
+    for c in numeric:
+        col = filled[c].astype("float64")
+        value = {"mean": col.mean(), "median": col.median(), "zero": 0.0}[fill]
+        if value != value:  # the whole column is missing: mean/median are NaN
+            value = 0.0
+        filled[c] = col.fillna(value)
+    return filled  # missing categorical values become all-zero one-hot rows
+
+
+def _is_numeric(series: Any) -> bool:
+    import pandas as pd
+
+    return bool(pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series))
+
+
+def read_table(
+    path: str | os.PathLike[str],
+    columns: list[str] | None = None,
+    id_column: str | None = None,
+    categorical: str = "refuse",
+    fill_missing: str = "none",
+) -> TableData:
+    """Read a CSV (.csv, .tsv) or Parquet (.parquet, .pq) file into a :class:`TableData`.
+
+    ``columns``: the columns to use (default: all but ``id_column``). ``categorical``:
+    "refuse" non-numeric columns or "onehot" encode them. ``fill_missing``: "none" (missing
+    values are an error), or fill numeric columns with their "mean", "median" or "zero";
+    a missing categorical value (under onehot) is a row of zeros.
+    """
+    import pandas as pd
+
+    if categorical not in CATEGORICAL_CHOICES:
+        raise ValueError(f"categorical must be one of {CATEGORICAL_CHOICES}, got {categorical!r}")
+    if fill_missing not in FILL_CHOICES:
+        raise ValueError(f"fill_missing must be one of {FILL_CHOICES}, got {fill_missing!r}")
+    file = Path(path).expanduser()
+    frame = _read_frame(file)
+    chosen = _select_columns(frame, columns, id_column, file)
+    data = frame[chosen]
+    non_numeric = [c for c in chosen if not _is_numeric(data[c])]
+    if non_numeric and categorical == "refuse":
+        raise InputError(
+            f"non-numeric column(s) {_names(non_numeric)} in {file}; pass --categorical onehot "
+            "to encode them, or choose numeric columns with --columns"
+        )
+    data = _missing(data, fill_missing, file)
+    if non_numeric:
+        data = pd.get_dummies(data, columns=non_numeric, prefix_sep="=", dtype="float64")
+    X = np.ascontiguousarray(data.to_numpy(dtype=np.float64))
+    ids = None if id_column is None else frame[id_column].astype(str).tolist()
+    return TableData(X, ids, id_column, [str(c) for c in data.columns], frame, file)
+
+
+def _split_columns(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    items = [c.strip() for c in text.split(",") if c.strip()]
+    if not items:
+        raise InputError("--columns is empty; give comma-separated column names")
+    return items
+
+
+def table_from_args(path: str, args: argparse.Namespace) -> TableData:
+    """:func:`read_table` with the options of :func:`add_table_arguments`."""
+    return read_table(
+        path,
+        columns=_split_columns(getattr(args, "columns", None)),
+        id_column=getattr(args, "id_column", None),
+        categorical=getattr(args, "categorical", "refuse") or "refuse",
+        fill_missing=getattr(args, "fill_missing", "none") or "none",
+    )
+
+
+def table_options_given(args: argparse.Namespace) -> list[str]:
+    """Table-only options set on the command line (to refuse them for other input)."""
+    given = []
+    if getattr(args, "columns", None) is not None:
+        given.append("--columns")
+    if getattr(args, "id_column", None) is not None:
+        given.append("--id-column")
+    if getattr(args, "categorical", "refuse") not in (None, "refuse"):
+        given.append("--categorical")
+    if getattr(args, "fill_missing", "none") not in (None, "none"):
+        given.append("--fill-missing")
+    return given
+
+
+def write_table(frame: Any, path: str | os.PathLike[str]) -> Path:
+    """Write ``frame`` as CSV/TSV or Parquet (by suffix), atomically, without the index."""
+    target = Path(path)
+    suffix = target.suffix.lower()
+    if suffix in PARQUET_SUFFIXES:
+        with atomic_write(target, "wb") as handle:
+            frame.to_parquet(handle, index=False)
+    elif suffix in CSV_SUFFIXES:
+        with atomic_write(target, "w", newline="") as handle:
+            frame.to_csv(handle, index=False, sep="\t" if suffix == ".tsv" else ",")
+    else:
+        raise ValueError(f"cannot write a table as {suffix!r}; use one of {TABLE_SUFFIXES}")
+    return target

@@ -1,0 +1,163 @@
+"""`mcod clean`: writes the inliers and outliers.csv, never touches the input, atomic output.
+
+With one epoch on tiny data the model is not trusted to find the bright images; the cut is
+set with --threshold (read off `mcod detect`'s scores.csv) to test the mechanics.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from mcod.cli import main
+
+FAST = ["--epochs", "1", "--batch-size", "20", "--device", "cpu", "--seed", "0", "--quiet"]
+
+
+def _hashes(root: Path) -> dict[str, str]:
+    files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+
+
+def _rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    with path.open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        return list(reader.fieldnames or []), list(reader)
+
+
+@pytest.fixture
+def image_folder(tmp_path: Path) -> Path:
+    """24 dark 8x8 PNGs and 3 bright ones, half of them in a subfolder."""
+    root = tmp_path / "photos"
+    (root / "sub").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for i in range(24):
+        level = 220 if i < 3 else 20
+        pixels = (rng.integers(0, 30, size=(8, 8)) + level).astype(np.uint8)
+        Image.fromarray(pixels).save(root / ("sub" if i % 2 else "") / f"im{i:02d}.png")
+    return root
+
+
+@pytest.fixture
+def table_npy(tmp_path: Path) -> Path:
+    path = tmp_path / "table.npy"
+    np.save(path, np.random.default_rng(1).normal(size=(40, 3)))
+    return path
+
+
+def test_clean_image_folder_with_threshold(tmp_path, image_folder):
+    before = _hashes(image_folder)
+    assert main(["detect", str(image_folder), *FAST, "--out", str(tmp_path / "d")]) == 0
+    _, scored = _rows(tmp_path / "d" / "scores.csv")
+    scores = sorted(float(r["score"]) for r in scored)
+    threshold = (scores[-6] + scores[-5]) / 2  # the 5 highest scores are above it
+    out = tmp_path / "clean"
+    rc = main(["clean", str(image_folder), *FAST, "--threshold", repr(threshold),
+               "--out", str(out)])  # fmt: skip
+    assert rc == 0
+    assert _hashes(image_folder) == before  # the input is never modified
+    header, removed = _rows(out / "outliers.csv")
+    assert header == ["path", "score", "rank"] and len(removed) == 5
+    assert [int(r["rank"]) for r in removed] == [1, 2, 3, 4, 5]
+    expected = {r["path"] for r in scored if float(r["score"]) > threshold}
+    assert {r["path"] for r in removed} == expected
+    kept = sorted(p.relative_to(out / "inliers") for p in (out / "inliers").rglob("*.png"))
+    assert len(kept) + len(removed) == 24
+    removed_rel = {Path(r["path"]).relative_to(image_folder) for r in removed}
+    assert not removed_rel & set(kept) and any(p.parent.name == "sub" for p in kept)
+    for rel in kept:  # byte-identical copies, same relative paths
+        assert (out / "inliers" / rel).read_bytes() == (image_folder / rel).read_bytes()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp left
+
+
+def test_clean_npy_with_contamination(tmp_path, table_npy):
+    before = _hashes(table_npy)
+    out = tmp_path / "out"
+    assert main(["clean", "--npy", str(table_npy), *FAST, "--contamination", "0.1",
+                 "--out", str(out)]) == 0  # fmt: skip
+    assert _hashes(table_npy) == before
+    X = np.load(table_npy)
+    header, removed = _rows(out / "outliers.csv")
+    assert header == ["index", "score", "rank"] and len(removed) == 4
+    kept = np.load(out / "inliers.npy")
+    assert len(kept) + len(removed) == len(X)
+    mask = np.ones(len(X), bool)
+    mask[[int(r["index"]) for r in removed]] = False
+    np.testing.assert_array_equal(kept, X[mask])  # the other rows, in input order
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_clean_table_keeps_id_and_every_column(tmp_path, suffix):
+    rng = np.random.default_rng(2)
+    frame = pd.DataFrame({"id": [f"s{i}" for i in range(30)], "x": rng.normal(size=30),
+                          "y": rng.normal(size=30), "note": ["text"] * 30})
+    path = tmp_path / f"data{suffix}"
+    frame.to_csv(path, index=False) if suffix == ".csv" else frame.to_parquet(path)
+    before = _hashes(path)
+    out = tmp_path / "out"
+    rc = main(["clean", str(path), "--id-column", "id", "--columns", "x,y", *FAST,
+               "--out", str(out)])  # fmt: skip
+    assert rc == 0 and _hashes(path) == before
+    header, removed = _rows(out / "outliers.csv")
+    assert header == ["id", "score", "rank"] and len(removed) == 3
+    written = out / f"inliers{suffix}"
+    kept = pd.read_csv(written) if suffix == ".csv" else pd.read_parquet(written)
+    assert list(kept.columns) == ["id", "x", "y", "note"]
+    assert len(kept) + len(removed) == 30
+    assert set(kept["id"]) == set(frame["id"]) - {r["id"] for r in removed}
+
+
+def test_existing_output_refused_then_overwritten(tmp_path, table_npy, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("old")
+    args = ["clean", "--npy", str(table_npy), *FAST, "--threshold", "1e9", "--out", str(out)]
+    assert main(args) == 2
+    assert "exists; pass --overwrite" in capsys.readouterr().err
+    assert (out / "keep.txt").read_text() == "old"
+    assert main([*args, "--overwrite"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["inliers.npy", "outliers.csv"]
+    assert len(np.load(out / "inliers.npy")) == 40  # nothing scores above 1e9
+    assert len(_rows(out / "outliers.csv")[1]) == 0
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_threshold_and_contamination_are_exclusive(tmp_path, table_npy, capsys):
+    args = ["clean", "--npy", str(table_npy), "--threshold", "1", "--contamination", "0.1",
+            "--out", str(tmp_path / "o")]  # fmt: skip
+    assert main(args) == 2
+    assert "mutually exclusive" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_output_inside_the_input_is_refused(image_folder, capsys):
+    assert main(["clean", str(image_folder), *FAST, "--out", str(image_folder / "c")]) == 2
+    assert "overlaps the input" in capsys.readouterr().err
+    assert not (image_folder / "c").exists()
+
+
+def test_failure_leaves_no_partial_output(tmp_path, table_npy, monkeypatch):
+    import mcod.results
+
+    def boom(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(mcod.results, "write_outliers_csv", boom)
+    out = tmp_path / "out"
+    assert main(["clean", "--npy", str(table_npy), *FAST, "--out", str(out)]) == 2
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["table.npy"]
+
+
+def test_clean_help_has_examples(capsys):
+    assert main(["clean", "--help"]) == 0
+    text = capsys.readouterr().out
+    assert "examples:" in text and "mcod clean photos/" in text
+    for option in ("--threshold", "--contamination", "--overwrite", "--id-column", "--out"):
+        assert option in text

@@ -1,0 +1,177 @@
+"""The HTML report (`mcod detect --report DIR`): content, escaping, offline, in a browser."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mcod import MCOD, __version__
+from mcod.cli import main
+from mcod.report import RECALL, REPORT_FILE, _robust_z, write_report
+
+FAST = ["--epochs", "1", "--batch-size", "20", "--device", "cpu"]
+IMAGE_HEADINGS = ("Summary", "Score distribution", "Top outliers", "Memory", "Feature map")
+EVIL = "<script>alert(1)</script>"
+
+
+def _images() -> tuple[np.ndarray, np.ndarray]:
+    """40 dim random 8x8 images plus 4 bright ones (the planted outliers)."""
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 90, size=(44, 8, 8), dtype=np.uint8)
+    X[40:] = rng.integers(200, 256, size=(4, 8, 8), dtype=np.uint8)
+    return X, (np.arange(44) >= 40).astype(np.int64)
+
+
+@pytest.fixture(scope="module")
+def image_report(tmp_path_factory):
+    """(detector, path of index.html, its text) for a tiny image model with true labels."""
+    X, truth = _images()
+    detector = MCOD(epochs=1, random_state=0, device="cpu").fit(X)
+    names = [f"photos/{EVIL}/img{i:02d}.png" for i in range(len(X))]
+    out = tmp_path_factory.mktemp("report") / "rep"
+    source = f"test {EVIL}"
+    path = write_report(out, detector, X, names=names, truth=truth, source=source, fit_seconds=1.5)
+    return detector, path, path.read_text(encoding="utf-8")
+
+
+def _external_references(html: str) -> list[str]:
+    """Every src=/href= that is not an inline data URI or an in-page anchor."""
+    targets = re.findall(r"""(?:src|href)\s*=\s*["']?([^"'\s>]*)""", html, flags=re.IGNORECASE)
+    return [t for t in targets if not (t.startswith("data:") or t.startswith("#"))]
+
+
+# --------------------------------------------------------------------------- images
+
+
+def test_image_report_has_every_section_and_picture(image_report):
+    detector, path, html = image_report
+    assert path.name == REPORT_FILE and path.is_file()
+    for heading in (*IMAGE_HEADINGS, "ROC and precision-recall"):
+        assert f"{heading}" in html
+    n_items = detector.memory_items_.shape[0]
+    # loss curves, histogram, 24 top outliers, RECALL per memory item, map, ROC/PR
+    expected = 1 + 1 + 24 + n_items * RECALL + 1 + 1
+    assert html.count("<img") >= expected
+    assert "AUROC" in html and "true outlier" in html
+    assert f"mcod {__version__}" in html
+    assert not [p for p in path.parent.iterdir() if p.name != REPORT_FILE]  # no temp files
+
+
+def test_report_is_self_contained(image_report):
+    _, _, html = image_report
+    assert _external_references(html) == []
+    assert "http://" not in html and "https://" not in html
+    assert "@import" not in html and "url(" not in html
+
+
+def test_user_strings_are_escaped(image_report):
+    _, _, html = image_report
+    assert "<script" not in html.lower()  # the page has no scripts at all
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_report_for_other_data_scores_it(image_report, tmp_path):
+    """Data other than the training set (as `mcod score` passes) is scored, not mixed up."""
+    detector, _, _ = image_report
+    X, _ = _images()
+    path = write_report(tmp_path, detector, X[:30])
+    assert "<td>30</td>" in path.read_text(encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def test_table_report_shows_deviating_columns(tmp_path):
+    rng = np.random.default_rng(0)
+    T = rng.normal(size=(60, 5))
+    T[7, 3] = 25.0  # one wild value
+    detector = MCOD(epochs=1, random_state=0, device="cpu").fit(T)
+    assert detector.input_kind_ == "table"
+    columns = ["alpha", "beta", "gamma", f"delta {EVIL}", "eps"]
+    ids = [f"row-{i}" for i in range(60)]
+    path = write_report(tmp_path, detector, T, names=ids, columns=columns, top=60)
+    html = path.read_text(encoding="utf-8")
+    for heading in IMAGE_HEADINGS:
+        assert heading in html
+    assert "deviation 1" in html and "robust z-score" in html
+    row7 = re.search(r"<td>row-7</td>.*?</tr>", html, flags=re.DOTALL)
+    assert row7 is not None
+    first_deviation = re.search(r"<b>(.*?)</b>", row7.group(0))
+    assert first_deviation is not None
+    assert first_deviation.group(1) == "delta &lt;script&gt;alert(1)&lt;/script&gt;"
+    assert "most typical rows" in html
+    assert "<script" not in html.lower()
+    assert _external_references(html) == []
+
+
+def test_robust_z_finds_the_wild_value():
+    table = np.tile(np.arange(10.0)[:, None], (1, 3))
+    table[4, 1] = 1000.0
+    table[:, 2] = 5.0  # constant column: no division by zero
+    z = _robust_z(table)
+    assert np.isfinite(z).all()
+    assert np.unravel_index(np.abs(z).argmax(), z.shape) == (4, 1)
+    assert (z[:, 2] == 0).all()
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def test_cli_detect_and_score_write_reports(tmp_path):
+    X, _ = _images()
+    np.save(tmp_path / "x.npy", X)
+    model = tmp_path / "model.pt"
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        npy, report = str(tmp_path / "x.npy"), str(tmp_path / "rep")
+        rc = main(["detect", "--npy", npy, *FAST, "--save-model", str(model), "--report", report])
+    assert rc == 0
+    html = (tmp_path / "rep" / REPORT_FILE).read_text(encoding="utf-8")
+    assert "Top outliers" in html and "training time" in html
+    assert f"writing report to {tmp_path / 'rep' / REPORT_FILE}" in out.getvalue()
+    assert f"wrote {tmp_path / 'rep' / REPORT_FILE}" in out.getvalue()
+    with contextlib.redirect_stdout(io.StringIO()):
+        rc = main(["score", str(model), "--npy", npy, "--quiet", "--report", report + "2"])
+    assert rc == 0
+    assert "Feature map" in (tmp_path / "rep2" / REPORT_FILE).read_text(encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- browser
+
+PAGE_PROBLEMS = ("Uncaught", "Failed to load resource", "net::ERR_")
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed")
+def test_report_renders_in_headless_chromium(image_report, tmp_path):
+    _, path, _ = image_report
+    shot = tmp_path / "shot.png"
+    url = path.resolve().as_uri()
+    command = [
+        "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+        "--no-first-run", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}",
+        "--window-size=1200,2000", "--hide-scrollbars", "--enable-logging=stderr", "--v=1", url,
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert shot.is_file(), result.stderr[-2000:]
+    log = result.stderr.splitlines()
+    console = [line for line in log if "CONSOLE" in line or "Uncaught" in line]
+    problems = [line for line in console if any(p in line for p in PAGE_PROBLEMS)]
+    assert problems == [], problems
+    # Only the page itself is read from disk: every picture is inline.
+    marker = "FileURLLoader::Start:"
+    loaded = [line.split(marker)[1].strip() for line in log if marker in line]
+    assert all(u == url for u in loaded), loaded
+    with Image.open(shot) as image:
+        pixels = np.asarray(image.convert("RGB"))
+    assert pixels.shape[:2] == (2000, 1200)
+    non_white = (pixels < 245).any(axis=2).mean()
+    colours = len(np.unique(pixels.reshape(-1, 3)[::7], axis=0))
+    assert non_white > 0.05 and colours > 50, (non_white, colours)

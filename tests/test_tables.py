@@ -1,0 +1,167 @@
+"""Tables (CSV / Parquet) for the command line: mcod.tables and `mcod detect data.csv`."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mcod.cli import main
+from mcod.inputs import InputError
+from mcod.tables import is_table_path, read_table, write_table
+
+FAST = ["--epochs", "1", "--batch-size", "20", "--device", "cpu", "--quiet"]
+
+
+def _frame(n: int = 30) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    return pd.DataFrame(
+        {
+            "id": [f"row{i}" for i in range(n)],
+            "a": rng.normal(size=n),
+            "b": rng.integers(0, 5, size=n),
+            "flag": rng.random(n) < 0.5,
+            "colour": rng.choice(["red", "green"], size=n),
+        }
+    )
+
+
+@pytest.fixture
+def csv_file(tmp_path: Path) -> Path:
+    path = tmp_path / "data.csv"
+    _frame().to_csv(path, index=False)
+    return path
+
+
+def _read_csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    with path.open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        return list(reader.fieldnames or []), list(reader)
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def test_is_table_path():
+    assert is_table_path("x.CSV") and is_table_path("x.parquet") and is_table_path("x.tsv")
+    assert not is_table_path("x.npy") and not is_table_path("photos") and not is_table_path(None)
+
+
+def test_read_csv_and_parquet_agree(tmp_path, csv_file):
+    frame = _frame()
+    frame.to_parquet(tmp_path / "data.parquet")
+    a = read_table(csv_file, columns=["a", "b", "flag"])
+    b = read_table(tmp_path / "data.parquet", columns=["a", "b", "flag"])
+    assert a.X.shape == (30, 3) and a.X.dtype == np.float64
+    assert a.columns == ["a", "b", "flag"] and a.ids is None and a.key_column == "index"
+    np.testing.assert_allclose(a.X, b.X)
+    np.testing.assert_allclose(a.X[:, 0], frame["a"].to_numpy())
+    assert len(a.frame.columns) == 5  # the frame as read keeps every column
+
+
+def test_columns_order_and_id_column(csv_file):
+    t = read_table(csv_file, columns=["b", "a"], id_column="id")
+    assert t.columns == ["b", "a"]
+    assert t.ids[:2] == ["row0", "row1"] and t.key_column == "id"
+    with pytest.raises(InputError, match="cannot also be in --columns"):
+        read_table(csv_file, columns=["id", "a"], id_column="id")
+
+
+def test_categorical_refused_with_advice_or_onehot(csv_file):
+    with pytest.raises(InputError) as info:
+        read_table(csv_file)  # id and colour are text
+    message = str(info.value)
+    assert "'id'" in message and "'colour'" in message and "--categorical onehot" in message
+    assert "--columns" in message
+    t = read_table(csv_file, id_column="id", categorical="onehot")
+    assert t.columns == ["a", "b", "flag", "colour=green", "colour=red"]
+    assert np.all(t.X[:, 3] + t.X[:, 4] == 1)
+
+
+def test_missing_values_error_names_columns_and_counts(tmp_path):
+    frame = pd.DataFrame({"a": [1.0, np.nan, 3.0, np.nan], "b": [1.0, 2.0, 3.0, 4.0],
+                          "c": [np.nan, 0.0, 0.0, 10.0]})
+    path = tmp_path / "gaps.csv"
+    frame.to_csv(path, index=False)
+    with pytest.raises(InputError) as info:
+        read_table(path)
+    message = str(info.value)
+    assert "'a' (2)" in message and "'c' (1)" in message and "'b'" not in message
+    assert "--fill-missing" in message
+    assert read_table(path, fill_missing="mean").X[1, 0] == 2.0
+    assert read_table(path, fill_missing="median").X[0, 2] == 0.0
+    assert read_table(path, fill_missing="zero").X[3, 0] == 0.0
+    assert read_table(path, columns=["b"]).X.shape == (4, 1)  # gaps only in unused columns
+
+
+@pytest.mark.parametrize(
+    ("content", "name", "error", "match"),
+    [
+        (None, "missing.csv", FileNotFoundError, "no such file"),
+        (b"", "empty.csv", InputError, "empty file"),
+        (b"a,b\n", "header.csv", InputError, "no rows"),
+        (b"not parquet at all", "bad.parquet", InputError, "cannot read .* as Parquet"),
+        (b"a,b\n1,2\n3,4,5,6\n", "ragged.csv", InputError, "cannot read .* as CSV"),
+    ],
+)
+def test_bad_files_give_clear_errors(tmp_path, content, name, error, match):
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(error, match=match):
+        read_table(path)
+
+
+def test_unknown_columns_are_named(csv_file):
+    with pytest.raises(InputError, match="unknown column.*'zz'.*has 'id', 'a'"):
+        read_table(csv_file, columns=["a", "zz"])
+    with pytest.raises(InputError, match="--id-column 'key' is not a column"):
+        read_table(csv_file, id_column="key")
+
+
+def test_write_table_round_trip(tmp_path):
+    frame = _frame(5)
+    for name in ("out.csv", "out.parquet"):
+        path = write_table(frame, tmp_path / name)
+        back = pd.read_csv(path) if name.endswith(".csv") else pd.read_parquet(path)
+        assert list(back.columns) == list(frame.columns) and len(back) == 5
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def test_detect_csv_carries_id_column_into_scores(tmp_path, csv_file, capsys):
+    out = tmp_path / "out"
+    rc = main(["detect", str(csv_file), "--id-column", "id", "--columns", "a,b,flag",
+               *FAST, "--out", str(out), "--top", "3"])  # fmt: skip
+    assert rc == 0
+    columns, rows = _read_csv(out / "scores.csv")
+    assert columns == ["id", "score", "label", "rank"]
+    assert [r["id"] for r in rows] == [f"row{i}" for i in range(30)]
+    assert "  id" in capsys.readouterr().out  # the printed top table names the column too
+
+
+def test_detect_table_option_without_id_uses_index(tmp_path):
+    path = tmp_path / "data.parquet"
+    _frame().to_parquet(path)
+    out = tmp_path / "out"
+    rc = main(["detect", "--table", str(path), "--columns", "a,b", *FAST, "--out", str(out)])
+    assert rc == 0
+    columns, rows = _read_csv(out / "scores.csv")
+    assert columns[0] == "index" and len(rows) == 30
+
+
+def test_detect_table_errors_are_one_line(tmp_path, csv_file, capsys):
+    assert main(["detect", str(csv_file), *FAST]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mcod: error: non-numeric column") and err.count("\n") == 1
+    assert main(["detect", str(csv_file), "--columns", "nope", *FAST]) == 2
+    assert "unknown column" in capsys.readouterr().err
+    np.save(tmp_path / "x.npy", np.zeros((4, 2)))
+    assert main(["detect", "--npy", str(tmp_path / "x.npy"), "--id-column", "id", *FAST]) == 2
+    assert "only apply to tables" in capsys.readouterr().err
+    assert main(["detect", str(csv_file), "--table", str(csv_file), *FAST]) == 2
+    assert "not both" in capsys.readouterr().err
