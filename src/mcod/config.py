@@ -35,12 +35,14 @@ class MCODConfig:
     momentum: float  # m of the key encoder
     epochs: int
     warmup_epochs: int  # read loss off before this epoch
+    min_steps: int  # small data: more epochs until this many optimiser steps (unless set)
     batch_size: int
     lr: float
     weight_decay: float
     augment: Literal["release", "symmetric", "tabular"]
     erase: bool
     erase_std: float  # noise scale for an unused memory item
+    consolidate: bool  # end training with one write from clean eval-mode features of all data
     normalize_features: bool  # memory and score on L2-normalised f
     rotation_weight: float  # weight of the 4-way rotation prediction loss (0 = off)
     score_rotations: bool  # average the memory score over the 4 rotations of a sample
@@ -81,12 +83,14 @@ RELEASE = MCODConfig(
     momentum=0.999,
     epochs=200,
     warmup_epochs=100,
+    min_steps=0,
     batch_size=256,
     lr=1e-4,
     weight_decay=5e-4,
     augment="release",
     erase=True,
     erase_std=1.0,
+    consolidate=False,
     normalize_features=False,
     rotation_weight=0.0,
     score_rotations=False,
@@ -98,7 +102,6 @@ DEFAULT = RELEASE.replace(
     feature_dim=128,
     embedding_dim=64,
     queue_size=1024,
-    temperature=0.2,
     cluster_temperature=1.0,
     cluster_softmax=True,
     balance="entropy",
@@ -107,14 +110,18 @@ DEFAULT = RELEASE.replace(
     momentum=0.99,
     epochs=20,
     warmup_epochs=5,
+    min_steps=600,
     batch_size=128,
     lr=1e-3,
     weight_decay=1e-4,
     augment="symmetric",
     erase_std=0.1,
+    consolidate=True,
     normalize_features=True,
-    rotation_weight=1.0,
-    score_rotations=True,
+    address_temperature=0.1,
+    temperature=0.1,
+    rotation_weight=0.0,
+    score_rotations=False,
 )
 
 TABULAR = DEFAULT.replace(
@@ -122,8 +129,6 @@ TABULAR = DEFAULT.replace(
     backbone="mlp",
     image_size=0,
     augment="tabular",
-    rotation_weight=0.0,
-    score_rotations=False,
 )
 
 CONFIGS: dict[str, MCODConfig] = {c.name: c for c in (DEFAULT, RELEASE, TABULAR)}

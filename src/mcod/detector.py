@@ -78,14 +78,10 @@ class MCOD(BaseDetector):
         """Learn features and memory from X alone; `y` is ignored (unsupervised)."""
         self._validate_contamination()
         data = self._prepare(X, fitting=True)
-        config = self.config_
-        epochs = config.epochs if self.epochs is None else int(self.epochs)
-        if epochs < 1:
-            raise ValueError(f"epochs must be at least 1, got {epochs}")
-        config = config.replace(
-            epochs=epochs, warmup_epochs=round(config.warmup_epochs * epochs / config.epochs)
-        )
-        batch_size = min(self.batch_size or config.batch_size, len(data))
+        # small data: at least ~8 steps per epoch, so the memory and queue get to work
+        batch_size = self.batch_size or min(self.config_.batch_size, max(2, len(data) // 8))
+        batch_size = min(int(batch_size), len(data))
+        config = self._schedule(self.config_, steps_per_epoch=len(data) // batch_size)
         self.config_ = config
         if self.random_state is not None:
             torch.manual_seed(self.random_state)
@@ -94,12 +90,26 @@ class MCOD(BaseDetector):
         self.input_shape_ = tuple(data.shape[1:])
         self.network_ = MCODNet(config, self.input_shape_, queue_size).to(self.device_)
         self.history_ = train(
-            self.network_, data.to(self.device_), epochs, batch_size, verbose=self.verbose
+            self.network_, data.to(self.device_), config.epochs, batch_size, verbose=self.verbose
         )
         self.decision_scores_ = self._score(data)
         self._process_decision_scores()
         self._set_n_classes(None)
         return self
+
+    def _schedule(self, config: MCODConfig, steps_per_epoch: int) -> MCODConfig:
+        """Epochs to train: the user's, else the config's, raised to reach `min_steps`.
+
+        The read-loss warm-up keeps its share of training.
+        """
+        if self.epochs is not None:
+            epochs = int(self.epochs)
+            if epochs < 1:
+                raise ValueError(f"epochs must be at least 1, got {self.epochs}")
+        else:
+            epochs = max(config.epochs, math.ceil(config.min_steps / max(1, steps_per_epoch)))
+        warmup = round(config.warmup_epochs * epochs / config.epochs)
+        return config.replace(epochs=epochs, warmup_epochs=warmup)
 
     def decision_function(self, X: np.ndarray) -> np.ndarray:
         """Outlier scores of X (higher = more outlying), from the fitted model."""

@@ -105,6 +105,17 @@ class MCODNet(nn.Module):
         self.memory.write(features, logits)
 
     @torch.no_grad()
+    def consolidate(self, data: torch.Tensor, batch_size: int = 1024) -> None:
+        """One last write from clean, eval-mode features of all the data.
+
+        Queue keys come from augmented views and an encoder a few steps old; scoring
+        sees clean views of the final encoder, so the memory is rewritten in that space.
+        """
+        self.eval()
+        parts = [self.embed(batch) for batch in data.split(batch_size)]
+        self.memory.write(torch.cat([f for f, _ in parts]), torch.cat([w for _, w in parts]))
+
+    @torch.no_grad()
     def embed(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(memory feature, cluster logits) of upright samples; call in eval mode."""
         f, _, w = self.query(x)

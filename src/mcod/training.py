@@ -54,5 +54,7 @@ def train(
         means = {name: total / len(batches) for name, total in sums.items()}
         history.append(means)
         bar.set_postfix({name: f"{value:.3f}" for name, value in means.items()})
+    if c.consolidate:
+        net.consolidate(data)
     net.eval()
     return history
