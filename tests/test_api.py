@@ -6,20 +6,11 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
+from tiny import TINY
 
-from mcod import MCOD, get_config
+from mcod import MCOD
 from mcod.inputs import InputError
 
-TINY = get_config("default").replace(
-    name="tiny-test",
-    image_size=8,
-    feature_dim=16,
-    embedding_dim=8,
-    n_memory=4,
-    queue_size=64,
-    rotation_weight=0.0,
-    score_rotations=False,
-)
 PARAMS = dict(contamination=0.1, config=TINY, epochs=1, batch_size=12, device="cpu", random_state=0)
 
 

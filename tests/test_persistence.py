@@ -5,21 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from tiny import TINY
 
 import mcod
-from mcod import MCOD, MCODConfig, get_config
+from mcod import MCOD, MCODConfig
 from mcod.persistence import FORMAT, load, save_detector
-
-TINY = get_config("default").replace(
-    name="tiny-test",
-    image_size=8,
-    feature_dim=16,
-    embedding_dim=8,
-    n_memory=4,
-    queue_size=64,
-    rotation_weight=0.0,
-    score_rotations=False,
-)
 
 
 def _images(n: int, seed: int) -> np.ndarray:

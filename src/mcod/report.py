@@ -17,6 +17,7 @@ import os
 from collections.abc import Sequence
 from html import escape
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -37,36 +38,13 @@ NAME_CHARS = 42  # longer names are shortened on the page (full name on hover)
 
 
 def write_report(
-    out_dir: str | os.PathLike[str],
-    detector,  # a fitted mcod.MCOD
-    X: np.ndarray,
-    *,
-    scores: np.ndarray | None = None,
-    names: Sequence[str] | None = None,
-    truth: np.ndarray | None = None,
-    columns: Sequence[str] | None = None,
-    source: str | None = None,
-    fit_seconds: float | None = None,
-    top: int = TOP,
+    out_dir: str | os.PathLike[str], detector, X: np.ndarray, **options: Any
 ) -> Path:
     """Write ``out_dir/index.html`` (``out_dir`` is created; the file replaced atomically).
 
-    ``X`` is the data as given to ``fit`` / ``decision_function``; ``scores`` default to
-    the training scores (or are computed when X is other data). ``names``: one per sample
-    (image paths, row ids; default: the index). ``truth`` (1 = outlier) only colours the
-    plots and adds ROC / PR curves; ``columns`` names the columns of a table.
+    ``options`` are those of ``render_report``.
     """
-    page = render_report(
-        detector,
-        X,
-        scores=scores,
-        names=names,
-        truth=truth,
-        columns=columns,
-        source=source,
-        fit_seconds=fit_seconds,
-        top=top,
-    )
+    page = render_report(detector, X, **options)
     out = Path(out_dir).expanduser()
     out.mkdir(parents=True, exist_ok=True)
     return write_atomic(out / REPORT_FILE, lambda handle: handle.write(page))
@@ -84,7 +62,13 @@ def render_report(
     fit_seconds: float | None = None,
     top: int = TOP,
 ) -> str:
-    """The report as one HTML string (see ``write_report``)."""
+    """The report as one HTML string.
+
+    ``X`` is the data as given to ``fit`` / ``decision_function``; ``scores`` default to
+    the training scores (or are computed when X is other data). ``names``: one per sample
+    (image paths, row ids; default: the index). ``truth`` (1 = outlier) only colours the
+    plots and adds ROC / PR curves; ``columns`` names the columns of a table.
+    """
     X = np.asarray(X)
     if scores is None:
         trained = getattr(detector, "decision_scores_", None)
