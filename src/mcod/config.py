@@ -129,6 +129,8 @@ TABULAR = DEFAULT.replace(
     backbone="mlp",
     image_size=0,
     augment="tabular",
+    read_weight=10.0,  # tables: a strong pull toward memory from the first epoch
+    warmup_epochs=0,
 )
 
 CONFIGS: dict[str, MCODConfig] = {c.name: c for c in (DEFAULT, RELEASE, TABULAR)}

@@ -109,11 +109,18 @@ class MCODNet(nn.Module):
         """One last write from clean, eval-mode features of all the data.
 
         Queue keys come from augmented views and an encoder a few steps old; scoring
-        sees clean views of the final encoder, so the memory is rewritten in that space.
+        sees clean views of the final encoder, so the memory is rewritten in that space,
+        in every orientation that scoring will look at.
         """
         self.eval()
-        parts = [self.embed(batch) for batch in data.split(batch_size)]
+        parts = [self.embed(view) for batch in data.split(batch_size) for view in self.views(batch)]
         self.memory.write(torch.cat([f for f, _ in parts]), torch.cat([w for _, w in parts]))
+
+    def views(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The inputs a sample is scored by: itself, plus its quarter turns if configured."""
+        if not (self.config.score_rotations and x.dim() == 4):
+            return [x]
+        return [torch.rot90(x, k, dims=(2, 3)) if k else x for k in range(4)]
 
     @torch.no_grad()
     def embed(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -123,10 +130,10 @@ class MCODNet(nn.Module):
 
     @torch.no_grad()
     def score(self, x: torch.Tensor) -> torch.Tensor:
-        """s(x) = ||f(x) - read(w(x))||^2, averaged over quarter turns if configured."""
-        turns = range(4) if self.config.score_rotations and x.dim() == 4 else range(1)
+        """s(x) = ||f(x) - read(w(x))||^2, averaged over `views` (quarter turns)."""
+        views = self.views(x)
         total = torch.zeros(len(x), device=x.device)
-        for k in turns:
-            features, logits = self.embed(torch.rot90(x, k, dims=(2, 3)) if k else x)
+        for view in views:
+            features, logits = self.embed(view)
             total += read_distance(features, self.memory.read(logits))
-        return total / len(turns)
+        return total / len(views)
