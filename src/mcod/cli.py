@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -42,7 +41,7 @@ __all__ = [
     "report_scores",
 ]
 
-# Modules that add subcommands through `register(subparsers)`; one not yet written is skipped.
+# Modules that add subcommands through `register(subparsers)`.
 SUBCOMMAND_MODULES: tuple[str, ...] = ("mcod.bench.cli", "mcod.clean")
 
 # What a user can fix: printed as `mcod: error: <message>`, exit code 2, no traceback.
@@ -242,11 +241,10 @@ def _register_score(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _registrars() -> list[Callable[[argparse._SubParsersAction], None]]:
-    registrars = [_register_detect, _register_score]
-    for name in SUBCOMMAND_MODULES:
-        if importlib.util.find_spec(name) is not None:
-            registrars.append(importlib.import_module(name).register)
-    return registrars
+    """detect and score here; the other subcommands from their modules (imported lazily
+    because they import this module's helpers)."""
+    modules = [importlib.import_module(name) for name in SUBCOMMAND_MODULES]
+    return [_register_detect, _register_score, *(module.register for module in modules)]
 
 
 def build_parser() -> argparse.ArgumentParser:
