@@ -129,13 +129,14 @@ def test_pca_baseline_copes_with_constant_pixels():
     assert np.all(const.decision_scores_ == 0)
 
 
-def test_detector_groups_and_placeholder_ablation():
+def test_detector_groups_and_ablations():
     assert det.resolve(["baselines"]) == list(det.BASELINES)
     assert det.resolve(["knn", "all"])[0] == "knn"
     with pytest.raises(ValueError, match="unknown detector"):
         det.resolve(["nope"])
-    with pytest.raises(NotImplementedError, match="not defined yet"):
-        det.get("mcod-no-cluster").build(0, True)
+    assert det.get("mcod-no-cluster").build(0, True).config.cluster_weight == 0.0
+    with pytest.raises(ValueError, match="ablation 'typo'"):
+        det.get("mcod-typo", {"typo": {"not_a_field": 1}}).build(0, True)
 
 
 # --------------------------------------------------------------------------- report

@@ -55,7 +55,7 @@ def _run_isolated(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def _check_ablations(names: Sequence[str], ablations: Mapping[str, Any] | None) -> None:
-    """Fail before any run if an asked-for ablation has no config changes yet."""
+    """Fail before any run if an asked-for ablation names an unknown config field."""
     merged = {**det.ABLATIONS, **(ablations or {})}
     for name in names:
         if name.startswith("mcod-") and name[5:] in merged:
