@@ -12,6 +12,14 @@ import numpy as np
 from mcod.bench.report import _best_baselines, _order_datasets, _order_detectors, _select
 
 
+def _save(fig: Any, path: Path) -> Path:
+    """Write a finished figure as PNG and free it."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    _plt().close(fig)
+    return path
+
+
 def _plt() -> Any:
     import matplotlib
 
@@ -51,11 +59,7 @@ def write_figures(records: list[dict[str, Any]], folder: str | Path,
             ax.set(xlabel="ρ (outlier share)", ylabel="AUROC", title=f"UOD, {d}")
             ax.grid(alpha=0.3)
             ax.legend(fontsize=7)
-            path = folder / f"auroc_vs_rho_{d}.png"
-            fig.tight_layout()
-            fig.savefig(path, dpi=100)
-            plt.close(fig)
-            out["rho"][d] = rel(path)
+            out["rho"][d] = rel(_save(fig, folder / f"auroc_vs_rho_{d}.png"))
 
         at01 = [r for r in recs if abs(r["rho"] - 0.1) < 1e-9]
         if at01:
@@ -75,9 +79,5 @@ def write_figures(records: list[dict[str, Any]], folder: str | Path,
             ax.set(xlabel="inlier class", ylabel="AUROC", title=f"UOD ρ=0.1, {d}", ylim=(0, 1))
             ax.axhline(0.5, color="grey", lw=0.8, ls="--")
             ax.legend(fontsize=7)
-            path = folder / f"per_class_{d}.png"
-            fig.tight_layout()
-            fig.savefig(path, dpi=100)
-            plt.close(fig)
-            out["per_class"][d] = rel(path)
+            out["per_class"][d] = rel(_save(fig, folder / f"per_class_{d}.png"))
     return out
