@@ -136,3 +136,18 @@ def test_bad_inputs_raise_input_error(data):
 def test_wrong_channel_count_at_scoring_raises(fitted):
     with pytest.raises(InputError, match="channels"):
         fitted.decision_function(_images((4, 8, 8, 3)))
+
+
+def test_new_images_are_scaled_with_the_training_range():
+    # standardised-looking float images: min-max scaled over the training set; a new
+    # batch with other extremes must not be rescaled by its own min and max
+    rng = np.random.default_rng(0)
+    train = rng.normal(size=(40, 8, 8)).astype(np.float32)
+    detector = MCOD(**PARAMS).fit(train)
+    lo, hi = detector.pixel_range_
+    assert (lo, hi) == (float(train.min()), float(train.max()))
+    one = train[:1]
+    dimmed = np.concatenate([one, np.full_like(one, lo)])  # new extremes: lo .. max(one)
+    np.testing.assert_allclose(
+        detector.decision_function(dimmed)[0], detector.decision_function(one)[0], rtol=1e-5
+    )

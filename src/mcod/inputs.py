@@ -17,6 +17,7 @@ __all__ = [
     "InputError",
     "as_image_batch",
     "as_table",
+    "image_value_range",
     "load_image_folder",
 ]
 
@@ -106,41 +107,40 @@ def _to_nchw(arr: np.ndarray) -> np.ndarray:
     )
 
 
-def _scale_01(arr: np.ndarray) -> np.ndarray:
-    """Convert to float32 in [0, 1].
+def _value_range(arr: np.ndarray) -> tuple[float, float]:
+    """The intensities that map to 0 and 1.
 
-    uint8 is divided by 255. Other numbers already in [0, 1] are kept, values that fit
-    0..255 are taken as 8-bit intensities and divided by 255. Anything else (negative,
-    standardised, 16-bit, ...) is min-max scaled over the *whole* array, not per sample:
-    per-sample scaling would erase brightness differences, which can be exactly what
-    makes a sample an outlier.
+    uint8 means 0..255. Other numbers already in [0, 1] keep their values; values that fit
+    0..255 are taken as 8-bit intensities. Anything else (negative, standardised, 16-bit,
+    ...) is min-max scaled over the *whole* array, not per sample: per-sample scaling would
+    erase brightness differences, which can be exactly what makes a sample an outlier.
     """
+    if arr.dtype == np.uint8:
+        return 0.0, 255.0
+    if arr.dtype == np.bool_:
+        return 0.0, 1.0
+    lo, hi = float(arr.min()), float(arr.max())
+    if lo >= 0.0 and hi <= 1.0:
+        return 0.0, 1.0
+    if lo >= 0.0 and hi <= 255.0:
+        return 0.0, 255.0
+    return lo, hi if hi > lo else lo + 1.0
+
+
+def _scale_01(arr: np.ndarray, value_range: tuple[float, float]) -> np.ndarray:
+    """Convert to float32, mapping `value_range` onto [0, 1] (values outside are clipped)."""
     # One pass that converts and lays out (N, C, H, W) contiguously; always a copy, so the
     # in-place ops below never touch the caller's array.
     out = np.array(arr, dtype=np.float32, order="C")
-    if arr.dtype == np.uint8:
-        out *= np.float32(1 / 255)
-        return out
-    if arr.dtype == np.bool_:
-        return out
-    lo, hi = float(out.min()), float(out.max())
-    if lo >= 0.0 and hi <= 1.0:
-        return out
-    if lo >= 0.0 and hi <= 255.0:
-        out *= np.float32(1 / 255)
-        return out
-    out -= np.float32(lo)
-    if hi > lo:
+    lo, hi = value_range
+    if (lo, hi) != (0.0, 1.0):
+        out -= np.float32(lo)
         out *= np.float32(1 / (hi - lo))
-    return np.clip(out, 0.0, 1.0, out=out)  # guard float32 rounding past 1.0
+    return np.clip(out, 0.0, 1.0, out=out)
 
 
-def as_image_batch(X: Any, min_samples: int = 2) -> np.ndarray:
-    """Return a float32 (N, C, H, W) array in [0, 1] with C in {1, 3}.
-
-    Accepts (N,H,W), (N,H,W,C) with C in {1,3,4} (alpha dropped) or (N,C,H,W) with C in
-    {1,3}. Vectorised over N: no per-sample Python loop, so large batches stay cheap.
-    """
+def _image_array(X: Any, min_samples: int) -> np.ndarray:
+    """Checked (N, C, H, W) view of image input, not yet scaled."""
     arr = _as_numeric_array(X)
     if arr.ndim not in (3, 4):
         raise InputError(
@@ -150,7 +150,29 @@ def as_image_batch(X: Any, min_samples: int = 2) -> np.ndarray:
     _check_samples(arr, min_samples)
     arr = _to_nchw(arr)
     _check_finite(arr)
-    return np.ascontiguousarray(_scale_01(arr))
+    return arr
+
+
+def image_value_range(X: Any, min_samples: int = 2) -> tuple[float, float]:
+    """The (low, high) intensities `as_image_batch` maps to [0, 1] for this input.
+
+    A fitted model keeps the range of its training images and scales new images with
+    it, so that a new batch is never scaled by its own extremes.
+    """
+    return _value_range(_image_array(X, min_samples))
+
+
+def as_image_batch(
+    X: Any, min_samples: int = 2, value_range: tuple[float, float] | None = None
+) -> np.ndarray:
+    """Return a float32 (N, C, H, W) array in [0, 1] with C in {1, 3}.
+
+    Accepts (N,H,W), (N,H,W,C) with C in {1,3,4} (alpha dropped) or (N,C,H,W) with C in
+    {1,3}. Intensities are mapped from `value_range`, by default the input's own (see
+    `image_value_range`). Vectorised over N: no per-sample Python loop.
+    """
+    arr = _image_array(X, min_samples)
+    return _scale_01(arr, _value_range(arr) if value_range is None else value_range)
 
 
 def as_table(X: Any, min_samples: int = 2) -> np.ndarray:

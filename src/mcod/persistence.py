@@ -69,6 +69,7 @@ def _detector_state(detector: MCOD) -> dict[str, Any]:
         "input_kind": detector.input_kind_,
         "input_shape": [int(n) for n in detector.input_shape_],
         "n_channels": None if table else int(detector.n_channels_),
+        "pixel_range": None if table else [float(v) for v in detector.pixel_range_],
         "n_features_in": int(detector.n_features_in_) if table else None,
         "scale_mean": detector.scale_mean_.detach().cpu().clone() if table else None,
         "scale_std": detector.scale_std_.detach().cpu().clone() if table else None,
@@ -154,6 +155,7 @@ def _restore(detector: MCOD, state: dict[str, Any], device: torch.device) -> Non
         detector.scale_std_ = state["scale_std"].float()
     else:
         detector.n_channels_ = int(state["n_channels"])
+        detector.pixel_range_ = tuple(float(v) for v in state["pixel_range"])
     detector.device_ = device
     detector.network_ = network.to(device).eval()
     scores = state["decision_scores"].numpy().astype(np.float64)
