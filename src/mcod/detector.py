@@ -147,7 +147,7 @@ class MCOD(BaseDetector):
 
     def _prepare(self, X: np.ndarray, fitting: bool) -> torch.Tensor:
         """Validate X and turn it into the float tensor the network takes."""
-        raw = np.asarray(X) if not isinstance(X, np.ndarray) else X
+        raw = np.asarray(X)
         if fitting:
             self.input_kind_ = "table" if raw.ndim == 2 else "image"
             self.config_ = self._resolve_config(self.input_kind_)

@@ -23,9 +23,7 @@ def train(
     """
     c = net.config
     query_view, key_view = (v.to(data.device) for v in make_views(c.augment, c.image_size))
-    optimizer = torch.optim.Adam(
-        [p for p in net.query.parameters()], lr=c.lr, weight_decay=c.weight_decay
-    )
+    optimizer = torch.optim.Adam(net.query.parameters(), lr=c.lr, weight_decay=c.weight_decay)
     batch_size = min(batch_size, len(data))
     rotate = c.rotation_weight > 0 and data.dim() == 4
     history: list[dict[str, float]] = []
