@@ -11,24 +11,28 @@ import kornia.augmentation as K
 import torch
 from torch import nn
 
+from mcod.config import MCODConfig
 
-def release_key_view(image_size: int) -> nn.Module:
-    """The release's key view: resized crop (0.2-1), blur (p 0.5), horizontal flip."""
+
+def release_key_view(image_size: int, crop_min_scale: float) -> nn.Module:
+    """The release's key view: resized crop (area 0.2-1 there), blur (p 0.5), h-flip."""
     return nn.Sequential(
-        K.RandomResizedCrop((image_size, image_size), scale=(0.2, 1.0)),
+        K.RandomResizedCrop((image_size, image_size), scale=(crop_min_scale, 1.0)),
         K.RandomGaussianBlur((3, 3), sigma=(0.1, 2.0), p=0.5),
         K.RandomHorizontalFlip(),
     )
 
 
-def symmetric_view(image_size: int) -> nn.Module:
+def symmetric_view(image_size: int, crop_min_scale: float) -> nn.Module:
     """mcod's view for both branches: milder crops plus brightness/contrast jitter.
 
     Milder crops than the release keep most of an object, so two views of one image
     stay recognisably the same thing on small images such as digits.
     """
     return nn.Sequential(
-        K.RandomResizedCrop((image_size, image_size), scale=(0.5, 1.0), ratio=(0.8, 1.25)),
+        K.RandomResizedCrop(
+            (image_size, image_size), scale=(crop_min_scale, 1.0), ratio=(0.8, 1.25)
+        ),
         K.ColorJiggle(brightness=0.3, contrast=0.3, p=0.8),
         K.RandomGaussianBlur((3, 3), sigma=(0.1, 1.0), p=0.3),
     )
@@ -49,12 +53,13 @@ class TabularView(nn.Module):
         return x * keep + self.noise * torch.randn_like(x)
 
 
-def make_views(augment: str, image_size: int) -> tuple[nn.Module, nn.Module]:
+def make_views(config: MCODConfig) -> tuple[nn.Module, nn.Module]:
     """(query view, key view) for a config's `augment` setting."""
+    augment, size, crop = config.augment, config.image_size, config.crop_min_scale
     if augment == "release":
-        return nn.Identity(), release_key_view(image_size)
+        return nn.Identity(), release_key_view(size, crop)
     if augment == "symmetric":
-        return symmetric_view(image_size), symmetric_view(image_size)
+        return symmetric_view(size, crop), symmetric_view(size, crop)
     if augment == "tabular":
         return TabularView(), TabularView()
     raise ValueError(f"unknown augment {augment!r}")

@@ -40,6 +40,7 @@ class MCODConfig:
     lr: float
     weight_decay: float
     augment: Literal["release", "symmetric", "tabular"]
+    crop_min_scale: float  # smallest area share kept by the random resized crop
     erase: bool
     erase_std: float  # noise scale for an unused memory item
     consolidate: bool  # end training with one write from clean eval-mode features of all data
@@ -88,6 +89,7 @@ RELEASE = MCODConfig(
     lr=1e-4,
     weight_decay=5e-4,
     augment="release",
+    crop_min_scale=0.2,
     erase=True,
     erase_std=1.0,
     consolidate=False,
@@ -115,6 +117,7 @@ DEFAULT = RELEASE.replace(
     lr=1e-3,
     weight_decay=1e-4,
     augment="symmetric",
+    crop_min_scale=0.5,
     erase_std=0.1,
     consolidate=True,
     normalize_features=True,

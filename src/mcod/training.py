@@ -22,7 +22,7 @@ def train(
     to both views alike, so a rotated image is its own instance, as in CSI.
     """
     c = net.config
-    query_view, key_view = (v.to(data.device) for v in make_views(c.augment, c.image_size))
+    query_view, key_view = (v.to(data.device) for v in make_views(c))
     optimizer = torch.optim.Adam(net.query.parameters(), lr=c.lr, weight_decay=c.weight_decay)
     batch_size = min(batch_size, len(data))
     rotate = c.rotation_weight > 0 and data.dim() == 4
