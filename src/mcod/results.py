@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -63,14 +63,11 @@ def write_scores_csv(
     labels = np.asarray(labels).astype(np.int64)
     _check(scores, labels, names)
     rank = ranks(scores)
-    first = key_column or ("index" if names is None else "path")
-    with atomic_write(path, "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow([first, "score", "label", "rank"])
-        for i, score in enumerate(scores):
-            key = i if names is None else str(names[i])
-            writer.writerow([key, repr(float(score)), int(labels[i]), int(rank[i])])
-    return Path(path)
+    rows = (
+        [_key(i, names), repr(float(scores[i])), int(labels[i]), int(rank[i])]
+        for i in range(len(scores))
+    )
+    return _write_csv(path, [_first_column(names, key_column), "score", "label", "rank"], rows)
 
 
 def write_outliers_csv(
@@ -90,12 +87,26 @@ def write_outliers_csv(
     mask = np.asarray(outliers).astype(bool)
     _check(scores, mask, names)
     rank = ranks(scores)
-    first = key_column or ("index" if names is None else "path")
+    rows = (
+        [_key(i, names), repr(float(scores[i])), int(rank[i])]
+        for i in top_indices(scores)
+        if mask[i]
+    )
+    return _write_csv(path, [_first_column(names, key_column), "score", "rank"], rows)
+
+
+def _first_column(names: Sequence[str] | None, key_column: str | None) -> str:
+    return key_column or ("index" if names is None else "path")
+
+
+def _key(i: int, names: Sequence[str] | None) -> int | str:
+    return int(i) if names is None else str(names[i])
+
+
+def _write_csv(path: str | os.PathLike[str], header: list[str], rows: Iterable[list]) -> Path:
+    """One header, then the rows; replaced atomically."""
     with atomic_write(path, "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow([first, "score", "rank"])
-        for i in top_indices(scores):
-            if mask[i]:
-                key = int(i) if names is None else str(names[i])
-                writer.writerow([key, repr(float(scores[i])), int(rank[i])])
+        writer.writerow(header)
+        writer.writerows(rows)
     return Path(path)
