@@ -75,3 +75,18 @@ def test_memory_read_loss_mean_and_sum():
     assert losses.memory_read_loss(f, r, "sum").item() == pytest.approx(2.0)
     with pytest.raises(ValueError, match="reduction"):
         losses.memory_read_loss(f, r, "max")
+
+
+def test_memory_read_loss_trim_leaves_out_the_worst_fitting_samples():
+    # squared distances 1, 4, 9, 16, 25: trim 0.2 keeps the best 4 of 5
+    f = torch.tensor([[1.0], [2.0], [3.0], [4.0], [5.0]])
+    r = torch.zeros(5, 1)
+    assert losses.memory_read_loss(f, r, "mean", trim=0.2).item() == pytest.approx(7.5)
+    assert losses.memory_read_loss(f, r, "sum", trim=0.2).item() == pytest.approx(30.0)
+    assert losses.memory_read_loss(f, r, "mean", trim=0.0).item() == pytest.approx(11.0)
+    # the gradient reaches only the kept samples
+    f.requires_grad_(True)
+    losses.memory_read_loss(f, r, "sum", trim=0.4).backward()
+    assert f.grad[:, 0].tolist() == pytest.approx([2.0, 4.0, 6.0, 0.0, 0.0])
+    with pytest.raises(ValueError, match="trim"):
+        losses.memory_read_loss(f, r, "mean", trim=1.0)

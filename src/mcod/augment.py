@@ -23,19 +23,21 @@ def release_key_view(image_size: int, crop_min_scale: float) -> nn.Module:
     )
 
 
-def symmetric_view(image_size: int, crop_min_scale: float) -> nn.Module:
-    """mcod's view for both branches: milder crops plus brightness/contrast jitter.
+def symmetric_view(image_size: int, crop_min_scale: float, color_jitter: float) -> nn.Module:
+    """mcod's view for both branches: milder crops, blur, optional brightness/contrast jitter.
 
     Milder crops than the release keep most of an object, so two views of one image
     stay recognisably the same thing on small images such as digits.
     """
-    return nn.Sequential(
+    steps: list[nn.Module] = [
         K.RandomResizedCrop(
             (image_size, image_size), scale=(crop_min_scale, 1.0), ratio=(0.8, 1.25)
-        ),
-        K.ColorJiggle(brightness=0.3, contrast=0.3, p=0.8),
-        K.RandomGaussianBlur((3, 3), sigma=(0.1, 1.0), p=0.3),
-    )
+        )
+    ]
+    if color_jitter > 0:
+        steps.append(K.ColorJiggle(brightness=color_jitter, contrast=color_jitter, p=0.8))
+    steps.append(K.RandomGaussianBlur((3, 3), sigma=(0.1, 1.0), p=0.3))
+    return nn.Sequential(*steps)
 
 
 class TabularView(nn.Module):
@@ -59,7 +61,8 @@ def make_views(config: MCODConfig) -> tuple[nn.Module, nn.Module]:
     if augment == "release":
         return nn.Identity(), release_key_view(size, crop)
     if augment == "symmetric":
-        return symmetric_view(size, crop), symmetric_view(size, crop)
+        jitter = config.color_jitter
+        return symmetric_view(size, crop, jitter), symmetric_view(size, crop, jitter)
     if augment == "tabular":
         return TabularView(), TabularView()
     raise ValueError(f"unknown augment {augment!r}")

@@ -32,6 +32,7 @@ class MCODConfig:
     balance_weight: float
     read_weight: float  # lambda of the memory read loss
     read_reduction: Literal["mean", "sum"]
+    read_trim: float  # share of each batch's worst-fitting samples left out of the read loss
     momentum: float  # m of the key encoder
     epochs: int
     warmup_epochs: int  # read loss off before this epoch
@@ -41,6 +42,7 @@ class MCODConfig:
     weight_decay: float
     augment: Literal["release", "symmetric", "tabular"]
     crop_min_scale: float  # smallest area share kept by the random resized crop
+    color_jitter: float  # brightness/contrast jitter strength of symmetric views (0 = off)
     erase: bool
     erase_std: float  # noise scale for an unused memory item
     consolidate: bool  # end training with one write from clean eval-mode features of all data
@@ -81,6 +83,7 @@ RELEASE = MCODConfig(
     balance_weight=0.05,
     read_weight=1.0,
     read_reduction="sum",
+    read_trim=0.0,
     momentum=0.999,
     epochs=200,
     warmup_epochs=100,
@@ -90,6 +93,7 @@ RELEASE = MCODConfig(
     weight_decay=5e-4,
     augment="release",
     crop_min_scale=0.2,
+    color_jitter=0.0,
     erase=True,
     erase_std=1.0,
     consolidate=False,
@@ -109,6 +113,7 @@ DEFAULT = RELEASE.replace(
     balance="entropy",
     balance_weight=1.0,
     read_reduction="mean",
+    read_trim=0.0,
     momentum=0.99,
     epochs=20,
     warmup_epochs=5,
@@ -118,6 +123,7 @@ DEFAULT = RELEASE.replace(
     weight_decay=1e-4,
     augment="symmetric",
     crop_min_scale=0.5,
+    color_jitter=0.3,
     erase_std=0.1,
     consolidate=True,
     normalize_features=True,

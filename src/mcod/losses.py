@@ -54,10 +54,20 @@ def balance_squared_usage(assignments: torch.Tensor) -> torch.Tensor:
 
 
 def memory_read_loss(
-    features: torch.Tensor, recalled: torch.Tensor, reduction: str = "mean"
+    features: torch.Tensor, recalled: torch.Tensor, reduction: str = "mean", trim: float = 0.0
 ) -> torch.Tensor:
-    """||f_i - r_i||^2 over the batch: pulls features toward what memory recalls."""
+    """||f_i - r_i||^2 over the batch: pulls features toward what memory recalls.
+
+    `trim` leaves the batch's worst-fitting share of samples out: under unknown
+    contamination the read should pull the majority (the inliers) to memory, not the
+    outliers, so that their distance to memory stays large.
+    """
+    if not 0.0 <= trim < 1.0:
+        raise ValueError(f"trim must be in [0, 1), got {trim!r}")
     distances = read_distance(features, recalled)
+    if trim > 0.0:
+        kept = max(1, round(len(distances) * (1.0 - trim)))
+        distances = distances.sort().values[:kept]
     if reduction == "sum":
         return distances.sum()
     if reduction == "mean":

@@ -90,7 +90,9 @@ class MCODNet(nn.Module):
             if c.erase:
                 items = self.memory.erased(queued_logits, c.erase_std)
             recalled = self.memory.read(w_q, items)
-            read = losses.memory_read_loss(self.memory_feature(f_q), recalled, c.read_reduction)
+            read = losses.memory_read_loss(
+                self.memory_feature(f_q), recalled, c.read_reduction, c.read_trim
+            )
             terms["read"] = c.read_weight * read
         if quarter_turns is not None and self.query.rotation is not None:
             rotation_logits = self.query.rotation(f_q)
