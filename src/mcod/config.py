@@ -139,7 +139,6 @@ TABULAR = DEFAULT.replace(
     image_size=0,
     augment="tabular",
     read_weight=10.0,  # tables: a strong pull toward memory from the first epoch
-    read_trim=0.0,
     warmup_epochs=0,
     epochs=5,  # tables: the early stage scores better (inliers are fitted first)
     min_steps=150,

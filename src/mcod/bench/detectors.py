@@ -34,6 +34,8 @@ ABLATIONS: dict[str, dict[str, Any]] = {
     "no-cluster": {"cluster_weight": 0.0},
     "no-instance": {"instance_weight": 0.0},
     "no-erase": {"erase": False},
+    "no-trim": {"read_trim": 0.0},
+    "jitter-0.3": {"color_jitter": 0.3},
     "no-consolidate": {"consolidate": False},
     "rotation": {"rotation_weight": 1.0},
     "rotation-scored": {"rotation_weight": 1.0, "score_rotations": True},
