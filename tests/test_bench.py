@@ -12,8 +12,9 @@ from mcod.bench import detectors as det
 from mcod.bench.cli import main as bench_main
 from mcod.bench.metrics import all_metrics, ap_in, ap_out, auroc
 from mcod.bench.protocols import build_tasks
-from mcod.bench.report import NO_RUNS, write_report
+from mcod.bench.report import NO_RUNS, mixed_settings, write_report
 from mcod.bench.results import append_result, completed_keys, load_all, read_results, run_key
+from mcod.config import DEFAULT
 
 # --------------------------------------------------------------------------- metrics
 
@@ -161,6 +162,30 @@ def test_report_renders_tables_and_figures(tmp_path):
     assert "0.751" in text and "quoted" in text
     assert "mcod bench run --config benchmarks/configs/part1_uod.toml" in text
     assert (tmp_path / "figures" / "per_class_mnist.png").stat().st_size > 1000
+
+
+def test_report_warns_when_one_name_mixes_settings(tmp_path):
+    path = tmp_path / "uod.jsonl"
+    base = {"read_trim": 0.2, "epochs": 20, "warmup_epochs": 5}
+    append_result(path, _rec(detector="mcod-default", config=base))
+    append_result(path, _rec(detector="mcod-default", seed=1, config={**base, "epochs": 35}))
+    append_result(path, _rec(detector="iforest"))  # baselines record no config
+    assert mixed_settings(load_all([path])) == {}  # epochs follow the data size: same settings
+    append_result(path, _rec(detector="mcod-default", seed=2, config={**base, "read_trim": 0.0}))
+    assert mixed_settings(load_all([path])) == {"mcod-default": 2}
+    text = write_report([str(path)], tmp_path / "R.md").read_text()
+    assert "Warning" in text and "mcod-default (2 configurations)" in text
+
+
+def test_mcod_runs_record_their_configuration(tmp_path):
+    results = tmp_path / "r.jsonl"
+    args = ["run", "--quick", "--datasets", "digits", "--classes", "0",
+            "--detectors", "mcod-default", "--results", str(results), "--in-process"]
+    assert bench_main(args) == 0
+    (record,) = [json.loads(line) for line in results.read_text().splitlines()]
+    assert record["config"]["name"] == "default"
+    assert record["config"]["read_trim"] == DEFAULT.read_trim
+    assert record["config"]["epochs"] == record["epochs"]
 
 
 def test_report_with_no_results(tmp_path):

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from mcod.atomic import atomic_write
 from mcod.bench.detectors import ABLATIONS, BASELINES, TABLE_BASELINES
 from mcod.bench.results import expand_paths, load_all
 
@@ -32,6 +33,7 @@ DATASET_ORDER = ("mnist", "fashion-mnist", "cifar10", "digits")
 # Quoted, not measured here: docs/method.md, "Figures measured so far" (third-party logs of the
 # authors' release, one-class, rho 0.1, 5 runs x 10 classes, score at the last epoch).
 QUOTED_ONECLASS = {"mnist": 0.751, "cifar10": 0.760}
+SCHEDULE_FIELDS = ("epochs", "warmup_epochs")  # set per task by the data size, not a setting
 
 
 def _class_names(dataset: str) -> tuple[str, ...] | None:
@@ -383,6 +385,30 @@ def _part6(records: list[dict]) -> list[str]:
 # --------------------------------------------------------------------------- entry point
 
 
+def mixed_settings(records: Iterable[dict[str, Any]]) -> dict[str, int]:
+    """Detectors whose runs recorded more than one configuration: {name: how many}.
+
+    Runs made before a default changed must be moved out of the results files; this
+    catches the ones that were not. Runs without a recorded config are not compared.
+    """
+    seen: dict[str, set[str]] = defaultdict(set)
+    for rec in records:
+        config = rec.get("config")
+        if config:
+            settings = {k: v for k, v in config.items() if k not in SCHEDULE_FIELDS}
+            seen[rec["detector"]].add(repr(sorted(settings.items())))
+    return {name: len(kinds) for name, kinds in sorted(seen.items()) if len(kinds) > 1}
+
+
+def _settings_warning(records: list[dict[str, Any]]) -> list[str]:
+    mixed = mixed_settings(records)
+    if not mixed:
+        return []
+    names = ", ".join(f"{name} ({n} configurations)" for name, n in mixed.items())
+    return [f"**Warning: runs with different settings are mixed under one name:** {names}. "
+            "Move the stale runs to benchmarks/results/superseded/.", ""]
+
+
 def render(records: list[dict[str, Any]], sources: Sequence[str] = (),
            figures: dict[str, dict[str, str]] | None = None) -> str:
     figures = figures or {}
@@ -396,6 +422,7 @@ def render(records: list[dict[str, Any]], sources: Sequence[str] = (),
         "(mcod.bench.detectors).",
         "",
     ]
+    lines += _settings_warning(records)
     lines += _part1(records, figures.get("per_class", {}))
     lines += _part2(records, figures.get("rho", {}))
     lines += _part3(records)
@@ -421,5 +448,6 @@ def write_report(results: Sequence[str | Path], out: str | Path,
     figs = write_figures(records, figures_dir, relative_to=out.parent)
     out.parent.mkdir(parents=True, exist_ok=True)
     text = render(records, [str(p) for p in paths], figs)
-    out.write_text(text, encoding="utf-8")
+    with atomic_write(out) as handle:
+        handle.write(text)
     return out

@@ -118,8 +118,10 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
 
     epochs = spec.epochs(bool(job["quick"]))
     config = getattr(est, "config_", None)
-    if config is not None and hasattr(config, "epochs"):
+    settings = None
+    if config is not None and hasattr(config, "to_dict"):
         epochs = int(config.epochs)
+        settings = config.to_dict()  # so runs of an older default can be told apart
     n_fit = len(x_fit)
     record: dict[str, Any] = {
         **all_metrics(y, scores),
@@ -129,6 +131,7 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         "score_img_per_s": score_n / score_s if score_s > 0 else None,
         "n_fit": n_fit,
         "epochs": epochs,
+        "config": settings,
         "train_img_per_s": n_fit * epochs / fit_s if epochs and fit_s > 0 else None,
         "peak_rss_mb": peak_mb,
         "base_rss_mb": base_mb,
