@@ -149,6 +149,10 @@ def _part1(records: list[dict], figs: dict[str, str]) -> list[str]:
         out += [f"### {title}: mean ± sd over classes and seeds (n runs)", ""]
         out += _table(["detector", *datasets], rows) + [""]
 
+    out += ["What moved the number: each change to the default is measured as an ablation in "
+            "part 4 (Δ against the default on the same tasks); the history of the default, "
+            "with the probe that found each change and how much it moved, is in "
+            "benchmarks/DEVELOPMENT.md.", ""]
     out += ["### Per class (AUROC, mean ± sd over seeds): mcod vs the best baseline", ""]
     for d in datasets:
         ds_recs = [r for r in sel if r["dataset"] == d]
