@@ -3,9 +3,10 @@
     python benchmarks/explore/paired_delta.py \\
         benchmarks/results/superseded/uod_mcod-default_v1.jsonl benchmarks/results/uod.jsonl
 
-Pairs runs with the same task (protocol, dataset, class, rho, seed) of `--detector`
-(mcod-default unless given) and prints, per dataset, the mean of new - old over the pairs:
-how much a change of the default moved the benchmark on the tasks both versions ran.
+Pairs runs of `--detector` (mcod-default unless given) with the same run key
+(`mcod.bench.results.run_key`: same task, same tag) and prints, per dataset, the mean of
+new - old over the pairs: how much a change of the default moved the benchmark on the
+tasks both versions ran.
 """
 
 from __future__ import annotations
@@ -15,14 +16,14 @@ from collections import defaultdict
 
 import numpy as np
 
-from mcod.bench.results import read_results
+from mcod.bench.results import KEY_FIELDS, read_results, run_key
 
-TASK_FIELDS = ("protocol", "dataset", "class", "rho", "seed", "max_n")
+DATASET = KEY_FIELDS.index("dataset")
 
 
 def aurocs(path: str, detector: str) -> dict[tuple, float]:
     return {
-        tuple(str(run.get(f)) for f in TASK_FIELDS): run["auroc"]
+        run_key(run): run["auroc"]
         for run in read_results(path)
         if run["detector"] == detector and not run.get("quick")
     }
@@ -37,7 +38,7 @@ def main() -> None:
     old, new = aurocs(args.old, args.detector), aurocs(args.new, args.detector)
     by_dataset: dict[str, list[tuple[float, float]]] = defaultdict(list)
     for task in sorted(old.keys() & new.keys()):
-        by_dataset[task[1]].append((old[task], new[task]))
+        by_dataset[task[DATASET]].append((old[task], new[task]))
     for dataset, pairs in sorted(by_dataset.items()):
         before, after = np.array(pairs).T
         print(f"{dataset}: {len(pairs)} paired runs, old {before.mean():.3f}, "

@@ -12,7 +12,7 @@ from pyod.models.base import BaseDetector
 from sklearn.utils.validation import check_is_fitted
 
 from mcod.config import MCODConfig, get_config
-from mcod.inputs import InputError, as_image_batch, as_table, image_value_range
+from mcod.inputs import InputError, as_image_batch, as_table, scaled_image_batch
 from mcod.model import MCODNet
 from mcod.training import train
 
@@ -164,9 +164,10 @@ class MCOD(BaseDetector):
                 )
             return (table - self.scale_mean_) / self.scale_std_
         if fitting:
-            self.pixel_range_ = image_value_range(raw)
-        images = as_image_batch(raw, min_samples=2 if fitting else 1, value_range=self.pixel_range_)
-        images = torch.from_numpy(images)
+            scaled, self.pixel_range_ = scaled_image_batch(raw, min_samples=2)
+        else:
+            scaled = as_image_batch(raw, min_samples=1, value_range=self.pixel_range_)
+        images = torch.from_numpy(scaled)
         if fitting:
             self.n_channels_ = images.shape[1]
         elif images.shape[1] != self.n_channels_:

@@ -17,8 +17,8 @@ __all__ = [
     "InputError",
     "as_image_batch",
     "as_table",
-    "image_value_range",
     "load_image_folder",
+    "scaled_image_batch",
 ]
 
 IMAGE_EXTENSIONS: tuple[str, ...] = (
@@ -153,13 +153,15 @@ def _image_array(X: Any, min_samples: int) -> np.ndarray:
     return arr
 
 
-def image_value_range(X: Any, min_samples: int = 2) -> tuple[float, float]:
-    """The (low, high) intensities `as_image_batch` maps to [0, 1] for this input.
+def scaled_image_batch(X: Any, min_samples: int = 2) -> tuple[np.ndarray, tuple[float, float]]:
+    """`as_image_batch` with the input's own intensity range, and that range.
 
     A fitted model keeps the range of its training images and scales new images with
     it, so that a new batch is never scaled by its own extremes.
     """
-    return _value_range(_image_array(X, min_samples))
+    arr = _image_array(X, min_samples)
+    value_range = _value_range(arr)
+    return _scale_01(arr, value_range), value_range
 
 
 def as_image_batch(
@@ -169,10 +171,11 @@ def as_image_batch(
 
     Accepts (N,H,W), (N,H,W,C) with C in {1,3,4} (alpha dropped) or (N,C,H,W) with C in
     {1,3}. Intensities are mapped from `value_range`, by default the input's own (see
-    `image_value_range`). Vectorised over N: no per-sample Python loop.
+    `scaled_image_batch`). Vectorised over N: no per-sample Python loop.
     """
-    arr = _image_array(X, min_samples)
-    return _scale_01(arr, _value_range(arr) if value_range is None else value_range)
+    if value_range is None:
+        return scaled_image_batch(X, min_samples)[0]
+    return _scale_01(_image_array(X, min_samples), value_range)
 
 
 def as_table(X: Any, min_samples: int = 2) -> np.ndarray:

@@ -26,9 +26,8 @@ NN_EPOCHS = 20  # PyOD AutoEncoder / DeepSVDD epochs
 NN_QUICK_EPOCHS = 1
 CONTAMINATION = 0.1  # only sets PyOD thresholds; AUROC/AP use the raw scores
 
-# Ablations of mcod's "default" config: name -> MCODConfig field changes. None = not defined
-# yet (the config has no field for it); running it fails with a clear message.
-# The lead fills these in; a bench config file may also override them ([ablations] table).
+# Ablations of mcod's "default" config: name -> MCODConfig field changes. A bench config
+# file may override or add to them ([ablations] table); an unknown field fails at once.
 ABLATIONS: dict[str, dict[str, Any]] = {
     "no-read": {"read_weight": 0.0},
     "no-cluster": {"cluster_weight": 0.0},
