@@ -45,6 +45,7 @@ class MCODConfig:
     color_jitter: float  # brightness/contrast jitter strength of symmetric views (0 = off)
     erase: bool
     erase_std: float  # noise scale for an unused memory item
+    average_weights_from: float | None  # SWA of the query encoder from this share of epochs on
     consolidate: bool  # end training with one write from clean eval-mode features of all data
     normalize_features: bool  # memory and score on L2-normalised f
     rotation_weight: float  # weight of the 4-way rotation prediction loss (0 = off)
@@ -62,6 +63,12 @@ class MCODConfig:
         unknown = set(values) - known
         if unknown:
             raise ValueError(f"unknown MCOD config fields: {sorted(unknown)}")
+        missing = known - set(values)
+        if missing:
+            raise ValueError(
+                f"MCOD config lacks fields {sorted(missing)}: it was written by an older mcod"
+                " (refit the model, or add the fields)"
+            )
         return cls(**values)  # type: ignore[arg-type]
 
 
@@ -96,6 +103,7 @@ RELEASE = MCODConfig(
     color_jitter=0.0,
     erase=True,
     erase_std=1.0,
+    average_weights_from=None,
     consolidate=False,
     normalize_features=False,
     rotation_weight=0.0,
@@ -125,6 +133,7 @@ DEFAULT = RELEASE.replace(
     crop_min_scale=0.5,
     color_jitter=0.1,
     erase_std=0.1,
+    average_weights_from=0.5,  # average the weights of the last half of the epochs
     consolidate=True,
     normalize_features=True,
     address_temperature=0.1,
@@ -142,6 +151,7 @@ TABULAR = DEFAULT.replace(
     warmup_epochs=0,
     epochs=5,  # tables: the early stage scores better (inliers are fitted first)
     min_steps=150,
+    average_weights_from=0.0,  # tables: average the whole (short) run
 )
 
 CONFIGS: dict[str, MCODConfig] = {c.name: c for c in (DEFAULT, RELEASE, TABULAR)}

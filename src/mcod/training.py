@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
+from torch.optim.swa_utils import AveragedModel, update_bn
 from tqdm.auto import tqdm
 
 from mcod.augment import make_views, rotate_batch
@@ -19,7 +22,9 @@ def train(
     """Train `net` on `data` (already on the training device); return per-epoch mean losses.
 
     Labels never enter here. Rotations (when the config has a rotation loss) are applied
-    to both views alike, so a rotated image is its own instance, as in CSI.
+    to both views alike, so a rotated image is its own instance, as in CSI. With
+    `average_weights_from` set, the query encoder ends with its weights averaged over the
+    ends of the later epochs (SWA), which steadies a score that swings from epoch to epoch.
     """
     c = net.config
     query_view, key_view = (v.to(data.device) for v in make_views(c))
@@ -27,6 +32,10 @@ def train(
     batch_size = min(batch_size, len(data))
     rotate = c.rotation_weight > 0 and data.dim() == 4
     history: list[dict[str, float]] = []
+    if c.average_weights_from is not None and not 0.0 <= c.average_weights_from < 1.0:
+        raise ValueError(f"average_weights_from must be in [0, 1), got {c.average_weights_from}")
+    averaged = None if c.average_weights_from is None else AveragedModel(net.query)
+    average_start = 0 if averaged is None else math.floor(c.average_weights_from * epochs)
     net.train()
     bar = tqdm(range(epochs), desc="mcod fit", unit="epoch", disable=not verbose, leave=False)
     for epoch in bar:
@@ -52,7 +61,25 @@ def train(
         means = {name: total / len(batches) for name, total in sums.items()}
         history.append(means)
         bar.set_postfix({name: f"{value:.3f}" for name, value in means.items()})
+        if averaged is not None and epoch >= average_start:
+            averaged.update_parameters(net.query)
+    if averaged is not None:
+        use_averaged_weights(net, averaged.module, data, batch_size)
     if c.consolidate:
         net.consolidate(data)
     net.eval()
     return history
+
+
+def use_averaged_weights(
+    net: MCODNet, averaged: torch.nn.Module, data: torch.Tensor, batch_size: int
+) -> None:
+    """Load SWA weights into the query encoder, with BatchNorm statistics of clean data.
+
+    The running statistics seen in training are those of augmented views and of other
+    weights; one pass over the clean data in train mode re-estimates them (a one-sample
+    batch is left out: BatchNorm cannot normalise it).
+    """
+    batches = [batch for batch in data.split(batch_size) if len(batch) > 1]
+    update_bn(batches, averaged)
+    net.query.load_state_dict(averaged.state_dict())
