@@ -169,3 +169,19 @@ def test_model_saved_for_cuda_loads_on_cpu(image_model, tmp_path):
     assert loaded.get_params()["device"] == "cuda"
     with pytest.raises(ValueError, match="CUDA"):
         load(tmp_path / "cuda.pt", device="cuda")
+
+
+def test_load_model_from_an_older_mcod_names_the_missing_setting(image_model, tmp_path):
+    path = image_model.save(tmp_path / "m.pt")
+    state = torch.load(path, weights_only=True)
+
+    def drop_setting(node: object) -> None:  # wherever the config is stored
+        if isinstance(node, dict):
+            node.pop("average_weights_from", None)
+            for value in node.values():
+                drop_setting(value)
+
+    drop_setting(state)
+    torch.save(state, path)
+    with pytest.raises(ValueError, match=r"average_weights_from.*older mcod"):
+        load(path)
