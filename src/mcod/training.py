@@ -77,9 +77,10 @@ def use_averaged_weights(
     """Load SWA weights into the query encoder, with BatchNorm statistics of clean data.
 
     The running statistics seen in training are those of augmented views and of other
-    weights; one pass over the clean data in train mode re-estimates them (a one-sample
-    batch is left out: BatchNorm cannot normalise it).
+    weights; one pass over the clean data, in the views that scoring looks at, re-estimates
+    them in train mode (a one-sample batch is left out: BatchNorm cannot normalise it).
     """
-    batches = [batch for batch in data.split(batch_size) if len(batch) > 1]
+    batches = [view for batch in data.split(batch_size) for view in net.views(batch)]
+    batches = [view for view in batches if len(view) > 1]
     update_bn(batches, averaged)
     net.query.load_state_dict(averaged.state_dict())
