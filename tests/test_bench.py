@@ -164,6 +164,16 @@ def test_report_renders_tables_and_figures(tmp_path):
     assert (tmp_path / "figures" / "per_class_mnist.png").stat().st_size > 1000
 
 
+def test_ablations_stay_out_of_part_1(tmp_path):
+    path = tmp_path / "uod.jsonl"
+    append_result(path, _rec(detector="mcod-default", family="mcod", auroc=0.9))
+    append_result(path, _rec(detector="mcod-no-read", family="ablation", auroc=0.99))
+    text = write_report([str(path)], tmp_path / "R.md").read_text()
+    part1, part4 = text.split("## 2.")[0], text.split("## 4.")[1].split("## 5.")[0]
+    assert "mcod-no-read" not in part1 and "**0.900 ± 0.000 (1)**" in part1
+    assert "mcod-no-read" in part4
+
+
 def test_report_warns_when_one_name_mixes_settings(tmp_path):
     path = tmp_path / "uod.jsonl"
     base = {"read_trim": 0.2, "epochs": 20, "warmup_epochs": 5}
