@@ -32,10 +32,14 @@ def train(
     batch_size = min(batch_size, len(data))
     rotate = c.rotation_weight > 0 and data.dim() == 4
     history: list[dict[str, float]] = []
-    if c.average_weights_from is not None and not 0.0 <= c.average_weights_from < 1.0:
-        raise ValueError(f"average_weights_from must be in [0, 1), got {c.average_weights_from}")
-    averaged = None if c.average_weights_from is None else AveragedModel(net.query)
-    average_start = 0 if averaged is None else math.floor(c.average_weights_from * epochs)
+    averaged, average_start = None, epochs  # no averaging: the start is never reached
+    if c.average_weights_from is not None:
+        if not 0.0 <= c.average_weights_from < 1.0:
+            raise ValueError(
+                f"average_weights_from must be in [0, 1), got {c.average_weights_from}"
+            )
+        averaged = AveragedModel(net.query)
+        average_start = math.floor(c.average_weights_from * epochs)
     net.train()
     bar = tqdm(range(epochs), desc="mcod fit", unit="epoch", disable=not verbose, leave=False)
     for epoch in bar:
@@ -61,7 +65,7 @@ def train(
         means = {name: total / len(batches) for name, total in sums.items()}
         history.append(means)
         bar.set_postfix({name: f"{value:.3f}" for name, value in means.items()})
-        if averaged is not None and epoch >= average_start:
+        if epoch >= average_start:
             averaged.update_parameters(net.query)
     if averaged is not None:
         use_averaged_weights(net, averaged.module, data, batch_size)
@@ -80,7 +84,6 @@ def use_averaged_weights(
     weights; one pass over the clean data, in the views that scoring looks at, re-estimates
     them in train mode (a one-sample batch is left out: BatchNorm cannot normalise it).
     """
-    batches = [view for batch in data.split(batch_size) for view in net.views(batch)]
-    batches = [view for view in batches if len(view) > 1]
-    update_bn(batches, averaged)
+    views = (view for batch in data.split(batch_size) for view in net.views(batch))
+    update_bn((view for view in views if len(view) > 1), averaged)
     net.query.load_state_dict(averaged.state_dict())
