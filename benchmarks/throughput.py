@@ -1,21 +1,27 @@
 """Training and scoring throughput of mcod's configurations on 28x28 images, same run.
 
-    python benchmarks/throughput.py [--n 2048] [--epochs 1] [--device cpu]
+    python benchmarks/throughput.py [--n 2048] [--epochs 1] [--device cpu] [--results FILE]
 
 Prints images/s for each configuration and the ratio to `release`. The images are
 random (throughput does not depend on content). Figures are noisy on a shared machine:
-compare the ratios, which come from one run.
+compare the ratios, which come from one run. With `--results`, the figures are also
+appended to a results file (protocol `throughput`), where `mcod bench report` shows them
+in part 5: the release's 200-epoch fits take hours on a CPU, so this is how its cost is
+measured there.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import platform
 import time
 
 import numpy as np
 import torch
 
 from mcod import MCOD
+from mcod.bench.results import append_result
 
 
 def measure(config: str, images: np.ndarray, epochs: int, device: str) -> tuple[float, float]:
@@ -37,6 +43,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=2048, help="images per epoch")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--results", help="also append the figures to this JSON Lines file")
     args = parser.parse_args()
     images = np.random.default_rng(0).integers(0, 256, (args.n, 28, 28), dtype=np.uint8)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}")
@@ -45,6 +52,15 @@ def main() -> None:
     print(f"{'config':<10}{'train img/s':>14}{'score img/s':>14}{'train x release':>18}")
     for config, (train, score) in results.items():
         print(f"{config:<10}{train:>14.0f}{score:>14.0f}{train / base_train:>18.2f}")
+        if args.results:
+            append_result(args.results, {
+                "protocol": "throughput", "dataset": f"random {args.n}x28x28",
+                "detector": f"mcod-{config}", "n_fit": args.n, "epochs": args.epochs,
+                "train_img_per_s": train, "score_img_per_s": score,
+                "device": args.device, "threads": torch.get_num_threads(),
+                "host": {"cpus": os.cpu_count(), "machine": platform.machine()},
+                "date": time.strftime("%Y-%m-%d"),
+            })
 
 
 if __name__ == "__main__":

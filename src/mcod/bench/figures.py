@@ -9,7 +9,12 @@ from typing import Any
 
 import numpy as np
 
-from mcod.bench.report import _best_baselines, _order_datasets, _order_detectors, _select
+from mcod.bench.report import (
+    _best_baselines,
+    _order_datasets,
+    _select,
+    sweep_detectors,
+)
 
 
 def _save(fig: Any, path: Path) -> Path:
@@ -48,7 +53,7 @@ def write_figures(records: list[dict[str, Any]], folder: str | Path,
         rhos = sorted({r["rho"] for r in recs})
         if len(rhos) > 1:
             fig, ax = plt.subplots(figsize=(6, 4))
-            for det in _order_detectors({r["detector"] for r in recs}):
+            for det in sweep_detectors(recs):
                 by = defaultdict(list)
                 for r in recs:
                     if r["detector"] == det:

@@ -118,6 +118,15 @@ def _best_baselines(records: list[dict[str, Any]], k: int) -> list[str]:
     return sorted(means, key=lambda d: -means[d])[:k]
 
 
+def sweep_detectors(records: list[dict[str, Any]]) -> list[str]:
+    """mcod-default and the three best baselines among those run at more than one rho."""
+    rhos = _group(records, "detector")
+    swept = [r for r in records
+             if len({f"{x['rho']:g}" for x in rhos[(r["detector"],)]}) > 1]
+    mcod = [c for c in ("mcod-default",) if any(r["detector"] == c for r in swept)]
+    return mcod + _best_baselines(swept, 3)
+
+
 def _regen(part: int) -> str:
     return (f"Regenerate: `mcod bench run --config {PART_CONFIGS[part]}`, then `{REPORT_CMD}`.")
 
@@ -189,8 +198,7 @@ def _part2(records: list[dict], figs: dict[str, str]) -> list[str]:
         return out + [NO_RUNS, ""]
     for d in swept:
         recs = by_ds[(d,)]
-        cols = [c for c in ("mcod-default",) if any(r["detector"] == c for r in recs)]
-        cols += _best_baselines(recs, 3)
+        cols = sweep_detectors(recs)
         by = _group(recs, "detector", "rho")
         rows = [[f"{rho:g}"] + [_fmt([r["auroc"] for r in by.get((c, rho), [])]) for c in cols]
                 for rho in sorted({r["rho"] for r in recs})]
@@ -257,7 +265,7 @@ def _part5(records: list[dict]) -> list[str]:
         source = ("the UOD accuracy runs (no `cost`-tagged runs yet; these may have shared the "
                   "machine with other work, so times are upper bounds)")
     if not sel:
-        return out + [NO_RUNS, ""]
+        return out + [NO_RUNS, ""] + _throughput(records)
     threads = sorted({str(r.get("threads")) for r in sel})
     cpus = sorted({str((r.get("host") or {}).get("cpus")) for r in sel})
     out += [f"From {source}. Threads per run: {', '.join(threads)}; host CPUs: "
@@ -285,7 +293,27 @@ def _part5(records: list[dict]) -> list[str]:
             ])
     header = ["dataset", "detector", "runs", "n_fit", "epochs", "fit s", "train img/s",
               "score img/s", "peak RSS MB (max)", "Δ MB (max)"]
-    return out + _table(header, rows) + [""]
+    return out + _table(header, rows) + [""] + _throughput(records)
+
+
+def _throughput(records: list[dict]) -> list[str]:
+    """The configurations' speeds measured side by side by benchmarks/throughput.py."""
+    sel = [r for r in records if r.get("protocol") == "throughput"]
+    if not sel:
+        return []
+    release = {r["dataset"]: r["train_img_per_s"] for r in sel if r["detector"] == "mcod-release"}
+    rows = [[r["dataset"], r["detector"], str(r.get("epochs")), str(r.get("threads")),
+             r.get("device", "–"), _num(r["train_img_per_s"], 0), _num(r["score_img_per_s"], 0),
+             _num(r["train_img_per_s"] / release[r["dataset"]], 1)
+             if r["dataset"] in release else "–", r.get("date", "–")]
+            for r in sorted(sel, key=lambda r: (r["dataset"], r["detector"]))]
+    header = ["images", "detector", "epochs", "threads", "device", "train img/s",
+              "score img/s", "train × release", "date"]
+    return ["### Same-run throughput of the configurations", "",
+            "The release's 200-epoch fits take hours per class on a CPU, so its cost is "
+            "measured here instead: short fits of every configuration in one run of "
+            "`python benchmarks/throughput.py --results benchmarks/results/throughput.jsonl` "
+            "(random images; speed does not depend on content).", ""] + _table(header, rows) + [""]
 
 
 def average_ranks(values: dict[str, float]) -> dict[str, float]:
@@ -448,7 +476,8 @@ def write_report(results: Sequence[str | Path], out: str | Path,
     records = [
         r for r in load_all(paths)
         if (include_quick or not r.get("quick"))
-        and all(isinstance(r.get(m), (int, float)) for m in ("auroc", "ap_out", "ap_in"))
+        and (r.get("protocol") == "throughput"
+             or all(isinstance(r.get(m), (int, float)) for m in ("auroc", "ap_out", "ap_in")))
     ]
     figures_dir = Path(figures_dir) if figures_dir else out.parent / "figures"
     figs = write_figures(records, figures_dir, relative_to=out.parent)
