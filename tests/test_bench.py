@@ -176,9 +176,10 @@ def test_ablations_stay_out_of_part_1(tmp_path):
 
 def test_rho_sweep_compares_only_detectors_run_at_several_rhos(tmp_path):
     path = tmp_path / "uod.jsonl"
-    for rho, auroc in ((0.1, 0.9), (0.2, 0.8)):
-        append_result(path, _rec(detector="mcod-default", family="mcod", rho=rho, auroc=auroc))
-        append_result(path, _rec(detector="iforest", rho=rho, auroc=auroc - 0.1))
+    for rho, mcod_auroc in ((0.1, 0.9), (0.2, 0.8)):
+        append_result(path, _rec(detector="mcod-default", family="mcod", rho=rho,
+                                 auroc=mcod_auroc))
+        append_result(path, _rec(detector="iforest", rho=rho, auroc=mcod_auroc - 0.1))
     append_result(path, _rec(detector="pca", auroc=0.99))  # rho 0.1 only: not in the sweep
     text = write_report([str(path)], tmp_path / "R.md").read_text()
     part2 = text.split("## 2.")[1].split("## 3.")[0]
@@ -189,9 +190,9 @@ def test_rho_sweep_compares_only_detectors_run_at_several_rhos(tmp_path):
 
 def test_part_5_shows_same_run_throughput_against_release(tmp_path):
     path = tmp_path / "throughput.jsonl"
-    for det, speed in (("mcod-release", 50.0), ("mcod-default", 600.0)):
+    for name, speed in (("mcod-release", 50.0), ("mcod-default", 600.0)):
         append_result(path, {"protocol": "throughput", "dataset": "random 64x28x28",
-                             "detector": det, "epochs": 1, "threads": 1, "device": "cpu",
+                             "detector": name, "epochs": 1, "threads": 1, "device": "cpu",
                              "train_img_per_s": speed, "score_img_per_s": 2 * speed})
     text = write_report([str(path)], tmp_path / "R.md").read_text()
     part5 = text.split("## 5.")[1].split("## 6.")[0]
