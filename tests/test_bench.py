@@ -172,6 +172,9 @@ def test_ablations_stay_out_of_part_1(tmp_path):
     part1, part4 = text.split("## 2.")[0], text.split("## 4.")[1].split("## 5.")[0]
     assert "mcod-no-read" not in part1 and "**0.900 ± 0.000 (1)**" in part1
     assert "mcod-no-read" in part4
+    append_result(path, _rec(detector="mcod-default", family="mcod", dataset="cifar10"))
+    text = write_report([str(path)], tmp_path / "R.md").read_text()
+    assert "cifar10" not in text.split("## 4.")[1].split("## 5.")[0]  # no ablation there
 
 
 def test_rho_sweep_compares_only_detectors_run_at_several_rhos(tmp_path):

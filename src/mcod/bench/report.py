@@ -242,7 +242,7 @@ def _part4(records: list[dict]) -> list[str]:
     if not any(r.get("family") == "ablation" for r in sel):
         return out + [NO_RUNS, ""]
     rows = []
-    for d in _order_datasets({r["dataset"] for r in sel}):
+    for d in _order_datasets({r["dataset"] for r in sel if r.get("family") == "ablation"}):
         recs = [r for r in sel if r["dataset"] == d]
         default = {(r["class"], r["seed"]): r for r in recs if r["detector"] == "mcod-default"}
         for det in _order_detectors({r["detector"] for r in recs}):
