@@ -13,8 +13,6 @@ measured there.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import time
 
 import numpy as np
@@ -22,6 +20,7 @@ import torch
 
 from mcod import MCOD
 from mcod.bench.results import append_result
+from mcod.bench.runner import provenance
 
 
 def measure(config: str, images: np.ndarray, epochs: int, device: str) -> tuple[float, float]:
@@ -57,9 +56,7 @@ def main() -> None:
                 "protocol": "throughput", "dataset": f"random {args.n}x28x28",
                 "detector": f"mcod-{config}", "n_fit": args.n, "epochs": args.epochs,
                 "train_img_per_s": train, "score_img_per_s": score,
-                "device": args.device, "threads": torch.get_num_threads(),
-                "host": {"cpus": os.cpu_count(), "machine": platform.machine()},
-                "date": time.strftime("%Y-%m-%d"),
+                "device": args.device, "threads": torch.get_num_threads(), **provenance(),
             })
 
 

@@ -120,11 +120,10 @@ def _best_baselines(records: list[dict[str, Any]], k: int) -> list[str]:
 
 def sweep_detectors(records: list[dict[str, Any]]) -> list[str]:
     """mcod-default and the three best baselines among those run at more than one rho."""
-    rhos = _group(records, "detector")
-    swept = [r for r in records
-             if len({f"{x['rho']:g}" for x in rhos[(r["detector"],)]}) > 1]
-    mcod = [c for c in ("mcod-default",) if any(r["detector"] == c for r in swept)]
-    return mcod + _best_baselines(swept, 3)
+    swept = {det: runs for (det,), runs in _group(records, "detector").items()
+             if len({f"{r['rho']:g}" for r in runs}) > 1}
+    mcod = [c for c in ("mcod-default",) if c in swept]
+    return mcod + _best_baselines([r for runs in swept.values() for r in runs], 3)
 
 
 def _regen(part: int) -> str:
@@ -264,15 +263,19 @@ def _part5(records: list[dict]) -> list[str]:
         sel = _select(records, "uod")
         source = ("the UOD accuracy runs (no `cost`-tagged runs yet; these may have shared the "
                   "machine with other work, so times are upper bounds)")
-    if not sel:
-        return out + [NO_RUNS, ""] + _throughput(records)
+    out += _cost_table(sel, source) if sel else [NO_RUNS, ""]
+    return out + _throughput(records)
+
+
+def _cost_table(sel: list[dict], source: str) -> list[str]:
+    """Fit time, throughput and peak memory per dataset and detector."""
     threads = sorted({str(r.get("threads")) for r in sel})
     cpus = sorted({str((r.get("host") or {}).get("cpus")) for r in sel})
-    out += [f"From {source}. Threads per run: {', '.join(threads)}; host CPUs: "
-            f"{', '.join(cpus)}. Fit time per run (one inlier class); train images/s = "
-            "n_fit × epochs / fit s (epoch-based models only); score images/s from "
-            "`decision_function`; peak RSS = the run's own process (Δ = added by fit and "
-            "score).", ""]
+    out = [f"From {source}. Threads per run: {', '.join(threads)}; host CPUs: "
+           f"{', '.join(cpus)}. Fit time per run (one inlier class); train images/s = "
+           "n_fit × epochs / fit s (epoch-based models only); score images/s from "
+           "`decision_function`; peak RSS = the run's own process (Δ = added by fit and "
+           "score).", ""]
     rows = []
     by = _group(sel, "dataset", "detector")
     for d in _order_datasets({k[0] for k in by}):
@@ -293,7 +296,7 @@ def _part5(records: list[dict]) -> list[str]:
             ])
     header = ["dataset", "detector", "runs", "n_fit", "epochs", "fit s", "train img/s",
               "score img/s", "peak RSS MB (max)", "Δ MB (max)"]
-    return out + _table(header, rows) + [""] + _throughput(records)
+    return out + _table(header, rows) + [""]
 
 
 def _throughput(records: list[dict]) -> list[str]:
@@ -305,7 +308,7 @@ def _throughput(records: list[dict]) -> list[str]:
     rows = [[r["dataset"], r["detector"], str(r.get("epochs")), str(r.get("threads")),
              r.get("device", "–"), _num(r["train_img_per_s"], 0), _num(r["score_img_per_s"], 0),
              _num(r["train_img_per_s"] / release[r["dataset"]], 1)
-             if r["dataset"] in release else "–", r.get("date", "–")]
+             if r["dataset"] in release else "–", (r.get("timestamp") or "–")[:10]]
             for r in sorted(sel, key=lambda r: (r["dataset"], r["detector"]))]
     header = ["images", "detector", "epochs", "threads", "device", "train img/s",
               "score img/s", "train × release", "date"]

@@ -38,9 +38,20 @@ class BenchSummary:
     seconds: float = 0.0
 
 
+def provenance(versions: dict[str, str] | None = None) -> dict[str, Any]:
+    """When, with which libraries and on what host a result was measured (record fields)."""
+    versions = versions or _versions()
+    return {
+        "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "mcod_version": versions["mcod"],
+        "versions": versions,
+        "host": {"cpus": os.cpu_count(), "machine": platform.machine()},
+    }
+
+
 def _versions() -> dict[str, str]:
     out = {}
-    for mod in ("mcod", "pyod", "sklearn", "numpy"):
+    for mod in ("mcod", "torch", "pyod", "sklearn", "numpy"):
         try:
             out[mod] = str(__import__(mod).__version__)
         except Exception:  # noqa: BLE001 - a missing version is not worth failing a run
@@ -196,10 +207,7 @@ def run_bench(
             "n": task.n_scored,
             "n_out": task.n_out,
             **out,
-            "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "mcod_version": versions["mcod"],
-            "versions": versions,
-            "host": {"cpus": os.cpu_count(), "machine": platform.machine()},
+            **provenance(versions),
         }
         append_result(results, record)
         summary.done += 1
