@@ -210,6 +210,9 @@ def test_report_warns_when_one_name_mixes_settings(tmp_path):
     append_result(path, _rec(detector="mcod-default", seed=1, config={**base, "epochs": 35}))
     append_result(path, _rec(detector="iforest"))  # baselines record no config
     assert mixed_settings(load_all([path])) == {}  # epochs follow the data size: same settings
+    # a field added later, at the value the older runs behaved as, is the same setting
+    append_result(path, _rec(detector="mcod-default", seed=3, config={**base, "score": "read"}))
+    assert mixed_settings(load_all([path])) == {}
     append_result(path, _rec(detector="mcod-default", seed=2, config={**base, "read_trim": 0.0}))
     assert mixed_settings(load_all([path])) == {"mcod-default": 2}
     text = write_report([str(path)], tmp_path / "R.md").read_text()

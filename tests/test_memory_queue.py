@@ -55,6 +55,57 @@ def test_read_distance():
     assert read_distance(f, r).item() == pytest.approx(1.0)
 
 
+def test_distance_read_and_nearest_item_by_hand():
+    memory = Memory(2, 2)
+    memory.items.copy_(torch.tensor([[1.0, 0.0], [0.0, 1.0]]))
+    features = torch.tensor([[1.0, 0.0], [0.0, 2.0]])
+    logits = torch.zeros(2, 2)  # even attention: memory reads (0.5, 0.5) for both
+    torch.testing.assert_close(
+        memory.distance(features, logits, "read"), torch.tensor([0.5, 0.25 + 2.25])
+    )
+    # nearest item: item 0 for the first (distance 0), item 1 for the second (distance 1)
+    torch.testing.assert_close(
+        memory.distance(features, logits, "nearest"), torch.tensor([0.0, 1.0])
+    )
+    with pytest.raises(ValueError, match="score must be"):
+        memory.distance(features, logits, "knn")
+
+
+def tiny_table_net(**changes: object) -> tuple[MCODNet, torch.Tensor]:
+    config = get_config("tabular").replace(feature_dim=8, embedding_dim=4, n_memory=2, **changes)
+    torch.manual_seed(0)
+    return MCODNet(config, (5,), queue_size=16), torch.randn(40, 5)
+
+
+def test_consolidation_writes_all_the_data_without_trim():
+    net, data = tiny_table_net(consolidate_trim=0.0)
+    net.consolidate(data)
+    features, logits = net.embed(data)
+    expected = Memory(2, 8)
+    expected.write(features, logits)
+    torch.testing.assert_close(net.memory.items, expected.items)
+
+
+@pytest.mark.parametrize("score", ["read", "nearest"])
+def test_trimmed_consolidation_rewrites_items_from_the_best_scored_share(score: str):
+    net, data = tiny_table_net(consolidate_trim=0.25, score=score)
+    net.consolidate(data)
+    features, logits = net.embed(data)
+    everything = Memory(2, 8)
+    everything.write(features, logits)  # the first write, from all 40 samples
+    kept = everything.distance(features, logits, score).argsort()[:30]
+    expected = Memory(2, 8)
+    expected.write(features[kept], logits[kept])
+    torch.testing.assert_close(net.memory.items, expected.items)
+    assert not torch.allclose(net.memory.items, everything.items)
+
+
+def test_bad_consolidation_trim_is_refused():
+    net, data = tiny_table_net(consolidate_trim=1.0)
+    with pytest.raises(ValueError, match="consolidate_trim"):
+        net.consolidate(data)
+
+
 def test_queue_fills_then_wraps_fifo():
     queue = KeyQueue(size=3, feature_dim=1, embedding_dim=1, n_clusters=1)
     assert len(queue) == 0

@@ -47,9 +47,11 @@ class MCODConfig:
     erase_std: float  # noise scale for an unused memory item
     average_weights_from: float | None  # SWA of the query encoder from this share of epochs on
     consolidate: bool  # end training with one write from clean eval-mode features of all data
+    consolidate_trim: float  # that write again without the worst-scored share of the data
     normalize_features: bool  # memory and score on L2-normalised f
     rotation_weight: float  # weight of the 4-way rotation prediction loss (0 = off)
     score_rotations: bool  # average the memory score over the 4 rotations of a sample
+    score: Literal["read", "nearest"]  # ||f - read(w)||^2, or ||f - nearest item||^2
 
     def replace(self, **changes: object) -> MCODConfig:
         return dataclasses.replace(self, **changes)
@@ -105,9 +107,11 @@ RELEASE = MCODConfig(
     erase_std=1.0,
     average_weights_from=None,
     consolidate=False,
+    consolidate_trim=0.0,
     normalize_features=False,
     rotation_weight=0.0,
     score_rotations=False,
+    score="read",
 )
 
 DEFAULT = RELEASE.replace(
@@ -135,6 +139,8 @@ DEFAULT = RELEASE.replace(
     erase_std=0.1,
     average_weights_from=0.5,  # average the weights of the last half of the epochs
     consolidate=True,
+    consolidate_trim=0.2,  # the last write leaves out the worst-scored fifth of the data
+    score="nearest",  # distance to the nearest memory item
     normalize_features=True,
     address_temperature=0.1,
     temperature=0.1,
@@ -152,6 +158,7 @@ TABULAR = DEFAULT.replace(
     epochs=5,  # tables: the early stage scores better (inliers are fitted first)
     min_steps=150,
     average_weights_from=0.0,  # tables: average the whole (short) run
+    consolidate_trim=0.1,
 )
 
 CONFIGS: dict[str, MCODConfig] = {c.name: c for c in (DEFAULT, RELEASE, TABULAR)}

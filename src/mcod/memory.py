@@ -45,6 +45,18 @@ class Memory(nn.Module):
         noise = noise.to(self.items.device) * (std * (1.0 - usage)).unsqueeze(1)
         return F.normalize(self.items + noise, dim=1)
 
+    def distance(self, features: torch.Tensor, logits: torch.Tensor, score: str) -> torch.Tensor:
+        """Per-sample outlier score: distance to what memory reads ("read") or to its nearest item.
+
+        "read" is the method's score; "nearest" lets an item held mostly by inliers
+        judge a sample even when the addressing head spreads its attention.
+        """
+        if score == "read":
+            return read_distance(features, self.read(logits))
+        if score == "nearest":
+            return torch.cdist(features, self.items).pow(2).min(dim=1).values
+        raise ValueError(f"score must be 'read' or 'nearest', got {score!r}")
+
     @torch.no_grad()
     def usage(self, logits: torch.Tensor) -> torch.Tensor:
         """Share of samples whose top cluster is each item (sums to 1)."""

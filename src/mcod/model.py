@@ -15,7 +15,7 @@ from torch import nn
 
 from mcod import losses
 from mcod.config import MCODConfig
-from mcod.memory import Memory, read_distance
+from mcod.memory import Memory
 from mcod.networks import MCODEncoder
 from mcod.queue import KeyQueue
 
@@ -112,11 +112,21 @@ class MCODNet(nn.Module):
 
         Queue keys come from augmented views and an encoder a few steps old; scoring
         sees clean views of the final encoder, so the memory is rewritten in that space,
-        in every orientation that scoring will look at.
+        in every orientation that scoring will look at. With `consolidate_trim`, the
+        items are then written again without the worst-scored share of the data, so that
+        items are not placed among the outliers they would otherwise recall.
         """
+        trim = self.config.consolidate_trim
+        if not 0.0 <= trim < 1.0:
+            raise ValueError(f"consolidate_trim must be in [0, 1), got {trim!r}")
         self.eval()
         parts = [self.embed(view) for batch in data.split(batch_size) for view in self.views(batch)]
-        self.memory.write(torch.cat([f for f, _ in parts]), torch.cat([w for _, w in parts]))
+        features, logits = torch.cat([f for f, _ in parts]), torch.cat([w for _, w in parts])
+        self.memory.write(features, logits)
+        if trim > 0.0:
+            distances = self.memory.distance(features, logits, self.config.score)
+            kept = distances.argsort()[: max(1, round(len(distances) * (1.0 - trim)))]
+            self.memory.write(features[kept], logits[kept])
 
     def views(self, x: torch.Tensor) -> list[torch.Tensor]:
         """The inputs a sample is scored by: itself, plus its quarter turns if configured."""
@@ -132,10 +142,10 @@ class MCODNet(nn.Module):
 
     @torch.no_grad()
     def score(self, x: torch.Tensor) -> torch.Tensor:
-        """s(x) = ||f(x) - read(w(x))||^2, averaged over `views` (quarter turns)."""
+        """s(x): the configured memory distance (`Memory.distance`), averaged over `views`."""
         views = self.views(x)
         total = torch.zeros(len(x), device=x.device)
         for view in views:
             features, logits = self.embed(view)
-            total += read_distance(features, self.memory.read(logits))
+            total += self.memory.distance(features, logits, self.config.score)
         return total / len(views)

@@ -36,6 +36,8 @@ ABLATIONS: dict[str, dict[str, Any]] = {
     "no-trim": {"read_trim": 0.0},
     "jitter-0.3": {"color_jitter": 0.3},
     "no-consolidate": {"consolidate": False},
+    "no-consolidate-trim": {"consolidate_trim": 0.0},
+    "score-read": {"score": "read"},  # the method's read score instead of the nearest item
     "no-swa": {"average_weights_from": None},
     "rotation": {"rotation_weight": 1.0},
     "rotation-scored": {"rotation_weight": 1.0, "score_rotations": True},

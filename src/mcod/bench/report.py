@@ -34,6 +34,8 @@ DATASET_ORDER = ("mnist", "fashion-mnist", "cifar10", "digits")
 # authors' release, one-class, rho 0.1, 5 runs x 10 classes, score at the last epoch).
 QUOTED_ONECLASS = {"mnist": 0.751, "cifar10": 0.760}
 SCHEDULE_FIELDS = ("epochs", "warmup_epochs")  # set per task by the data size, not a setting
+# Config fields added after runs were recorded, with the value those runs behaved as.
+FIELDS_ADDED_LATER: dict[str, Any] = {"consolidate_trim": 0.0, "score": "read"}
 
 
 def _class_names(dataset: str) -> tuple[str, ...] | None:
@@ -426,12 +428,14 @@ def mixed_settings(records: Iterable[dict[str, Any]]) -> dict[str, int]:
     """Detectors whose runs recorded more than one configuration: {name: how many}.
 
     Runs made before a default changed must be moved out of the results files; this
-    catches the ones that were not. Runs without a recorded config are not compared.
+    catches the ones that were not. Runs without a recorded config are not compared; a
+    field that older runs did not record counts with the value that they ran with.
     """
     seen: dict[str, set[str]] = defaultdict(set)
     for rec in records:
         config = rec.get("config")
         if config:
+            config = {**FIELDS_ADDED_LATER, **config}
             settings = {k: v for k, v in config.items() if k not in SCHEDULE_FIELDS}
             seen[rec["detector"]].add(repr(sorted(settings.items())))
     return {name: len(kinds) for name, kinds in sorted(seen.items()) if len(kinds) > 1}
