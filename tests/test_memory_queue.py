@@ -102,7 +102,7 @@ def test_trimmed_consolidation_rewrites_items_from_the_best_scored_share(score: 
 
 def test_bad_consolidation_trim_is_refused():
     net, data = tiny_table_net(consolidate_trim=1.0)
-    with pytest.raises(ValueError, match="consolidate_trim"):
+    with pytest.raises(ValueError, match="trim must be in"):
         net.consolidate(data)
 
 

@@ -7,7 +7,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from mcod.memory import read_distance
+from mcod.memory import best_fitting, read_distance
 
 
 def instance_nce(
@@ -62,12 +62,9 @@ def memory_read_loss(
     contamination the read should pull the majority (the inliers) to memory, not the
     outliers, so that their distance to memory stays large.
     """
-    if not 0.0 <= trim < 1.0:
-        raise ValueError(f"trim must be in [0, 1), got {trim!r}")
     distances = read_distance(features, recalled)
-    if trim > 0.0:
-        kept = max(1, round(len(distances) * (1.0 - trim)))
-        distances = distances.sort().values[:kept]
+    if trim:
+        distances = distances[best_fitting(distances, trim)]
     if reduction == "sum":
         return distances.sum()
     if reduction == "mean":

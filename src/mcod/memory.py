@@ -67,3 +67,14 @@ class Memory(nn.Module):
 def read_distance(features: torch.Tensor, recalled: torch.Tensor) -> torch.Tensor:
     """Squared distance ||f - r||^2 per sample: the read loss term and the outlier score."""
     return (features - recalled).pow(2).sum(dim=1)
+
+
+def best_fitting(distances: torch.Tensor, trim: float) -> torch.Tensor:
+    """Indices of the samples closest to memory, leaving out the worst-fitting `trim` share.
+
+    Under unknown contamination the worst-fitting samples are the likeliest outliers, so
+    what pulls features toward memory or writes it should leave them out.
+    """
+    if not 0.0 <= trim < 1.0:
+        raise ValueError(f"trim must be in [0, 1), got {trim!r}")
+    return distances.argsort()[: max(1, round(len(distances) * (1.0 - trim)))]

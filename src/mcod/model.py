@@ -15,7 +15,7 @@ from torch import nn
 
 from mcod import losses
 from mcod.config import MCODConfig
-from mcod.memory import Memory
+from mcod.memory import Memory, best_fitting
 from mcod.networks import MCODEncoder
 from mcod.queue import KeyQueue
 
@@ -116,16 +116,13 @@ class MCODNet(nn.Module):
         items are then written again without the worst-scored share of the data, so that
         items are not placed among the outliers they would otherwise recall.
         """
-        trim = self.config.consolidate_trim
-        if not 0.0 <= trim < 1.0:
-            raise ValueError(f"consolidate_trim must be in [0, 1), got {trim!r}")
         self.eval()
         parts = [self.embed(view) for batch in data.split(batch_size) for view in self.views(batch)]
         features, logits = torch.cat([f for f, _ in parts]), torch.cat([w for _, w in parts])
         self.memory.write(features, logits)
-        if trim > 0.0:
+        if self.config.consolidate_trim:
             distances = self.memory.distance(features, logits, self.config.score)
-            kept = distances.argsort()[: max(1, round(len(distances) * (1.0 - trim)))]
+            kept = best_fitting(distances, self.config.consolidate_trim)
             self.memory.write(features[kept], logits[kept])
 
     def views(self, x: torch.Tensor) -> list[torch.Tensor]:
