@@ -191,6 +191,16 @@ def test_rho_sweep_compares_only_detectors_run_at_several_rhos(tmp_path):
     assert (tmp_path / "figures" / "auroc_vs_rho_mnist.png").stat().st_size > 1000
 
 
+def test_rho_sweep_keeps_mcod_default_with_runs_at_one_rho_only(tmp_path):
+    path = tmp_path / "uod.jsonl"
+    for rho in (0.1, 0.2):
+        append_result(path, _rec(detector="iforest", rho=rho, auroc=0.7))
+    append_result(path, _rec(detector="mcod-default", family="mcod", auroc=0.9))
+    part2 = write_report([str(path)], tmp_path / "R.md").read_text().split("## 2.")[1]
+    assert "| ρ | mcod-default | iforest |" in part2
+    assert "| 0.2 | – | 0.700 ± 0.000 (1) |" in part2
+
+
 def test_part_5_shows_same_run_throughput_against_release(tmp_path):
     path = tmp_path / "throughput.jsonl"
     for name, speed in (("mcod-release", 50.0), ("mcod-default", 600.0)):
