@@ -101,9 +101,13 @@ def test_trimmed_consolidation_rewrites_items_from_the_best_scored_share(score: 
 
 
 def test_bad_consolidation_trim_is_refused():
-    net, data = tiny_table_net(consolidate_trim=1.0)
     with pytest.raises(ValueError, match="trim must be in"):
-        net.consolidate(data)
+        tiny_table_net(consolidate_trim=1.0)
+
+
+def test_bad_score_is_refused_before_any_training():
+    with pytest.raises(ValueError, match="score must be"):
+        get_config("default").replace(score="knn")
 
 
 def test_queue_fills_then_wraps_fifo():

@@ -53,6 +53,13 @@ class MCODConfig:
     score_rotations: bool  # average the memory score over the 4 rotations of a sample
     score: Literal["read", "nearest"]  # ||f - read(w)||^2, or ||f - nearest item||^2
 
+    def __post_init__(self) -> None:
+        # checked here, not after a fit's training, where these are first used
+        if self.score not in ("read", "nearest"):
+            raise ValueError(f"score must be 'read' or 'nearest', got {self.score!r}")
+        if not 0.0 <= self.consolidate_trim < 1.0:
+            raise ValueError(f"consolidate_trim must be in [0, 1), got {self.consolidate_trim!r}")
+
     def replace(self, **changes: object) -> MCODConfig:
         return dataclasses.replace(self, **changes)
 
