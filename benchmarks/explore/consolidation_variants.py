@@ -18,38 +18,36 @@ import sys
 import time
 
 import numpy as np
+import torch
 from sklearn.metrics import roc_auc_score
 
 from mcod import MCOD, get_config
 from mcod.datasets import load_dataset, uod_split
+from mcod.memory import Memory, best_fitting
 
 TRIMS = (0.05, 0.1, 0.2)
-
-
-def write(features: np.ndarray, attention: np.ndarray) -> np.ndarray:
-    """Memory write: item j = normalised attention-weighted mean of the features."""
-    items = attention.T @ features
-    return items / np.linalg.norm(items, axis=1, keepdims=True).clip(1e-12)
-
-
-def scores(features: np.ndarray, attention: np.ndarray, items: np.ndarray) -> dict[str, np.ndarray]:
-    return {
-        "read": ((features - attention @ items) ** 2).sum(axis=1),
-        "nearest": 2.0 - 2.0 * (features @ items.T).max(axis=1),  # unit vectors
-    }
+SCORES = ("read", "nearest")
 
 
 def variants(features: np.ndarray, attention: np.ndarray, is_outlier: np.ndarray) -> dict:
-    first = scores(features, attention, write(features, attention))
+    """AUROC of each score after each final write, computed with mcod's own Memory."""
+    f = torch.from_numpy(features)
+    logits = torch.from_numpy(attention).log()  # softmax(log a) = a: the same attention
+    memory = Memory(attention.shape[1], features.shape[1])
+
+    def rescored(kept: torch.Tensor, score: str) -> np.ndarray:
+        memory.write(f[kept], logits[kept])
+        return memory.distance(f, logits, score).numpy()
+
+    everything = torch.arange(len(f))
+    first = {score: rescored(everything, score) for score in SCORES}
     out = dict(first)
     for trim in TRIMS:
-        for name, score in first.items():
-            kept = score <= np.quantile(score, 1.0 - trim)
-            items = write(features[kept], attention[kept])
-            out[f"trim{trim}_{name}"] = scores(features, attention, items)[name]
-    inliers = ~is_outlier.astype(bool)
-    items = write(features[inliers], attention[inliers])
-    out["diagnostic_inlier_write"] = scores(features, attention, items)["read"]
+        for score, values in first.items():
+            kept = best_fitting(torch.from_numpy(values), trim)
+            out[f"trim{trim}_{score}"] = rescored(kept, score)
+    inliers = torch.from_numpy(is_outlier == 0).nonzero()[:, 0]
+    out["diagnostic_inlier_write"] = rescored(inliers, "read")
     return {name: roc_auc_score(is_outlier, s) for name, s in out.items()}
 
 
