@@ -12,7 +12,7 @@ from mcod.bench import detectors as det
 from mcod.bench.cli import main as bench_main
 from mcod.bench.metrics import all_metrics, ap_in, ap_out, auroc
 from mcod.bench.protocols import build_tasks
-from mcod.bench.report import NO_RUNS, mixed_settings, write_report
+from mcod.bench.report import NO_RUNS, RELEASE_NOT_RUN, mixed_settings, write_report
 from mcod.bench.results import append_result, completed_keys, load_all, read_results, run_key
 from mcod.config import DEFAULT
 
@@ -160,8 +160,19 @@ def test_report_renders_tables_and_figures(tmp_path):
     assert "iforest (best baseline)" in text
     assert text.count(NO_RUNS) == 4  # sweep, one-class, ablations, odds
     assert "0.751" in text and "quoted" in text
+    assert RELEASE_NOT_RUN not in text  # no one-class runs at all: part 3 says only NO_RUNS
     assert "mcod bench run --config benchmarks/configs/part1_uod.toml" in text
     assert (tmp_path / "figures" / "per_class_mnist.png").stat().st_size > 1000
+
+
+def test_part3_says_when_the_release_has_not_run(tmp_path):
+    path = tmp_path / "oneclass.jsonl"
+    append_result(path, _rec(protocol="oneclass", detector="mcod-default", family="mcod"))
+    part3 = write_report([str(path)], tmp_path / "R.md").read_text().split("## 3.")[1]
+    assert RELEASE_NOT_RUN in part3.split("## 4.")[0]
+    append_result(path, _rec(protocol="oneclass", detector="mcod-release", family="mcod"))
+    part3 = write_report([str(path)], tmp_path / "R.md").read_text().split("## 3.")[1]
+    assert RELEASE_NOT_RUN not in part3.split("## 4.")[0]
 
 
 def test_ablations_stay_out_of_part_1(tmp_path):
