@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -32,24 +30,6 @@ def resolve_device(device: str | torch.device) -> torch.device:
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {device!r} asked for, but CUDA is not available here")
     return resolved
-
-
-@contextmanager
-def denormals_flushed() -> Iterator[None]:
-    """Treat subnormal floats as zero in CPU arithmetic while mcod trains or scores.
-
-    Weights and activations that decay toward zero can turn subnormal, and a CPU computes
-    on those many times slower: one benchmark fit (Fashion-MNIST, class 7, rho 0.15, seed 1)
-    ran at about a fifteenth of its usual speed until they were flushed. Values below 1e-38
-    change no score. The mode is switched off again after (PyTorch's default); it applies
-    to the calling thread.
-    """
-    flushing = torch.set_flush_denormal(True)
-    try:
-        yield
-    finally:
-        if flushing:
-            torch.set_flush_denormal(False)
 
 
 class MCOD(BaseDetector):
@@ -109,14 +89,9 @@ class MCOD(BaseDetector):
         queue_size = min(config.queue_size, max(batch_size, len(data) - batch_size))
         self.input_shape_ = tuple(data.shape[1:])
         self.network_ = MCODNet(config, self.input_shape_, queue_size).to(self.device_)
-        with denormals_flushed():
-            self.history_ = train(
-                self.network_,
-                data.to(self.device_),
-                config.epochs,
-                batch_size,
-                verbose=self.verbose,
-            )
+        self.history_ = train(
+            self.network_, data.to(self.device_), config.epochs, batch_size, verbose=self.verbose
+        )
         self.decision_scores_ = self._score(data)
         self._process_decision_scores()
         self._set_n_classes(None)
@@ -149,11 +124,10 @@ class MCOD(BaseDetector):
         """
         check_is_fitted(self, ["network_"])
         self.network_.eval()
-        with denormals_flushed():
-            parts = [
-                self.network_.embed(batch.to(self.device_))
-                for batch in self._prepare(X, fitting=False).split(SCORE_BATCH)
-            ]
+        parts = [
+            self.network_.embed(batch.to(self.device_))
+            for batch in self._prepare(X, fitting=False).split(SCORE_BATCH)
+        ]
         features = torch.cat([f for f, _ in parts]).cpu().numpy()
         attention = torch.cat([w for _, w in parts]).softmax(dim=1).cpu().numpy()
         return features, attention
@@ -221,11 +195,9 @@ class MCOD(BaseDetector):
 
     def _score(self, data: torch.Tensor) -> np.ndarray:
         self.network_.eval()
-        with denormals_flushed():
-            scores = [
-                self.network_.score(batch.to(self.device_)).cpu()
-                for batch in data.split(SCORE_BATCH)
-            ]
+        scores = [
+            self.network_.score(batch.to(self.device_)).cpu() for batch in data.split(SCORE_BATCH)
+        ]
         return torch.cat(scores).double().numpy()
 
     # ------------------------------------------------------------------ persistence
