@@ -19,7 +19,6 @@ import time
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from sklearn.metrics import roc_auc_score
 from tabular_variants import baseline_aurocs
 
@@ -33,11 +32,10 @@ TIE = 0.005
 def model_scores(X: np.ndarray, seed: int) -> dict[str, np.ndarray]:
     """The shipped score of one fitted model, and the same times the raw feature norm."""
     detector = MCOD(random_state=seed).fit(X)
-    network = detector.network_.eval()
-    with torch.no_grad():
-        features, _, logits = network.query(detector._prepare(X, fitting=False))
-        nearest = network.memory.distance(F.normalize(features, dim=1), logits, "nearest")
-    return {"nearest": nearest.numpy(), "nearest x norm": (nearest * features.norm(dim=1)).numpy()}
+    nearest = detector.decision_scores_  # the tabular default scores by the nearest item
+    with torch.no_grad():  # the encoder's feature before memory_feature normalises it
+        features = detector.network_.eval().query(detector._prepare(X, fitting=False))[0]
+    return {"nearest": nearest, "nearest x norm": nearest * features.norm(dim=1).numpy()}
 
 
 def main() -> None:
@@ -51,6 +49,7 @@ def main() -> None:
         X, y = X[keep], y[keep]
         fits = [model_scores(X, seed) for seed in range(n_models)]
         field = baselines.get(name, {})
+        iforest = field["iforest"]
         for score in fits[0]:
             runs = [fit[score] for fit in fits]
             combined = {
@@ -61,7 +60,6 @@ def main() -> None:
             for how, values in combined.items():
                 auroc = roc_auc_score(y, values)
                 rank = 1 + sum(v > auroc for v in field.values())
-                iforest = field["iforest"]
                 iforest_rank = 1 + sum(v > iforest for v in [*field.values(), auroc])
                 rows.setdefault(f"{score}, {how}", []).append(
                     (auroc, rank, iforest_rank, auroc - iforest)
