@@ -6,7 +6,7 @@ import kornia.augmentation as K
 import torch
 
 from mcod.augment import TabularView, make_views
-from mcod.config import DEFAULT, RELEASE
+from mcod.config import DEFAULT, RELEASE, TABULAR
 
 
 def has_jitter(view: torch.nn.Module) -> bool:
@@ -37,6 +37,17 @@ def test_release_query_view_is_the_image_itself():
 def test_tabular_view_corrupts_rows_but_keeps_shape():
     torch.manual_seed(0)
     x = torch.randn(64, 5)
-    out = TabularView()(x)
+    out = TabularView(noise=0.1, mask_rate=0.15, swap_rate=0.15)(x)
     assert out.shape == x.shape
     assert not torch.allclose(out, x)
+
+
+def test_tabular_views_follow_the_config_rates():
+    torch.manual_seed(0)
+    x = torch.full((2000, 5), 3.0)
+    noise_only, _ = make_views(TABULAR.replace(table_noise=0.1))
+    out = noise_only(x) - x  # TABULAR: no masking, no swapping, only the noise
+    assert abs(out.std().item() - 0.1) < 0.005 and abs(out.mean().item()) < 0.005
+    masked, _ = make_views(TABULAR.replace(table_noise=0.0, table_mask_rate=0.5))
+    zeroed = (masked(x) == 0).float().mean().item()
+    assert abs(zeroed - 0.5) < 0.02

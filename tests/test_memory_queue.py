@@ -72,7 +72,8 @@ def test_distance_read_and_nearest_item_by_hand():
 
 
 def tiny_table_net(**changes: object) -> tuple[MCODNet, torch.Tensor]:
-    config = get_config("tabular").replace(feature_dim=8, embedding_dim=4, n_memory=2, **changes)
+    sizes = {"feature_dim": 8, "embedding_dim": 4, "n_memory": 2}
+    config = get_config("tabular").replace(**{**sizes, **changes})
     torch.manual_seed(0)
     return MCODNet(config, (5,), queue_size=16), torch.randn(40, 5)
 
@@ -87,17 +88,41 @@ def test_consolidation_writes_all_the_data_without_trim():
 
 
 @pytest.mark.parametrize("score", ["read", "nearest"])
-def test_trimmed_consolidation_rewrites_items_from_the_best_scored_share(score: str):
-    net, data = tiny_table_net(consolidate_trim=0.25, score=score)
+@pytest.mark.parametrize("by_norm", [False, True])
+def test_trimmed_consolidation_rewrites_items_from_the_best_scored_share(
+    score: str, by_norm: bool
+):
+    net, data = tiny_table_net(consolidate_trim=0.25, score=score, score_by_norm=by_norm)
     net.consolidate(data)
-    features, logits = net.embed(data)
+    raw, logits = net.encode(data)
+    features = torch.nn.functional.normalize(raw, dim=1)
     everything = Memory(2, 8)
     everything.write(features, logits)  # the first write, from all 40 samples
-    kept = everything.distance(features, logits, score).argsort()[:30]
+    distances = everything.distance(features, logits, score)
+    kept = (distances * raw.norm(dim=1) if by_norm else distances).argsort()[:30]
     expected = Memory(2, 8)
     expected.write(features[kept], logits[kept])
     torch.testing.assert_close(net.memory.items, expected.items)
     assert not torch.allclose(net.memory.items, everything.items)
+
+
+def test_score_by_norm_is_the_unit_feature_distance_times_the_raw_norm():
+    net, _ = tiny_table_net(score="nearest", score_by_norm=True, feature_dim=2)
+    net.memory.items.copy_(torch.tensor([[1.0, 0.0], [0.0, 1.0]]))
+    raw = torch.tensor([[3.0, 0.0], [0.0, 0.5], [2.0, 2.0]])
+    # unit features (1, 0), (0, 1), (0.707, 0.707): nearest-item distances 0, 0, 2 - sqrt(2)
+    expected = torch.tensor([0.0, 0.0, (2 - 2**0.5) * 8**0.5])
+    torch.testing.assert_close(net.outlier_distance(raw, torch.zeros(3, 2)), expected)
+    plain = tiny_table_net(score="nearest", score_by_norm=False, feature_dim=2)[0]
+    plain.memory.items.copy_(net.memory.items)
+    torch.testing.assert_close(
+        plain.outlier_distance(raw, torch.zeros(3, 2)), torch.tensor([0.0, 0.0, 2 - 2**0.5])
+    )
+
+
+def test_score_by_norm_without_unit_features_is_refused():
+    with pytest.raises(ValueError, match="score_by_norm needs normalize_features"):
+        get_config("tabular").replace(normalize_features=False)
 
 
 def test_bad_consolidation_trim_is_refused():

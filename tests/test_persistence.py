@@ -34,7 +34,8 @@ def _assert_same_fit(a: MCOD, b: MCOD) -> None:
     assert b.config_ == a.config_
     assert b.input_kind_ == a.input_kind_
     assert b.input_shape_ == a.input_shape_
-    assert b.network_.queue.size == a.network_.queue.size
+    assert b.network_.first.queue.size == a.network_.first.queue.size
+    assert len(b.network_.members) == len(a.network_.members)
     np.testing.assert_array_equal(b.decision_scores_, a.decision_scores_)
     np.testing.assert_array_equal(b.labels_, a.labels_)
     assert b.threshold_ == a.threshold_

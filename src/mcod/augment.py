@@ -43,7 +43,7 @@ def symmetric_view(image_size: int, crop_min_scale: float, color_jitter: float) 
 class TabularView(nn.Module):
     """Corrupt table rows: Gaussian noise, masked features, values swapped with other rows."""
 
-    def __init__(self, noise: float = 0.1, mask_rate: float = 0.15, swap_rate: float = 0.15):
+    def __init__(self, noise: float, mask_rate: float, swap_rate: float):
         super().__init__()
         self.noise, self.mask_rate, self.swap_rate = noise, mask_rate, swap_rate
 
@@ -64,7 +64,8 @@ def make_views(config: MCODConfig) -> tuple[nn.Module, nn.Module]:
         jitter = config.color_jitter
         return symmetric_view(size, crop, jitter), symmetric_view(size, crop, jitter)
     if augment == "tabular":
-        return TabularView(), TabularView()
+        rates = (config.table_noise, config.table_mask_rate, config.table_swap_rate)
+        return TabularView(*rates), TabularView(*rates)
     raise ValueError(f"unknown augment {augment!r}")
 
 

@@ -52,6 +52,11 @@ class MCODConfig:
     rotation_weight: float  # weight of the 4-way rotation prediction loss (0 = off)
     score_rotations: bool  # average the memory score over the 4 rotations of a sample
     score: Literal["read", "nearest"]  # ||f - read(w)||^2, or ||f - nearest item||^2
+    score_by_norm: bool  # that distance times ||f|| before normalisation (tables)
+    table_noise: float  # tabular views: std of the Gaussian noise added to standardised rows
+    table_mask_rate: float  # tabular views: share of values zeroed
+    table_swap_rate: float  # tabular views: share of values taken from another row
+    members: int  # networks trained from different random draws; their scores averaged
 
     def __post_init__(self) -> None:
         # checked here, not after a fit's training, where these are first used
@@ -59,6 +64,10 @@ class MCODConfig:
             raise ValueError(f"score must be 'read' or 'nearest', got {self.score!r}")
         if not 0.0 <= self.consolidate_trim < 1.0:
             raise ValueError(f"consolidate_trim must be in [0, 1), got {self.consolidate_trim!r}")
+        if self.members < 1:
+            raise ValueError(f"members must be at least 1, got {self.members!r}")
+        if self.score_by_norm and not self.normalize_features:
+            raise ValueError("score_by_norm needs normalize_features (it restores the norm)")
 
     def replace(self, **changes: object) -> MCODConfig:
         return dataclasses.replace(self, **changes)
@@ -119,6 +128,11 @@ RELEASE = MCODConfig(
     rotation_weight=0.0,
     score_rotations=False,
     score="read",
+    score_by_norm=False,
+    table_noise=0.1,
+    table_mask_rate=0.15,
+    table_swap_rate=0.15,
+    members=1,
 )
 
 DEFAULT = RELEASE.replace(
@@ -160,12 +174,15 @@ TABULAR = DEFAULT.replace(
     backbone="mlp",
     image_size=0,
     augment="tabular",
-    read_weight=10.0,  # tables: a strong pull toward memory from the first epoch
-    warmup_epochs=0,
+    warmup_epochs=0,  # tables: the read loss from the first epoch
     epochs=5,  # tables: the early stage scores better (inliers are fitted first)
     min_steps=150,
     average_weights_from=0.0,  # tables: average the whole (short) run
     consolidate_trim=0.1,
+    score_by_norm=True,  # a ReLU encoder keeps a far-out row's direction, not its norm
+    table_mask_rate=0.0,  # tables: noise-only views keep what distinguishes a row
+    table_swap_rate=0.0,
+    members=5,  # tables: a small network's score swings with the seed; average five
 )
 
 CONFIGS: dict[str, MCODConfig] = {c.name: c for c in (DEFAULT, RELEASE, TABULAR)}

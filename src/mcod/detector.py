@@ -12,8 +12,8 @@ from pyod.models.base import BaseDetector
 from sklearn.utils.validation import check_is_fitted
 
 from mcod.config import MCODConfig, get_config
+from mcod.ensemble import MCODEnsemble, mean_history
 from mcod.inputs import InputError, as_image_batch, as_table, scaled_image_batch
-from mcod.model import MCODNet
 from mcod.training import train
 
 SCORE_BATCH = 1024
@@ -88,10 +88,13 @@ class MCOD(BaseDetector):
         self.device_ = resolve_device(self.device)
         queue_size = min(config.queue_size, max(batch_size, len(data) - batch_size))
         self.input_shape_ = tuple(data.shape[1:])
-        self.network_ = MCODNet(config, self.input_shape_, queue_size).to(self.device_)
-        self.history_ = train(
-            self.network_, data.to(self.device_), config.epochs, batch_size, verbose=self.verbose
-        )
+        self.network_ = MCODEnsemble(config, self.input_shape_, queue_size).to(self.device_)
+        data_on_device, n = data.to(self.device_), config.members
+        self.history_ = mean_history([
+            train(member, data_on_device, config.epochs, batch_size, verbose=self.verbose,
+                  desc="mcod fit" if n == 1 else f"mcod fit {i + 1}/{n}")
+            for i, member in enumerate(self.network_.members)
+        ])
         self.decision_scores_ = self._score(data)
         self._process_decision_scores()
         self._set_n_classes(None)
@@ -120,12 +123,13 @@ class MCOD(BaseDetector):
         """(features, memory attention) of X: the space the score is measured in.
 
         Features are what memory sees (N x d); attention is softmax(w) over the K items
-        (N x K). For reports and maps; scoring does not need it.
+        (N x K). For reports and maps; scoring does not need it. With several `members`
+        (the tabular config), these are the first member's.
         """
         check_is_fitted(self, ["network_"])
         self.network_.eval()
         parts = [
-            self.network_.embed(batch.to(self.device_))
+            self.network_.first.embed(batch.to(self.device_))
             for batch in self._prepare(X, fitting=False).split(SCORE_BATCH)
         ]
         features = torch.cat([f for f, _ in parts]).cpu().numpy()
@@ -134,9 +138,9 @@ class MCOD(BaseDetector):
 
     @property
     def memory_items_(self) -> np.ndarray:
-        """The K memory items (K x d) as the last write left them."""
+        """The K memory items (K x d) as the last write left them (the first member's)."""
         check_is_fitted(self, ["network_"])
-        return self.network_.memory.items.cpu().numpy()
+        return self.network_.first.memory.items.cpu().numpy()
 
     def _validate_contamination(self) -> None:
         c = self.contamination

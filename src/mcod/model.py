@@ -117,12 +117,13 @@ class MCODNet(nn.Module):
         items are not placed among the outliers they would otherwise recall.
         """
         self.eval()
-        parts = [self.embed(view) for batch in data.split(batch_size) for view in self.views(batch)]
-        features, logits = torch.cat([f for f, _ in parts]), torch.cat([w for _, w in parts])
+        batches = data.split(batch_size)
+        parts = [self.encode(view) for batch in batches for view in self.views(batch)]
+        raw, logits = torch.cat([f for f, _ in parts]), torch.cat([w for _, w in parts])
+        features = self.memory_feature(raw)
         self.memory.write(features, logits)
         if self.config.consolidate_trim:
-            distances = self.memory.distance(features, logits, self.config.score)
-            kept = best_fitting(distances, self.config.consolidate_trim)
+            kept = best_fitting(self.outlier_distance(raw, logits), self.config.consolidate_trim)
             self.memory.write(features[kept], logits[kept])
 
     def views(self, x: torch.Tensor) -> list[torch.Tensor]:
@@ -132,17 +133,32 @@ class MCODNet(nn.Module):
         return [torch.rot90(x, k, dims=(2, 3)) if k else x for k in range(4)]
 
     @torch.no_grad()
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(encoder feature f before any normalisation, cluster logits); call in eval mode."""
+        f, _, w = self.query(x)
+        return f, w
+
+    @torch.no_grad()
     def embed(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(memory feature, cluster logits) of upright samples; call in eval mode."""
-        f, _, w = self.query(x)
+        f, w = self.encode(x)
         return self.memory_feature(f), w
+
+    def outlier_distance(self, f: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+        """The configured memory distance (`Memory.distance`) of encoder features f.
+
+        With `score_by_norm` it is multiplied by ||f||: far from the data a ReLU encoder
+        is nearly positively homogeneous, so a row far beyond the others keeps the
+        direction of a normal one and differs only in norm, which unit features drop.
+        """
+        distance = self.memory.distance(self.memory_feature(f), logits, self.config.score)
+        return distance * f.norm(dim=1) if self.config.score_by_norm else distance
 
     @torch.no_grad()
     def score(self, x: torch.Tensor) -> torch.Tensor:
-        """s(x): the configured memory distance (`Memory.distance`), averaged over `views`."""
+        """s(x): `outlier_distance` averaged over `views`."""
         views = self.views(x)
         total = torch.zeros(len(x), device=x.device)
         for view in views:
-            features, logits = self.embed(view)
-            total += self.memory.distance(features, logits, self.config.score)
+            total += self.outlier_distance(*self.encode(view))
         return total / len(views)

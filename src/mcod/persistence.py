@@ -20,7 +20,7 @@ import mcod
 from mcod.atomic import atomic_write
 from mcod.config import MCODConfig
 from mcod.detector import MCOD, resolve_device
-from mcod.model import MCODNet
+from mcod.ensemble import MCODEnsemble
 
 __all__ = ["FORMAT", "load", "save_detector"]
 
@@ -73,7 +73,7 @@ def _detector_state(detector: MCOD) -> dict[str, Any]:
         "n_features_in": int(detector.n_features_in_) if table else None,
         "scale_mean": detector.scale_mean_.detach().cpu().clone() if table else None,
         "scale_std": detector.scale_std_.detach().cpu().clone() if table else None,
-        "queue_size": int(network.queue.size),
+        "queue_size": int(network.first.queue.size),
         "state_dict": {k: v.detach().cpu().clone() for k, v in network.state_dict().items()},
         "decision_scores": torch.as_tensor(np.asarray(detector.decision_scores_, np.float64)),
         "threshold": float(detector.threshold_),
@@ -144,7 +144,7 @@ def _device(requested: str | torch.device | None, params: dict[str, Any]) -> tor
 def _restore(detector: MCOD, state: dict[str, Any], device: torch.device) -> None:
     config = MCODConfig.from_dict(state["config"])
     input_shape = tuple(int(n) for n in state["input_shape"])
-    network = MCODNet(config, input_shape, int(state["queue_size"]))
+    network = MCODEnsemble(config, input_shape, int(state["queue_size"]))
     network.load_state_dict(state["state_dict"], strict=True)
     detector.config_ = config
     detector.input_kind_ = state["input_kind"]

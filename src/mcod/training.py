@@ -18,6 +18,7 @@ def train(
     epochs: int,
     batch_size: int,
     verbose: bool = False,
+    desc: str = "mcod fit",
 ) -> list[dict[str, float]]:
     """Train `net` on `data` (already on the training device); return per-epoch mean losses.
 
@@ -41,7 +42,7 @@ def train(
         averaged = AveragedModel(net.query)
         average_start = math.floor(c.average_weights_from * epochs)
     net.train()
-    bar = tqdm(range(epochs), desc="mcod fit", unit="epoch", disable=not verbose, leave=False)
+    bar = tqdm(range(epochs), desc=desc, unit="epoch", disable=not verbose, leave=False)
     for epoch in bar:
         sums: dict[str, float] = {}
         order = torch.randperm(len(data), device=data.device)

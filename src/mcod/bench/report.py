@@ -40,7 +40,15 @@ DATASET_ORDER = ("mnist", "fashion-mnist", "cifar10", "digits")
 QUOTED_ONECLASS = {"mnist": 0.751, "cifar10": 0.760}
 SCHEDULE_FIELDS = ("epochs", "warmup_epochs")  # set per task by the data size, not a setting
 # Config fields added after runs were recorded, with the value those runs behaved as.
-FIELDS_ADDED_LATER: dict[str, Any] = {"consolidate_trim": 0.0, "score": "read"}
+FIELDS_ADDED_LATER: dict[str, Any] = {
+    "consolidate_trim": 0.0,
+    "score": "read",
+    "score_by_norm": False,
+    "table_noise": 0.1,
+    "table_mask_rate": 0.15,
+    "table_swap_rate": 0.15,
+    "members": 1,
+}
 
 
 def _class_names(dataset: str) -> tuple[str, ...] | None:

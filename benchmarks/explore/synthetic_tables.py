@@ -1,0 +1,160 @@
+"""Development tables outside ODDS: real inlier rows, synthetic anomalies of four kinds.
+
+    python benchmarks/explore/synthetic_tables.py '<json config changes>'
+
+Why: ODDS is the tabular benchmark, so choosing the `tabular` default with its labels would
+be model selection on the test (benchmarks/DEVELOPMENT.md). These tasks are for choosing.
+Inliers are the rows of six tables none of which is an ODDS set (sklearn's diabetes and
+iris, pooled Fashion-MNIST and CIFAR-10 pixels, a Gaussian mixture and a noisy swiss roll),
+standardised; anomalies (5 % of the inliers) follow ADBench's four synthetic types (Han et
+al., 2022): *global* (uniform in 1.1x each column's range), *local* (the inliers' Gaussian
+mixture with covariances x5), *clustered* (its means x5) and *dependency* (every column
+drawn independently from its marginal). Two generation seeds give 48 tasks.
+
+The field is the ten ODDS baselines at their benchmark settings, fitted once and cached in
+synthetic_tables_baselines.json beside this script (delete it to refit). Prints, for the
+`tabular` config with the given changes, mean AUROC and mean rank in that field,
+IsolationForest's rank in the same field, wins/ties/losses against it, and mean AUROC per
+anomaly type.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+from sklearn.datasets import load_diabetes, load_iris, make_swiss_roll
+from sklearn.metrics import roc_auc_score
+from sklearn.mixture import GaussianMixture
+from sklearn.preprocessing import StandardScaler
+
+from mcod import MCOD, get_config
+from mcod.bench.detectors import TABLE_BASELINES, registry
+from mcod.datasets import load_dataset
+
+CACHE = Path(__file__).with_name("synthetic_tables_baselines.json")
+KINDS = ("global", "local", "clustered", "dependency")
+SEEDS = (0, 1)
+OUTLIER_SHARE = 0.05
+TIE = 0.005
+
+
+def _pooled(name: str, n: int, block: int) -> np.ndarray:
+    """The first n training images, average-pooled over block x block pixels, in [0, 1]."""
+    data = load_dataset(name)
+    images = data.images[data.split == "train"][:n].astype(np.float64) / 255.0
+    if images.ndim == 3:
+        images = images[..., None]
+    n_img, h, w, c = images.shape
+    pooled = images.reshape(n_img, h // block, block, w // block, block, c).mean(axis=(2, 4))
+    return pooled.reshape(n_img, -1)
+
+
+def _gaussian_mixture(rng: np.random.Generator) -> np.ndarray:
+    parts = []
+    for _ in range(4):
+        mean = rng.normal(0, 3, 8)
+        mix = rng.normal(0, 1, (8, 8))
+        parts.append(rng.normal(size=(500, 8)) @ mix + mean)
+    return np.concatenate(parts)
+
+
+def _swiss_roll(rng: np.random.Generator) -> np.ndarray:
+    roll, _ = make_swiss_roll(1500, noise=0.3, random_state=0)
+    return np.hstack([roll, rng.normal(0, 1, (1500, 2))])
+
+
+def inlier_tables() -> dict[str, np.ndarray]:
+    """The six inlier tables, standardised (generation is fixed: seed 0)."""
+    rng = np.random.default_rng(0)
+    tables = {
+        "diabetes": load_diabetes().data,
+        "iris": load_iris().data,
+        "fashion-7x7": _pooled("fashion-mnist", 3000, 4),
+        "cifar-4x4": _pooled("cifar10", 2000, 8),
+        "mixture-8d": _gaussian_mixture(rng),
+        "swiss-roll-5d": _swiss_roll(rng),
+    }
+    return {name: StandardScaler().fit_transform(X) for name, X in tables.items()}
+
+
+def anomalies(X: np.ndarray, kind: str, n: int, rng: np.random.Generator) -> np.ndarray:
+    """n synthetic anomalies of one ADBench kind, generated from the inliers X."""
+    d = X.shape[1]
+    if kind == "global":
+        return rng.uniform(1.1 * X.min(axis=0), 1.1 * X.max(axis=0), (n, d))
+    if kind == "dependency":
+        return np.stack([rng.choice(X[:, j], n) for j in range(d)], axis=1)
+    mixture = GaussianMixture(
+        n_components=min(5, len(X) // 30), covariance_type="full", reg_covar=1e-3,
+        random_state=int(rng.integers(1 << 31)),
+    ).fit(X)
+    component = rng.choice(len(mixture.weights_), n, p=mixture.weights_)
+    scale_cov, scale_mean = (5.0, 1.0) if kind == "local" else (1.0, 5.0)
+    return np.stack([
+        rng.multivariate_normal(scale_mean * mixture.means_[k], scale_cov * mixture.covariances_[k])
+        for k in component
+    ])
+
+
+def tasks() -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+    """(name, rows, labels) for every table x kind x seed; 1 marks an anomaly."""
+    for table, X in inlier_tables().items():
+        for kind in KINDS:
+            for seed in SEEDS:
+                rng = np.random.default_rng(1000 * seed + KINDS.index(kind))
+                n_out = max(5, round(OUTLIER_SHARE * len(X)))
+                rows = np.vstack([X, anomalies(X, kind, n_out, rng)])
+                labels = np.r_[np.zeros(len(X)), np.ones(n_out)]
+                yield f"{table}/{kind}/{seed}", rows, labels
+
+
+def baseline_aurocs() -> dict[str, dict[str, float]]:
+    """AUROC of every baseline on every task, from the cache or fitted now (seed 0)."""
+    if CACHE.exists():
+        return json.loads(CACHE.read_text())
+    specs, field = registry(), {}
+    for name, X, y in tasks():
+        Xs = StandardScaler().fit_transform(X)  # the ODDS protocol's input for baselines
+        field[name] = {
+            b: round(float(roc_auc_score(y, specs[b].build(0, False).fit(Xs).decision_scores_)), 4)
+            for b in TABLE_BASELINES
+        }
+        print(name, field[name], flush=True)
+    CACHE.write_text(json.dumps(field, indent=1) + "\n")
+    return field
+
+
+def main() -> None:
+    changes = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
+    config = get_config("tabular").replace(**changes)
+    field, start = baseline_aurocs(), time.time()
+    rows = []
+    for name, X, y in tasks():
+        auroc = roc_auc_score(y, MCOD(config=config, random_state=0).fit(X).decision_scores_)
+        others = field[name]
+        rank = 1 + sum(v > auroc for v in others.values())
+        iforest_rank = 1 + sum(v > others["iforest"] for v in [*others.values(), auroc])
+        rows.append((name.split("/")[1], auroc, rank, iforest_rank, auroc - others["iforest"]))
+    a = np.array([r[1:] for r in rows])
+    wtl = f"{(a[:, 3] > TIE).sum()}/{(abs(a[:, 3]) <= TIE).sum()}/{(a[:, 3] < -TIE).sum()}"
+    by_kind = {
+        k: (np.mean([r[1] for r in rows if r[0] == k]), np.mean([field[n]["iforest"]
+            for n in field if n.split("/")[1] == k]))
+        for k in KINDS
+    }
+    print(
+        json.dumps(changes),
+        f"mean AUROC {a[:, 0].mean():.3f}, mean rank {a[:, 1].mean():.2f}"
+        f" (iforest {a[:, 2].mean():.2f}), W/T/L vs iforest {wtl};",
+        ", ".join(f"{k} {m:.3f} (iforest {i:.3f})" for k, (m, i) in by_kind.items()),
+        f"{time.time() - start:.0f}s",
+    )
+
+
+if __name__ == "__main__":
+    main()
