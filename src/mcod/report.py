@@ -175,7 +175,9 @@ class _Page:
             (
                 "configuration",
                 f"{config.name} ({config.epochs} epochs, batch {config.batch_size}, "
-                f"{config.n_memory} memory items)",
+                f"{config.n_memory} memory items"
+                + (f"; {config.members} networks, scores averaged" if config.members > 1 else "")
+                + ")",
             ),
             ("contamination", f"{d.contamination:g}"),
             ("threshold", _fmt(self.threshold)),
@@ -279,6 +281,8 @@ class _Page:
             "samples whose strongest attention goes to the item; the samples shown are "
             "the ones it recalls best (highest attention), i.e. what it stands for."
         )
+        if self.detector.config_.members > 1:
+            note += " Shown: the memory of the first of the networks whose scores are averaged."
         parts = [f'<p class="note">{note}</p>']
         if self.is_table:
             parts.append(
