@@ -23,7 +23,6 @@ class MCODEnsemble(nn.Module):
         self, config: MCODConfig, input_shape: tuple[int, ...], queue_size: int
     ) -> None:
         super().__init__()
-        self.config = config
         self.members = nn.ModuleList(
             MCODNet(config, input_shape, queue_size) for _ in range(config.members)
         )

@@ -24,7 +24,7 @@ from mcod.ensemble import MCODEnsemble
 
 __all__ = ["FORMAT", "load", "save_detector"]
 
-FORMAT = "mcod-detector/1"
+FORMAT = "mcod-detector/2"  # 2: the network is an ensemble of members
 
 _FITTED = ("network_", "config_", "input_kind_", "input_shape_", "decision_scores_", "threshold_")
 
