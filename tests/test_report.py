@@ -108,6 +108,7 @@ def test_table_report_shows_deviating_columns(tmp_path):
     assert first_deviation.group(1) == "delta &lt;script&gt;alert(1)&lt;/script&gt;"
     assert "most typical rows" in html
     assert "5 networks, scores averaged" in html  # the tabular config's ensemble is named
+    assert "per epoch, over the 5 networks" in html
     assert "the memory of the first of the networks" in html
     assert "<script" not in html.lower()
     assert _external_references(html) == []

@@ -205,9 +205,10 @@ class _Page:
         history = getattr(d, "history_", None) or []
         curves = figures.loss_curves(history)
         if curves is not None:
+            over = f", over the {config.members} networks" if config.members > 1 else ""
             html += (
                 f"<h3>Training loss per epoch</h3>{_img(curves, 'training loss curves')}"
-                '<p class="note">Mean of each loss term per epoch.</p>'
+                f'<p class="note">Mean of each loss term per epoch{over}.</p>'
             )
         return html
 
