@@ -109,7 +109,7 @@ def test_table_report_shows_deviating_columns(tmp_path):
     assert "most typical rows" in html
     assert "5 networks, scores averaged" in html  # the tabular config's ensemble is named
     assert "per epoch, over the 5 networks" in html
-    assert "the memory of the first of the networks" in html
+    assert html.count("memory and features of the first of the networks") == 2  # memory, map
     assert "<script" not in html.lower()
     assert _external_references(html) == []
 

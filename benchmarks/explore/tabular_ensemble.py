@@ -9,7 +9,7 @@ field, and wins/ties/losses against it, for one model, the mean score of the M m
 the mean of their median-scaled scores. A lead for the tabular default
 (benchmarks/DEVELOPMENT.md), not part of the benchmark. Before step 9 of the tables the
 script also scored each model by its distance times the feature norm; that is now the
-default's own score (`score_by_norm`).
+default's own score (`score_by_norm`), and each model is itself five networks (`members`).
 """
 
 from __future__ import annotations

@@ -282,9 +282,7 @@ class _Page:
             "samples whose strongest attention goes to the item; the samples shown are "
             "the ones it recalls best (highest attention), i.e. what it stands for."
         )
-        if self.detector.config_.members > 1:
-            note += " Shown: the memory of the first of the networks whose scores are averaged."
-        parts = [f'<p class="note">{note}</p>']
+        parts = [f'<p class="note">{note}{self._first_network_only()}</p>']
         if self.is_table:
             parts.append(
                 '<table class="data"><tr><th>item</th><th>usage</th>'
@@ -318,7 +316,16 @@ class _Page:
             "axes (PCA); colour is the outlier score, stars are the memory items "
             "(numbered as above)."
         )
-        return _img(png, "feature map") + f'<p class="note">{note}</p>'
+        return _img(png, "feature map") + f'<p class="note">{note}{self._first_network_only()}</p>'
+
+    def _first_network_only(self) -> str:
+        """A note for models of several networks: memory and features are the first's."""
+        if self.detector.config_.members == 1:
+            return ""
+        return (
+            " Shown: the memory and features of the first of the networks whose scores"
+            " are averaged."
+        )
 
     def curves(self) -> str:
         png = figures.roc_pr_curves(self.scores, self.truth)
