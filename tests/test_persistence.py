@@ -68,6 +68,17 @@ def test_table_round_trip_gives_identical_scores(table_model, tmp_path):
     np.testing.assert_array_equal(loaded.decision_function(new), table_model.decision_function(new))
 
 
+def test_table_round_trip_keeps_the_yeo_johnson_step(tmp_path):
+    X = np.exp(np.random.default_rng(3).normal(size=(60, 4)))
+    config = mcod.get_config("tabular").replace(members=1, table_yeo_johnson=True)
+    model = MCOD(config=config, epochs=1, batch_size=16, device="cpu", random_state=3).fit(X)
+    loaded = load(save_detector(model, tmp_path / "yj.pt"))
+    for name in ("power_lambdas_", "power_mean_", "power_std_"):
+        torch.testing.assert_close(getattr(loaded, name), getattr(model, name), rtol=0, atol=0)
+    new = np.exp(np.random.default_rng(8).normal(size=(9, 4)))
+    np.testing.assert_array_equal(loaded.decision_function(new), model.decision_function(new))
+
+
 def test_save_creates_parent_folder_and_leaves_no_temp_file(image_model, tmp_path):
     path = image_model.save(tmp_path / "models" / "m.pt")
     assert path.is_file()

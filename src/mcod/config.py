@@ -56,6 +56,7 @@ class MCODConfig:
     table_noise: float  # tabular views: std of the Gaussian noise added to standardised rows
     table_mask_rate: float  # tabular views: share of values zeroed
     table_swap_rate: float  # tabular views: share of values taken from another row
+    table_yeo_johnson: bool  # tables: per-column Yeo-Johnson (mcod.scaling) after standardising
     members: int  # networks trained from different random draws; their scores averaged
 
     def __post_init__(self) -> None:
@@ -132,6 +133,7 @@ RELEASE = MCODConfig(
     table_noise=0.1,
     table_mask_rate=0.15,
     table_swap_rate=0.15,
+    table_yeo_johnson=False,
     members=1,
 )
 

@@ -14,6 +14,7 @@ from sklearn.utils.validation import check_is_fitted
 from mcod.config import MCODConfig, get_config
 from mcod.ensemble import MCODEnsemble, mean_history
 from mcod.inputs import InputError, as_image_batch, as_table, scaled_image_batch
+from mcod.scaling import fit_lambdas, yeo_johnson
 from mcod.training import train
 
 SCORE_BATCH = 1024
@@ -166,7 +167,8 @@ class MCOD(BaseDetector):
                     f"X has {table.shape[1]} features, "
                     f"the model was fitted on {self.n_features_in_}"
                 )
-            return (table - self.scale_mean_) / self.scale_std_
+            z = (table - self.scale_mean_) / self.scale_std_
+            return self._yeo_johnson(z, fitting) if self.config_.table_yeo_johnson else z
         if fitting:
             scaled, self.pixel_range_ = scaled_image_batch(raw, min_samples=2)
         else:
@@ -183,6 +185,17 @@ class MCOD(BaseDetector):
         if images.shape[-2:] != (size, size):
             images = F.interpolate(images, size=(size, size), mode="bilinear", antialias=True)
         return images
+
+    def _yeo_johnson(self, z: torch.Tensor, fitting: bool) -> torch.Tensor:
+        """Standardised columns through Yeo-Johnson (`mcod.scaling`), standardised again."""
+        z64 = z.double().numpy()
+        if fitting:
+            self.power_lambdas_ = torch.from_numpy(fit_lambdas(z64))
+        out = torch.from_numpy(yeo_johnson(z64, self.power_lambdas_.numpy())).float()
+        if fitting:
+            self.power_mean_ = out.mean(dim=0)
+            self.power_std_ = out.std(dim=0).clamp_min(1e-6)
+        return (out - self.power_mean_) / self.power_std_
 
     def _resolve_config(self, kind: str) -> MCODConfig:
         config = get_config(self.config)

@@ -55,6 +55,14 @@ def _params(detector: MCOD) -> dict[str, Any]:
     return _plain(params, "the detector's parameters")
 
 
+_POWER = ("power_lambdas", "power_mean", "power_std")  # tables with table_yeo_johnson
+
+
+def _tensor_or_none(detector: MCOD, name: str) -> torch.Tensor | None:
+    value = getattr(detector, name, None)
+    return None if value is None else value.detach().cpu().clone()
+
+
 def _detector_state(detector: MCOD) -> dict[str, Any]:
     missing = [name for name in _FITTED if not hasattr(detector, name)]
     if missing:
@@ -73,6 +81,7 @@ def _detector_state(detector: MCOD) -> dict[str, Any]:
         "n_features_in": int(detector.n_features_in_) if table else None,
         "scale_mean": detector.scale_mean_.detach().cpu().clone() if table else None,
         "scale_std": detector.scale_std_.detach().cpu().clone() if table else None,
+        **{name: _tensor_or_none(detector, f"{name}_") for name in _POWER},
         "queue_size": int(network.first.queue.size),
         "state_dict": {k: v.detach().cpu().clone() for k, v in network.state_dict().items()},
         "decision_scores": torch.as_tensor(np.asarray(detector.decision_scores_, np.float64)),
@@ -153,6 +162,9 @@ def _restore(detector: MCOD, state: dict[str, Any], device: torch.device) -> Non
         detector.n_features_in_ = int(state["n_features_in"])
         detector.scale_mean_ = state["scale_mean"].float()
         detector.scale_std_ = state["scale_std"].float()
+        if config.table_yeo_johnson:
+            for name in _POWER:
+                setattr(detector, f"{name}_", state[name])
     else:
         detector.n_channels_ = int(state["n_channels"])
         detector.pixel_range_ = tuple(float(v) for v in state["pixel_range"])

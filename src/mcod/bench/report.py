@@ -47,6 +47,7 @@ FIELDS_ADDED_LATER: dict[str, Any] = {
     "table_noise": 0.1,
     "table_mask_rate": 0.15,
     "table_swap_rate": 0.15,
+    "table_yeo_johnson": False,
     "members": 1,
 }
 
