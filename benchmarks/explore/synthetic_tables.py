@@ -39,17 +39,13 @@ from sklearn.preprocessing import StandardScaler
 
 from mcod import MCOD, get_config
 from mcod.bench.detectors import TABLE_BASELINES, registry
+from mcod.bench.report import mean_ranks, wins_ties_losses
 from mcod.datasets import load_dataset
 
-FIELD = sys.argv[2] if len(sys.argv) > 2 else "plain"
-if FIELD not in ("plain", "skewed"):
-    raise SystemExit(f"unknown field {FIELD!r}: 'plain' or 'skewed'")
-SUFFIX = "" if FIELD == "plain" else "_skewed"
-CACHE = Path(__file__).with_name(f"synthetic_tables{SUFFIX}_baselines.json")
+FIELDS = ("plain", "skewed")
 KINDS = ("global", "local", "clustered", "dependency")
 SEEDS = (0, 1)
 OUTLIER_SHARE = 0.05
-TIE = 0.005
 
 
 def _pooled(name: str, n: int, block: int) -> np.ndarray:
@@ -110,63 +106,67 @@ def anomalies(X: np.ndarray, kind: str, n: int, rng: np.random.Generator) -> np.
     ])
 
 
-def tasks() -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
-    """(name, rows, labels) for every table x kind x seed; 1 marks an anomaly."""
+def tasks(field: str) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+    """(name, rows, labels) for every table x kind x seed of a field; 1 marks an anomaly."""
     for table, X in inlier_tables().items():
-        if FIELD == "skewed" and X.shape[1] > 10:
+        if field == "skewed" and X.shape[1] > 10:
             continue
         for kind in KINDS:
             for seed in SEEDS:
                 rng = np.random.default_rng(1000 * seed + KINDS.index(kind))
                 n_out = max(5, round(OUTLIER_SHARE * len(X)))
                 rows = np.vstack([X, anomalies(X, kind, n_out, rng)])
-                if FIELD == "skewed":
+                if field == "skewed":
                     rows = np.exp(rows)
                     rows[:, ::2] = np.round(rows[:, ::2] * 2) / 2
                 labels = np.r_[np.zeros(len(X)), np.ones(n_out)]
                 yield f"{table}/{kind}/{seed}", rows, labels
 
 
-def baseline_aurocs() -> dict[str, dict[str, float]]:
+def baseline_aurocs(field: str) -> dict[str, dict[str, float]]:
     """AUROC of every baseline on every task, from the cache or fitted now (seed 0)."""
-    if CACHE.exists():
-        return json.loads(CACHE.read_text())
-    specs, field = registry(), {}
-    for name, X, y in tasks():
+    suffix = "" if field == "plain" else f"_{field}"
+    cache = Path(__file__).with_name(f"synthetic_tables{suffix}_baselines.json")
+    if cache.exists():
+        return json.loads(cache.read_text())
+    specs, aurocs = registry(), {}
+    for name, X, y in tasks(field):
         Xs = StandardScaler().fit_transform(X)  # the ODDS protocol's input for baselines
-        field[name] = {
+        aurocs[name] = {
             b: round(float(roc_auc_score(y, specs[b].build(0, False).fit(Xs).decision_scores_)), 4)
             for b in TABLE_BASELINES
         }
-        print(name, field[name], flush=True)
-    CACHE.write_text(json.dumps(field, indent=1) + "\n")
-    return field
+        print(name, aurocs[name], flush=True)
+    cache.write_text(json.dumps(aurocs, indent=1) + "\n")
+    return aurocs
 
 
 def main() -> None:
     changes = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
+    field = sys.argv[2] if len(sys.argv) > 2 else "plain"
+    if field not in FIELDS:
+        raise SystemExit(f"unknown field {field!r}; choose one of {FIELDS}")
     config = get_config("tabular").replace(**changes)
-    field, start = baseline_aurocs(), time.time()
-    rows = []
-    for name, X, y in tasks():
-        auroc = roc_auc_score(y, MCOD(config=config, random_state=0).fit(X).decision_scores_)
-        others = field[name]
-        rank = 1 + sum(v > auroc for v in others.values())
-        iforest_rank = 1 + sum(v > others["iforest"] for v in [*others.values(), auroc])
-        rows.append((name.split("/")[1], auroc, rank, iforest_rank, auroc - others["iforest"]))
-    a = np.array([r[1:] for r in rows])
-    wtl = f"{(a[:, 3] > TIE).sum()}/{(abs(a[:, 3]) <= TIE).sum()}/{(a[:, 3] < -TIE).sum()}"
+    cells, start = baseline_aurocs(field), time.time()
+    for name, X, y in tasks(field):
+        scores = MCOD(config=config, random_state=0).fit(X).decision_scores_
+        cells[name]["mcod"] = roc_auc_score(y, scores)
+    ranks, _ = mean_ranks(cells, ["mcod", *TABLE_BASELINES])
+    wins, ties, losses = wins_ties_losses(cells, "mcod")
     by_kind = {
-        k: (np.mean([r[1] for r in rows if r[0] == k]), np.mean([field[n]["iforest"]
-            for n in field if n.split("/")[1] == k]))
-        for k in KINDS
+        kind: [row for name, row in cells.items() if name.split("/")[1] == kind] for kind in KINDS
     }
     print(
-        FIELD,
+        field,
         json.dumps(changes),
-        f"mean AUROC {a[:, 0].mean():.3f}, mean rank {a[:, 1].mean():.2f}"
-        f" (iforest {a[:, 2].mean():.2f}), W/T/L vs iforest {wtl};",
-        ", ".join(f"{k} {m:.3f} (iforest {i:.3f})" for k, (m, i) in by_kind.items()),
+        f"mean AUROC {np.mean([row['mcod'] for row in cells.values()]):.3f},"
+        f" mean rank {ranks['mcod']:.2f} (iforest {ranks['iforest']:.2f}),"
+        f" W/T/L vs iforest {wins}/{ties}/{losses};",
+        ", ".join(
+            f"{kind} {np.mean([r['mcod'] for r in rows]):.3f}"
+            f" (iforest {np.mean([r['iforest'] for r in rows]):.3f})"
+            for kind, rows in by_kind.items()
+        ),
         f"{time.time() - start:.0f}s",
     )
 

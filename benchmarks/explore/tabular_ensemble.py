@@ -28,11 +28,6 @@ from mcod.datasets import ODDS_NAMES, load_odds
 TIE = 0.005
 
 
-def model_scores(X: np.ndarray, seed: int) -> dict[str, np.ndarray]:
-    """The shipped score of one fitted model."""
-    return {"shipped": MCOD(random_state=seed).fit(X).decision_scores_}
-
-
 def main() -> None:
     n_models = int(sys.argv[1]) if len(sys.argv) > 1 else 5
     baselines = baseline_aurocs()
@@ -42,23 +37,19 @@ def main() -> None:
         X, y = load_odds(name)
         keep = odds_subsample(len(X), seed=0)
         X, y = X[keep], y[keep]
-        fits = [model_scores(X, seed) for seed in range(n_models)]
+        runs = [MCOD(random_state=seed).fit(X).decision_scores_ for seed in range(n_models)]
         field = baselines.get(name, {})
         iforest = field["iforest"]
-        for score in fits[0]:
-            runs = [fit[score] for fit in fits]
-            combined = {
-                "one model": runs[0],
-                "mean score": np.mean(runs, axis=0),
-                "mean median-scaled": np.mean([r / np.median(r) for r in runs], axis=0),
-            }
-            for how, values in combined.items():
-                auroc = roc_auc_score(y, values)
-                rank = 1 + sum(v > auroc for v in field.values())
-                iforest_rank = 1 + sum(v > iforest for v in [*field.values(), auroc])
-                rows.setdefault(f"{score}, {how}", []).append(
-                    (auroc, rank, iforest_rank, auroc - iforest)
-                )
+        combined = {
+            "one model": runs[0],
+            "mean score": np.mean(runs, axis=0),
+            "mean median-scaled": np.mean([r / np.median(r) for r in runs], axis=0),
+        }
+        for how, values in combined.items():
+            auroc = roc_auc_score(y, values)
+            rank = 1 + sum(v > auroc for v in field.values())
+            iforest_rank = 1 + sum(v > iforest for v in [*field.values(), auroc])
+            rows.setdefault(how, []).append((auroc, rank, iforest_rank, auroc - iforest))
     print(f"{n_models} models, {time.time() - start:.0f}s")
     for variant, values in rows.items():
         a = np.array(values)

@@ -58,16 +58,12 @@ def _params(detector: MCOD) -> dict[str, Any]:
 _POWER = ("power_lambdas", "power_mean", "power_std")  # tables with table_yeo_johnson
 
 
-def _tensor_or_none(detector: MCOD, name: str) -> torch.Tensor | None:
-    value = getattr(detector, name, None)
-    return None if value is None else value.detach().cpu().clone()
-
-
 def _detector_state(detector: MCOD) -> dict[str, Any]:
     missing = [name for name in _FITTED if not hasattr(detector, name)]
     if missing:
         raise ValueError("cannot save an unfitted MCOD detector; call fit(X) first")
     table = detector.input_kind_ == "table"
+    power = table and detector.config_.table_yeo_johnson
     network = detector.network_
     return {
         "format": FORMAT,
@@ -81,7 +77,10 @@ def _detector_state(detector: MCOD) -> dict[str, Any]:
         "n_features_in": int(detector.n_features_in_) if table else None,
         "scale_mean": detector.scale_mean_.detach().cpu().clone() if table else None,
         "scale_std": detector.scale_std_.detach().cpu().clone() if table else None,
-        **{name: _tensor_or_none(detector, f"{name}_") for name in _POWER},
+        **{
+            name: getattr(detector, f"{name}_").detach().cpu().clone() if power else None
+            for name in _POWER
+        },
         "queue_size": int(network.first.queue.size),
         "state_dict": {k: v.detach().cpu().clone() for k, v in network.state_dict().items()},
         "decision_scores": torch.as_tensor(np.asarray(detector.decision_scores_, np.float64)),
