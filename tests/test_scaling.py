@@ -1,4 +1,5 @@
-"""Yeo-Johnson for table columns: the transform by hand, the lambda range, extremes kept."""
+"""Yeo-Johnson for table columns: the transform and the octile lambda by hand, the lambda
+range, robustness to a tail of outliers, extremes kept."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import numpy as np
 import pytest
 
 from mcod import MCOD, get_config
-from mcod.scaling import fit_lambdas, yeo_johnson
+from mcod.scaling import fit_lambdas, lambda_from_octiles, octile_skewness, yeo_johnson
 
 
 def test_transform_matches_the_formula_by_hand():
@@ -19,9 +20,36 @@ def test_transform_matches_the_formula_by_hand():
     np.testing.assert_allclose(out[:, 2], [4.0, 0.0, -np.log(3.0)])
 
 
+def test_octile_skewness_by_hand():
+    assert octile_skewness(np.array([0.0, 1.0, 2.0])) == 0.0
+    assert octile_skewness(np.array([0.0, 1.0, 5.0])) == pytest.approx((4 - 1) / 5)
+    assert octile_skewness(np.array([-5.0, -1.0, 0.0])) == pytest.approx(-(4 - 1) / 5)
+
+
+@pytest.mark.parametrize(
+    ("octiles", "expected"),
+    [
+        ([0.0, 1.0, 2.0], 1.0),  # symmetric: the identity
+        ([0.0, 1.0, 3.0], 0.0),  # log(1 + x) maps them to 0, log 2, log 4: symmetric
+        ([-3.0, -1.0, 0.0], 2.0),  # -log(1 - x) maps them to -log 4, -log 2, 0
+        ([0.0, 1.0, 8.0], 0.0),  # still right-skewed after log: the range's end
+        ([0.0, 0.0, 1.0], 1.0),  # a tied median (binary column): left alone
+    ],
+)
+def test_lambda_makes_the_octiles_symmetric(octiles: list[float], expected: float):
+    assert lambda_from_octiles(np.array(octiles)) == pytest.approx(expected, abs=1e-3)
+
+
+def test_a_tail_of_outliers_does_not_choose_the_transform():
+    """Five percent of rows far out on one side: the inliers' symmetric bulk decides."""
+    rng = np.random.default_rng(3)
+    column = np.r_[rng.normal(size=1900), 8.0 + rng.normal(size=100)]
+    assert fit_lambdas(column[:, None])[0] > 0.85  # maximum likelihood gives 0.35 here
+
+
 def test_lambdas_are_clipped_to_the_range_where_both_tails_stay_unbounded():
     rng = np.random.default_rng(0)
-    skewed = np.exp(2 * rng.normal(size=500))  # max likelihood wants lambda < 0 here
+    skewed = np.exp(2 * rng.normal(size=500))  # still right-skewed at lambda 0
     z = (skewed - skewed.mean()) / skewed.std()
     mirrored = -z
     lambdas = fit_lambdas(np.stack([z, mirrored, rng.normal(size=500)], axis=1))
