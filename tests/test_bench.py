@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -375,6 +376,21 @@ def test_wins_ties_losses_against_iforest():
     }
     assert wins_ties_losses(cells, "knn") == (1, 2, 1)
     assert wins_ties_losses(cells, "knn", tie=0.0) == (2, 0, 2)
+
+
+def test_paired_p_value_is_the_exact_signed_rank_test():
+    from mcod.bench.report import paired_p_value
+
+    gains = [0.01, 0.02, 0.03, 0.04, 0.05, 0.06]
+    cells = {f"s{i}": {"iforest": 0.5, "knn": 0.5 + g} for i, g in enumerate(gains)}
+    cells["equal"] = {"iforest": 0.7, "knn": 0.7}  # a zero difference carries no sign
+    cells["alone"] = {"knn": 0.1}  # no iforest run: not counted
+    # all six signs positive: P(W+ = 21) = 1 / 2^6 under the null, doubled for two sides
+    assert paired_p_value(cells, "knn") == pytest.approx(2 / 2**6)
+    cells["s5"]["knn"] = 0.44  # the largest difference now negative: W+ = 15, W- = 6
+    # P(W- <= 6) = #{subsets of 1..6 summing to at most 6} / 64 = 14 / 64, doubled
+    assert paired_p_value(cells, "knn") == pytest.approx(2 * 14 / 64)
+    assert math.isnan(paired_p_value({"a": {"iforest": 0.5, "knn": 0.5}}, "knn"))
 
 
 def test_report_odds_section(tmp_path):

@@ -384,6 +384,20 @@ def wins_ties_losses(cells: dict[str, dict[str, float]], detector: str,
     return w, t, lo
 
 
+def paired_p_value(cells: dict[str, dict[str, float]], detector: str,
+                   reference: str = ODDS_REFERENCE) -> float:
+    """Two-sided Wilcoxon signed-rank p of ``detector`` against ``reference`` over the sets
+    both have: how likely per-set gaps this one-sided are if neither is better. NaN when
+    no set differs."""
+    from scipy.stats import wilcoxon
+
+    diffs = [row[detector] - row[reference] for row in cells.values()
+             if detector in row and reference in row]
+    if not any(diffs):
+        return math.nan
+    return float(wilcoxon(diffs, zero_method="wilcox").pvalue)
+
+
 def _odds_order(names: Iterable[str]) -> list[str]:
     names = set(names)
     first = [n for n in ("mcod-tabular", *TABLE_BASELINES) if n in names]
@@ -428,18 +442,22 @@ def _part6(records: list[dict]) -> list[str]:
     rows = []
     for det in sorted(dets, key=lambda x: (math.isnan(ranks[x]), ranks[x])):
         runs = [r for r in sel if r["detector"] == det]
-        wtl = ("–" if det == ODDS_REFERENCE or not has_ref
-               else "{}/{}/{}".format(*wins_ties_losses(cells["auroc"], det)))
+        against = det != ODDS_REFERENCE and has_ref
+        wtl = "{}/{}/{}".format(*wins_ties_losses(cells["auroc"], det)) if against else "–"
+        p = _num(paired_p_value(cells["auroc"], det), 2) if against else "–"
         rows.append([det, _num(ranks[det], 2), _num(ranks_ap[det], 2),
                      _num(_stats([v[det] for v in cells["auroc"].values() if det in v])[0], 3),
                      _num(_stats([v[det] for v in cells["ap_out"].values() if det in v])[0], 3),
-                     wtl, _num(_stats([r["fit_s"] for r in runs])[0], 2),
+                     wtl, p, _num(_stats([r["fit_s"] for r in runs])[0], 2),
                      str(len({r["dataset"] for r in runs})), str(len(runs))])
     out += [f"### Summary: mean rank over the {len(used)} sets every detector has run "
             f"(1 = best; ties share the mean rank); W/T/L in AUROC against "
-            f"{ODDS_REFERENCE} over the sets both have (tie: |Δ| < {ODDS_TIE})", ""]
+            f"{ODDS_REFERENCE} over the sets both have (tie: |Δ| < {ODDS_TIE}), and the "
+            "two-sided Wilcoxon signed-rank p of the per-set AUROC differences (a large p: "
+            "the sets do not tell the two apart)", ""]
     header = ["detector", "mean rank AUROC", "mean rank AP", "mean AUROC", "mean AP",
-              f"W/T/L vs {ODDS_REFERENCE}", "mean fit s", "sets", "runs"]
+              f"W/T/L vs {ODDS_REFERENCE}", f"p vs {ODDS_REFERENCE}", "mean fit s", "sets",
+              "runs"]
     return out + _table(header, rows) + [""]
 
 
