@@ -1,6 +1,6 @@
 """Development tables outside ODDS: real inlier rows, synthetic anomalies of four kinds.
 
-    python benchmarks/explore/synthetic_tables.py '<json config changes>' [plain|skewed]
+    python benchmarks/explore/synthetic_tables.py '<json changes>' [plain|skewed] [--seeds 2,3]
 
 Why: ODDS is the tabular benchmark, so choosing the `tabular` default with its labels would
 be model selection on the test (benchmarks/DEVELOPMENT.md). These tasks are for choosing.
@@ -9,7 +9,8 @@ iris, pooled Fashion-MNIST and CIFAR-10 pixels, a Gaussian mixture and a noisy s
 standardised; anomalies (5 % of the inliers) follow ADBench's four synthetic types (Han et
 al., 2022): *global* (uniform in 1.1x each column's range), *local* (the inliers' Gaussian
 mixture with covariances x5), *clustered* (its means x5) and *dependency* (every column
-drawn independently from its marginal). Two generation seeds give 48 tasks.
+drawn independently from its marginal). Two generation seeds give 48 tasks; `--seeds`
+draws fresh anomalies (other seeds) for confirming a choice on tasks it was not made on.
 
 With a second argument `skewed`, the same tasks for the four tables of at most 10 columns
 (32 tasks) pass through exp() (columns skewed like lab values or counts) and every other
@@ -25,10 +26,10 @@ anomaly type.
 
 from __future__ import annotations
 
+import argparse
 import json
-import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -106,13 +107,13 @@ def anomalies(X: np.ndarray, kind: str, n: int, rng: np.random.Generator) -> np.
     ])
 
 
-def tasks(field: str) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+def tasks(field: str, seeds: Sequence[int] = SEEDS) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
     """(name, rows, labels) for every table x kind x seed of a field; 1 marks an anomaly."""
     for table, X in inlier_tables().items():
         if field == "skewed" and X.shape[1] > 10:
             continue
         for kind in KINDS:
-            for seed in SEEDS:
+            for seed in seeds:
                 rng = np.random.default_rng(1000 * seed + KINDS.index(kind))
                 n_out = max(5, round(OUTLIER_SHARE * len(X)))
                 rows = np.vstack([X, anomalies(X, kind, n_out, rng)])
@@ -123,14 +124,16 @@ def tasks(field: str) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
                 yield f"{table}/{kind}/{seed}", rows, labels
 
 
-def baseline_aurocs(field: str) -> dict[str, dict[str, float]]:
+def baseline_aurocs(field: str, seeds: Sequence[int] = SEEDS) -> dict[str, dict[str, float]]:
     """AUROC of every baseline on every task, from the cache or fitted now (seed 0)."""
     suffix = "" if field == "plain" else f"_{field}"
+    if tuple(seeds) != SEEDS:
+        suffix += "_seeds_" + "_".join(map(str, seeds))
     cache = Path(__file__).with_name(f"synthetic_tables{suffix}_baselines.json")
     if cache.exists():
         return json.loads(cache.read_text())
     specs, aurocs = registry(), {}
-    for name, X, y in tasks(field):
+    for name, X, y in tasks(field, seeds):
         Xs = StandardScaler().fit_transform(X)  # the ODDS protocol's input for baselines
         aurocs[name] = {
             b: round(float(roc_auc_score(y, specs[b].build(0, False).fit(Xs).decision_scores_)), 4)
@@ -142,13 +145,17 @@ def baseline_aurocs(field: str) -> dict[str, dict[str, float]]:
 
 
 def main() -> None:
-    changes = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
-    field = sys.argv[2] if len(sys.argv) > 2 else "plain"
-    if field not in FIELDS:
-        raise SystemExit(f"unknown field {field!r}; choose one of {FIELDS}")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("changes", nargs="?", default="{}", help="JSON config changes")
+    parser.add_argument("field", nargs="?", default="plain", choices=FIELDS)
+    parser.add_argument("--seeds", default=",".join(map(str, SEEDS)),
+                        help="generation seeds of the anomalies, e.g. 2,3")
+    args = parser.parse_args()
+    changes = json.loads(args.changes)
+    field, seeds = args.field, tuple(int(s) for s in args.seeds.split(","))
     config = get_config("tabular").replace(**changes)
-    cells, start = baseline_aurocs(field), time.time()
-    for name, X, y in tasks(field):
+    cells, start = baseline_aurocs(field, seeds), time.time()
+    for name, X, y in tasks(field, seeds):
         scores = MCOD(config=config, random_state=0).fit(X).decision_scores_
         cells[name]["mcod"] = roc_auc_score(y, scores)
     ranks, _ = mean_ranks(cells, ["mcod", *TABLE_BASELINES])
@@ -157,7 +164,7 @@ def main() -> None:
         kind: [row for name, row in cells.items() if name.split("/")[1] == kind] for kind in KINDS
     }
     print(
-        field,
+        field if seeds == SEEDS else f"{field} seeds {args.seeds}",
         json.dumps(changes),
         f"mean AUROC {np.mean([row['mcod'] for row in cells.values()]):.3f},"
         f" mean rank {ranks['mcod']:.2f} (iforest {ranks['iforest']:.2f}),"
