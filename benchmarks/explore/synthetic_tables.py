@@ -1,6 +1,7 @@
 """Development tables outside ODDS: real inlier rows, synthetic anomalies of four kinds.
 
-    python benchmarks/explore/synthetic_tables.py '<json changes>' [plain|skewed] [--seeds 2,3]
+    python benchmarks/explore/synthetic_tables.py '<json changes>' [plain|skewed|classes]
+        [--seeds 2,3]
 
 Why: ODDS is the tabular benchmark, so choosing the `tabular` default with its labels would
 be model selection on the test (benchmarks/DEVELOPMENT.md). These tasks are for choosing.
@@ -17,22 +18,34 @@ With a second argument `skewed`, the same tasks for the four tables of at most 1
 column is rounded to 0.5 (discrete). That field was added after seeing that mcod trails
 IsolationForest on ODDS sets with few, skewed or discrete columns (no ODDS label was used).
 
+With `classes`, the anomalies are real rows of another class, as in ODDS (whose sets are
+classification data with a small class as the outliers): eight classification tables none
+of which is an ODDS set (mlbench's Vehicle, Sonar, Vowel and DNA and MASS's crabs, read
+through R: `apt-get install r-base-core r-cran-mlbench r-cran-mass`; sklearn's iris; pooled
+Fashion-MNIST and CIFAR-10 pixels), raw. For each of up to four classes of a table, the
+inliers are the rows of all other classes and the anomalies a random sample of that class,
+5 % of the inliers (56 tasks). It was added because the synthetic fields order the ten
+baselines unlike ODDS (benchmarks/DEVELOPMENT.md, step 12).
+
 The field is the ten ODDS baselines at their benchmark settings, fitted once and cached in
 synthetic_tables_baselines.json beside this script (delete it to refit). Prints, for the
 `tabular` config with the given changes, mean AUROC and mean rank in that field,
 IsolationForest's rank in the same field, wins/ties/losses against it, and mean AUROC per
-anomaly type.
+anomaly type (per table for `classes`).
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import subprocess
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from sklearn.datasets import load_diabetes, load_iris, make_swiss_roll
 from sklearn.metrics import roc_auc_score
 from sklearn.mixture import GaussianMixture
@@ -43,21 +56,43 @@ from mcod.bench.detectors import TABLE_BASELINES, registry
 from mcod.bench.report import mean_ranks, wins_ties_losses
 from mcod.datasets import load_dataset
 
-FIELDS = ("plain", "skewed")
+FIELDS = ("plain", "skewed", "classes")
 KINDS = ("global", "local", "clustered", "dependency")
 SEEDS = (0, 1)
 OUTLIER_SHARE = 0.05
+MAX_CLASSES = 4  # classes field: tasks per table and seed, at most
 
 
-def _pooled(name: str, n: int, block: int) -> np.ndarray:
-    """The first n training images, average-pooled over block x block pixels, in [0, 1]."""
+def _pooled(name: str, n: int, block: int,
+            spread: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """n training images, average-pooled over block x block pixels, in [0, 1], and their
+    class labels: the first n, or with `spread` n evenly spaced over the split (CIFAR-10's
+    training images are stored class by class)."""
     data = load_dataset(name)
-    images = data.images[data.split == "train"][:n].astype(np.float64) / 255.0
+    train = np.flatnonzero(data.split == "train")
+    picked = train[np.linspace(0, len(train) - 1, n).round().astype(int)] if spread else train[:n]
+    images = data.images[picked].astype(np.float64) / 255.0
     if images.ndim == 3:
         images = images[..., None]
     n_img, h, w, c = images.shape
     pooled = images.reshape(n_img, h // block, block, w // block, block, c).mean(axis=(2, 4))
-    return pooled.reshape(n_img, -1)
+    return pooled.reshape(n_img, -1), data.labels[picked]
+
+
+def _r_table(package: str, name: str, label: tuple[str, ...] = ("Class",),
+             drop: tuple[str, ...] = ()) -> tuple[np.ndarray, np.ndarray]:
+    """(features, class labels) of a data set shipped with an R package, read via Rscript;
+    a class is the combination of the `label` columns."""
+    script = f"library({package}); data({name}); write.csv({name}, stdout(), row.names=FALSE)"
+    try:
+        csv = subprocess.run(["Rscript", "-e", script], capture_output=True, text=True,
+                             check=True).stdout
+    except (OSError, subprocess.CalledProcessError) as err:
+        raise SystemExit(f"the classes field reads R data sets ({package}::{name}): "
+                         "apt-get install r-base-core r-cran-mlbench r-cran-mass") from err
+    table = pd.read_csv(io.StringIO(csv))
+    labels = table[list(label)].astype(str).agg("/".join, axis=1).to_numpy()
+    return table.drop(columns=[*label, *drop]).to_numpy(np.float64), labels
 
 
 def _gaussian_mixture(rng: np.random.Generator) -> np.ndarray:
@@ -80,12 +115,26 @@ def inlier_tables() -> dict[str, np.ndarray]:
     tables = {
         "diabetes": load_diabetes().data,
         "iris": load_iris().data,
-        "fashion-7x7": _pooled("fashion-mnist", 3000, 4),
-        "cifar-4x4": _pooled("cifar10", 2000, 8),
+        "fashion-7x7": _pooled("fashion-mnist", 3000, 4)[0],
+        "cifar-4x4": _pooled("cifar10", 2000, 8)[0],
         "mixture-8d": _gaussian_mixture(rng),
         "swiss-roll-5d": _swiss_roll(rng),
     }
     return {name: StandardScaler().fit_transform(X) for name, X in tables.items()}
+
+
+def class_tables() -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The eight classification tables of the `classes` field: (raw features, labels)."""
+    return {
+        "vehicle": _r_table("mlbench", "Vehicle"),
+        "sonar": _r_table("mlbench", "Sonar"),
+        "vowel": _r_table("mlbench", "Vowel", drop=("V1",)),  # V1: the speaker's id
+        "dna": _r_table("mlbench", "DNA"),
+        "crabs": _r_table("MASS", "crabs", label=("sp", "sex"), drop=("index",)),
+        "iris": (load_iris().data, load_iris().target),
+        "fashion-7x7": _pooled("fashion-mnist", 3000, 4, spread=True),
+        "cifar-4x4": _pooled("cifar10", 2000, 8, spread=True),
+    }
 
 
 def anomalies(X: np.ndarray, kind: str, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -107,8 +156,25 @@ def anomalies(X: np.ndarray, kind: str, n: int, rng: np.random.Generator) -> np.
     ])
 
 
+def class_tasks(seeds: Sequence[int]) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+    """(name, rows, labels) of the `classes` field: one class sampled as the anomalies."""
+    for table, (X, y) in class_tables().items():
+        for c_index, c in enumerate(np.unique(y)[:MAX_CLASSES]):
+            inliers = X[y != c]
+            for seed in seeds:
+                rng = np.random.default_rng(1000 * seed + c_index)
+                n_out = min(max(5, round(OUTLIER_SHARE * len(inliers))), int((y == c).sum()))
+                outliers = rng.choice(X[y == c], n_out, replace=False)
+                rows = np.vstack([inliers, outliers])
+                labels = np.r_[np.zeros(len(inliers)), np.ones(n_out)]
+                yield f"{table}/class {c}/{seed}", rows, labels
+
+
 def tasks(field: str, seeds: Sequence[int] = SEEDS) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
-    """(name, rows, labels) for every table x kind x seed of a field; 1 marks an anomaly."""
+    """(name, rows, labels) for every task of a field; 1 marks an anomaly."""
+    if field == "classes":
+        yield from class_tasks(seeds)
+        return
     for table, X in inlier_tables().items():
         if field == "skewed" and X.shape[1] > 10:
             continue
@@ -160,9 +226,9 @@ def main() -> None:
         cells[name]["mcod"] = roc_auc_score(y, scores)
     ranks, _ = mean_ranks(cells, ["mcod", *TABLE_BASELINES])
     wins, ties, losses = wins_ties_losses(cells, "mcod")
-    by_kind = {
-        kind: [row for name, row in cells.items() if name.split("/")[1] == kind] for kind in KINDS
-    }
+    by_group: dict[str, list[dict[str, float]]] = {}  # anomaly kind, or table for `classes`
+    for name, row in cells.items():
+        by_group.setdefault(name.split("/")[0 if field == "classes" else 1], []).append(row)
     print(
         field if seeds == SEEDS else f"{field} seeds {args.seeds}",
         json.dumps(changes),
@@ -170,9 +236,9 @@ def main() -> None:
         f" mean rank {ranks['mcod']:.2f} (iforest {ranks['iforest']:.2f}),"
         f" W/T/L vs iforest {wins}/{ties}/{losses};",
         ", ".join(
-            f"{kind} {np.mean([r['mcod'] for r in rows]):.3f}"
+            f"{group} {np.mean([r['mcod'] for r in rows]):.3f}"
             f" (iforest {np.mean([r['iforest'] for r in rows]):.3f})"
-            for kind, rows in by_kind.items()
+            for group, rows in by_group.items()
         ),
         f"{time.time() - start:.0f}s",
     )
