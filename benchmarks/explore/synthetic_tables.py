@@ -1,4 +1,4 @@
-"""Development tables outside ODDS: real inlier rows, synthetic anomalies of four kinds.
+"""Development tables outside ODDS: synthetic anomalies among real rows, or real classes.
 
     python benchmarks/explore/synthetic_tables.py '<json changes>' [plain|skewed|classes]
         [--seeds 2,3]
@@ -6,12 +6,13 @@
 Why: ODDS is the tabular benchmark, so choosing the `tabular` default with its labels would
 be model selection on the test (benchmarks/DEVELOPMENT.md). These tasks are for choosing.
 Inliers are the rows of six tables none of which is an ODDS set (sklearn's diabetes and
-iris, pooled Fashion-MNIST and CIFAR-10 pixels, a Gaussian mixture and a noisy swiss roll),
-standardised; anomalies (5 % of the inliers) follow ADBench's four synthetic types (Han et
-al., 2022): *global* (uniform in 1.1x each column's range), *local* (the inliers' Gaussian
-mixture with covariances x5), *clustered* (its means x5) and *dependency* (every column
-drawn independently from its marginal). Two generation seeds give 48 tasks; `--seeds`
-draws fresh anomalies (other seeds) for confirming a choice on tasks it was not made on.
+iris, the first training images of Fashion-MNIST and CIFAR-10 pooled, the latter all of one
+class, a Gaussian mixture and a noisy swiss roll), standardised; anomalies (5 % of the
+inliers) follow ADBench's four synthetic types (Han et al., 2022): *global* (uniform in
+1.1x each column's range), *local* (the inliers' Gaussian mixture with covariances x5),
+*clustered* (its means x5) and *dependency* (every column drawn independently from its
+marginal). Two generation seeds give 48 tasks; `--seeds` draws fresh anomalies (other
+seeds) for confirming a choice on tasks it was not made on.
 
 With a second argument `skewed`, the same tasks for the four tables of at most 10 columns
 (32 tasks) pass through exp() (columns skewed like lab values or counts) and every other
@@ -27,11 +28,11 @@ inliers are the rows of all other classes and the anomalies a random sample of t
 5 % of the inliers (56 tasks). It was added because the synthetic fields order the ten
 baselines unlike ODDS (benchmarks/DEVELOPMENT.md, step 12).
 
-The field is the ten ODDS baselines at their benchmark settings, fitted once and cached in
-synthetic_tables_baselines.json beside this script (delete it to refit). Prints, for the
-`tabular` config with the given changes, mean AUROC and mean rank in that field,
-IsolationForest's rank in the same field, wins/ties/losses against it, and mean AUROC per
-anomaly type (per table for `classes`).
+The field is the ten ODDS baselines at their benchmark settings, fitted once and cached
+beside this script (synthetic_tables[_field][_seeds_...]_baselines.json; delete to refit).
+Prints, for the `tabular` config with the given changes, mean AUROC and mean rank in that
+field, IsolationForest's rank in the same field, wins/ties/losses against it, and mean
+AUROC per anomaly type (per table for `classes`).
 """
 
 from __future__ import annotations
