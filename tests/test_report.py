@@ -14,7 +14,7 @@ from PIL import Image
 
 from mcod import MCOD, __version__
 from mcod.cli import main
-from mcod.report import RECALL, REPORT_FILE, _robust_z, write_report
+from mcod.report import RECALL, REPORT_FILE, _robust_z, typical_samples, write_report
 
 FAST = ["--epochs", "1", "--batch-size", "20", "--device", "cpu"]
 IMAGE_HEADINGS = ("Summary", "Score distribution", "Top outliers", "Memory", "Feature map")
@@ -107,11 +107,22 @@ def test_table_report_shows_deviating_columns(tmp_path):
     assert first_deviation is not None
     assert first_deviation.group(1) == "delta &lt;script&gt;alert(1)&lt;/script&gt;"
     assert "most typical rows" in html
+    memory_table = html[html.index("most typical rows") : html.index("Feature map")]
+    for i in np.flatnonzero(detector.labels_):  # flagged rows never stand for normal data
+        assert f"row-{i} (" not in memory_table
     assert "5 networks, scores averaged" in html  # the tabular config's ensemble is named
     assert "per epoch, over the 5 networks" in html
     assert html.count("memory and features of the first of the networks") == 2  # memory, map
     assert "<script" not in html.lower()
     assert _external_references(html) == []
+
+
+def test_typical_samples_leave_out_flagged_ones():
+    attention = np.array([[0.9, 0.1], [0.6, 0.4], [0.7, 0.3], [0.2, 0.8], [0.3, 0.7]])
+    flagged = np.array([True, False, False, False, False])  # sample 0 points at item 0
+    best = typical_samples(attention, flagged, shown=2)
+    assert [b.tolist() for b in best] == [[2, 1], [3, 4]]
+    assert typical_samples(attention, ~flagged, shown=5)[1].tolist() == [0]
 
 
 def test_robust_z_finds_the_wild_value():

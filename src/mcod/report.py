@@ -121,6 +121,19 @@ def _robust_z(table: np.ndarray) -> np.ndarray:
     return (table - median) / np.where(scale > 0, scale, 1.0)
 
 
+def typical_samples(attention: np.ndarray, flagged: np.ndarray, shown: int) -> list[np.ndarray]:
+    """Per memory item, the unflagged samples with the highest attention to it, best first.
+
+    Attention compares directions, so a far-out sample can point straight at an item; the
+    section shows what the item stands for as normal, so flagged samples are left out.
+    """
+    normal = np.flatnonzero(~flagged)
+    return [
+        normal[np.argsort(-attention[normal, j], kind="stable")[:shown]]
+        for j in range(attention.shape[1])
+    ]
+
+
 def _fmt(value: float) -> str:
     return f"{value:.4g}"
 
@@ -280,7 +293,7 @@ class _Page:
         note = (
             "Each memory item is a prototype of normal data. Usage is the share of "
             "samples whose strongest attention goes to the item; the samples shown are "
-            "the ones it recalls best (highest attention), i.e. what it stands for."
+            "the unflagged ones it recalls best (highest attention), i.e. what it stands for."
         )
         parts = [f'<p class="note">{note}{self._first_network_only()}</p>']
         if self.is_table:
@@ -289,8 +302,9 @@ class _Page:
                 "<th>most typical rows (attention)</th></tr>"
             )
         shown = TYPICAL_ROWS if self.is_table else RECALL
+        typical = typical_samples(attention, self.flagged, shown)
         for j in order:
-            best = np.argsort(-attention[:, j], kind="stable")[:shown]
+            best = typical[j]
             bar = (
                 f'<span class="bar"><span style="width:{usage[j] * 100:.1f}%"></span></span>'
                 f"{usage[j]:.1%}"
