@@ -107,7 +107,9 @@ def test_table_report_shows_deviating_columns(tmp_path):
     assert first_deviation is not None
     assert first_deviation.group(1) == "delta &lt;script&gt;alert(1)&lt;/script&gt;"
     assert "most typical rows" in html
-    memory_table = html[html.index("most typical rows") : html.index("Feature map")]
+    start = html.index("most typical rows")
+    memory_table = html[start : html.index("</table>", start)]
+    assert memory_table.count("<tr>") == detector.memory_items_.shape[0]
     for i in np.flatnonzero(detector.labels_):  # flagged rows never stand for normal data
         assert f"row-{i} (" not in memory_table
     assert "5 networks, scores averaged" in html  # the tabular config's ensemble is named
