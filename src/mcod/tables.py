@@ -3,8 +3,10 @@
 ``read_table`` turns a file into a :class:`TableData`: the numeric matrix a detector is
 fitted on, the row ids (from ``--id-column``, else None: rows are named by their 0-based
 index), the names of the matrix's columns, and the original frame (so that ``mcod clean``
-can write the kept rows with every original column). Every problem a user can fix raises
-:class:`~mcod.inputs.InputError` (or ``FileNotFoundError``) with a one-line message.
+can write the kept rows with every original column; for CSV it holds each cell's text as
+written, so kept rows keep leading zeros, number formats and repeated headers). Every
+problem a user can fix raises :class:`~mcod.inputs.InputError` (or ``FileNotFoundError``)
+with a one-line message.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ class TableData:
     ids: list[str] | None  # values of the id column as text; None: rows named by index
     id_column: str | None
     columns: list[str]  # names of X's columns (one-hot columns as "<column>=<value>")
-    frame: Any  # the pandas DataFrame as read (every column, original values)
+    frame: Any  # every column as read: Parquet values, or CSV cells' original text
     path: Path
 
     @property
@@ -129,6 +131,20 @@ def _read_frame(path: Path) -> Any:
         raise InputError(f"{path} has a header but no rows")
     frame.columns = [str(c) for c in frame.columns]
     return frame
+
+
+def _csv_text(path: Path, typed: Any) -> Any:
+    """The CSV's cells as their original text, under its header as written (repeated names
+    kept); `typed` is the same file parsed with types, to check the rows line up."""
+    import pandas as pd
+
+    sep = "\t" if path.suffix.lower() == ".tsv" else ","
+    text = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, header=None)
+    header, body = text.iloc[0].tolist(), text.iloc[1:].reset_index(drop=True)
+    if body.shape != typed.shape:
+        raise InputError(f"cannot read {path} consistently as text and as numbers")
+    body.columns = header
+    return body
 
 
 def _select_columns(frame: Any, columns: list[str] | None, id_column: str | None,
@@ -218,8 +234,10 @@ def read_table(
     if non_numeric:
         data = pd.get_dummies(data, columns=non_numeric, prefix_sep="=", dtype="float64")
     X = np.ascontiguousarray(data.to_numpy(dtype=np.float64))
-    ids = None if id_column is None else frame[id_column].astype(str).tolist()
-    return TableData(X, ids, id_column, [str(c) for c in data.columns], frame, file)
+    original = frame if file.suffix.lower() in PARQUET_SUFFIXES else _csv_text(file, frame)
+    id_values = None if id_column is None else original.iloc[:, frame.columns.get_loc(id_column)]
+    ids = None if id_values is None else id_values.astype(str).tolist()
+    return TableData(X, ids, id_column, [str(c) for c in data.columns], original, file)
 
 
 def _split_columns(text: str | None) -> list[str] | None:
