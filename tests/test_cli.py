@@ -181,6 +181,29 @@ def test_bad_input_returns_2_with_one_line_message(case, tmp_path, capsys):
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize(
+    ("option", "make_target", "expected"),
+    [
+        ("--out", lambda d: d / "a-file", "--out"),
+        ("--report", lambda d: d / "a-file", "--report"),
+        ("--save-model", lambda d: d, "--save-model"),
+    ],
+)
+def test_unwritable_output_is_refused_before_training(option, make_target, expected,
+                                                      tmp_path, capsys, monkeypatch):
+    from mcod.detector import MCOD
+
+    def no_training(*_args, **_kwargs):
+        raise AssertionError("trained before checking the output paths")
+
+    monkeypatch.setattr(MCOD, "fit", no_training)
+    (tmp_path / "a-file").write_text("not a folder")
+    args = ["detect", "--npy", _zeros_npy(tmp_path), option, str(make_target(tmp_path))]
+    assert main([*args, "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"mcod: error: {expected} ") and err.count("\n") == 1
+
+
 def test_score_without_input_is_an_error(npy_run, capsys):
     folder, _, _ = npy_run
     assert main(["score", str(folder / "model.pt"), "--quiet"]) == 2

@@ -162,6 +162,6 @@ def test_detect_table_errors_are_one_line(tmp_path, csv_file, capsys):
     assert "unknown column" in capsys.readouterr().err
     np.save(tmp_path / "x.npy", np.zeros((4, 2)))
     assert main(["detect", "--npy", str(tmp_path / "x.npy"), "--id-column", "id", *FAST]) == 2
-    assert "only apply to tables" in capsys.readouterr().err
+    assert "--id-column applies only to tables" in capsys.readouterr().err
     assert main(["detect", str(csv_file), "--table", str(csv_file), *FAST]) == 2
     assert "not both" in capsys.readouterr().err

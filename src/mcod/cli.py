@@ -318,7 +318,8 @@ def read_input(args: argparse.Namespace, contamination: float | None = None) -> 
         return InputData(data.X, data.ids, source, table=data, key_column=data.key_column)
     given = table_options_given(args)
     if given:
-        raise InputError(f"{', '.join(given)} only apply to tables (.csv, .tsv, .parquet)")
+        verb = "applies" if len(given) == 1 else "apply"
+        raise InputError(f"{', '.join(given)} {verb} only to tables (.csv, .tsv, .parquet)")
     if args.npy or (args.input and Path(args.input).suffix.lower() == ".npy"):
         path = args.npy or args.input
         return InputData(_load_npy(path), None, f"array {path}")
@@ -328,7 +329,7 @@ def read_input(args: argparse.Namespace, contamination: float | None = None) -> 
         images, files = load_image_folder(args.input, progress=not args.quiet)
         return InputData(images, [str(f) for f in files], f"images in {args.input}")
     if getattr(args, "demo_class", None) is None:
-        raise InputError("no input: give a folder of images or --npy FILE")
+        raise InputError("no input: give an image folder, a table (.csv, .parquet) or --npy FILE")
     return _load_demo(args.demo_class, 0.1 if contamination is None else contamination, args.seed)
 
 
@@ -449,9 +450,21 @@ def _write_report(
 # --------------------------------------------------------------------------- commands
 
 
+def _check_output_paths(args: argparse.Namespace) -> None:
+    """Refuse output paths that cannot be written, before any training is spent."""
+    for option, folder in (("--out", args.out), ("--report", args.report)):
+        path = Path(folder).expanduser() if folder else None
+        if path is not None and path.exists() and not path.is_dir():
+            raise InputError(f"{option} {folder} is a file; give a folder")
+    model = getattr(args, "save_model", None)
+    if model and Path(model).expanduser().is_dir():
+        raise InputError(f"--save-model {model} is a folder; give a file name such as model.pt")
+
+
 def run_detect(args: argparse.Namespace) -> int:
     """`mcod detect`: train on the input, rank it, optionally save scores and model."""
     started = time.perf_counter()
+    _check_output_paths(args)
     detector = make_detector(args)
     data = read_input(args, contamination=args.contamination)
     _say(args, f"data: {_describe(data.X)} ({data.source})")
@@ -485,6 +498,7 @@ def run_score(args: argparse.Namespace) -> int:
     from mcod.persistence import load
 
     started = time.perf_counter()
+    _check_output_paths(args)
     detector = load(args.model, device=args.device)
     data = read_input(args)
     _say(args, f"data: {_describe(data.X)} ({data.source})")
