@@ -97,6 +97,14 @@ def test_missing_values_error_names_columns_and_counts(tmp_path):
     assert read_table(path, columns=["b"]).X.shape == (4, 1)  # gaps only in unused columns
 
 
+def test_a_missing_category_is_an_all_zero_row_without_fill(tmp_path):
+    path = tmp_path / "cat.csv"
+    pd.DataFrame({"x": [1.0, 2.0, 3.0], "kind": ["a", None, "b"]}).to_csv(path, index=False)
+    table = read_table(path, categorical="onehot")
+    assert table.columns == ["x", "kind=a", "kind=b"]
+    np.testing.assert_array_equal(table.X, [[1, 1, 0], [2, 0, 0], [3, 0, 1]])
+
+
 @pytest.mark.parametrize(
     ("content", "name", "error", "match"),
     [

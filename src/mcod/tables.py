@@ -171,8 +171,9 @@ def _select_columns(frame: Any, columns: list[str] | None, id_column: str | None
 
 
 def _missing(frame: Any, fill: str, path: Path) -> Any:
+    """Numeric gaps: an error, or filled. Categorical gaps stay: they one-hot to all zeros."""
     counts = frame.isna().sum()
-    bad = {str(c): int(n) for c, n in counts.items() if n}
+    bad = {str(c): int(n) for c, n in counts.items() if n and _is_numeric(frame[c])}
     if not bad:
         return frame
     if fill == "none":
@@ -183,15 +184,14 @@ def _missing(frame: Any, fill: str, path: Path) -> Any:
             + (f" and {more} more" if more > 0 else "")
             + "; pass --fill-missing mean|median|zero, or leave those columns out with --columns"
         )
-    numeric = [c for c in frame.columns if c in bad and _is_numeric(frame[c])]
     filled = frame.copy()
-    for c in numeric:
+    for c in bad:
         col = filled[c].astype("float64")
         value = {"mean": col.mean(), "median": col.median(), "zero": 0.0}[fill]
         if value != value:  # the whole column is missing: mean/median are NaN
             value = 0.0
         filled[c] = col.fillna(value)
-    return filled  # missing categorical values become all-zero one-hot rows
+    return filled
 
 
 def _is_numeric(series: Any) -> bool:
