@@ -11,7 +11,7 @@ import pytest
 
 from mcod.cli import main
 from mcod.inputs import InputError
-from mcod.tables import is_table_path, read_table, write_table
+from mcod.tables import align_columns, is_table_path, read_table, write_table
 
 FAST = ["--epochs", "1", "--batch-size", "20", "--device", "cpu", "--quiet"]
 
@@ -130,6 +130,21 @@ def test_unknown_columns_are_named(csv_file):
         read_table(csv_file, id_column="key")
 
 
+def test_align_columns_matches_by_name(tmp_path):
+    fitted = ["a", "b", "colour=green", "colour=red"]
+    path = tmp_path / "new.csv"
+    frame = pd.DataFrame({"colour": ["red", "red"], "b": [1.0, 2.0], "a": [3.0, 4.0]})
+    frame.to_csv(path, index=False)  # columns reordered, and no green row
+    table = read_table(path, categorical="onehot")
+    np.testing.assert_array_equal(align_columns(table, fitted), [[3, 1, 0, 1], [4, 2, 0, 1]])
+    frame.assign(colour=["red", "blue"]).to_csv(path, index=False)
+    with pytest.raises(InputError, match="not fitted on: 'colour=blue'"):
+        align_columns(read_table(path, categorical="onehot"), fitted)
+    frame.rename(columns={"a": "A"}).to_csv(path, index=False)
+    with pytest.raises(InputError, match="lacks column.*: 'a'"):
+        align_columns(read_table(path, categorical="onehot"), fitted)
+
+
 def test_write_table_round_trip(tmp_path):
     frame = _frame(5)
     for name in ("out.csv", "out.parquet"):
@@ -150,6 +165,19 @@ def test_detect_csv_carries_id_column_into_scores(tmp_path, csv_file, capsys):
     assert columns == ["id", "score", "label", "rank"]
     assert [r["id"] for r in rows] == [f"row{i}" for i in range(30)]
     assert "  id" in capsys.readouterr().out  # the printed top table names the column too
+
+
+def test_score_matches_a_saved_models_columns_by_name(tmp_path, csv_file):
+    model, reordered = tmp_path / "m.pt", tmp_path / "reordered.csv"
+    pd.read_csv(csv_file)[["b", "id", "a"]].to_csv(reordered, index=False)
+    common = ["--id-column", "id", "--columns"]
+    assert main(["detect", str(csv_file), *common, "a,b", *FAST, "--save-model", str(model)]) == 0
+    for name, path, columns in (("same", csv_file, "a,b"), ("reordered", reordered, "b,a")):
+        args = ["score", str(model), str(path), *common, columns, "--quiet"]
+        assert main([*args, "--out", str(tmp_path / name)]) == 0
+    same = _read_csv(tmp_path / "same" / "scores.csv")[1]
+    reordered_scores = _read_csv(tmp_path / "reordered" / "scores.csv")[1]
+    assert [r["score"] for r in same] == [r["score"] for r in reordered_scores]
 
 
 def test_detect_table_option_without_id_uses_index(tmp_path):

@@ -28,6 +28,7 @@ __all__ = [
     "TABLE_SUFFIXES",
     "TableData",
     "add_table_arguments",
+    "align_columns",
     "is_table_path",
     "read_table",
     "table_from_args",
@@ -238,6 +239,32 @@ def read_table(
     id_values = None if id_column is None else original.iloc[:, frame.columns.get_loc(id_column)]
     ids = None if id_values is None else id_values.astype(str).tolist()
     return TableData(X, ids, id_column, [str(c) for c in data.columns], original, file)
+
+
+def align_columns(table: TableData, fitted: list[str]) -> np.ndarray:
+    """``table.X`` with its columns put in the order of the model's ``fitted`` names.
+
+    Columns are matched by name, not position. A one-hot column of a category absent from
+    this table is all zeros; a category or column the model never saw is an error.
+    """
+    index = {name: j for j, name in enumerate(table.columns)}
+    encoded = {name.split("=", 1)[0] for name in fitted if "=" in name and name not in index}
+    encoded &= {name.split("=", 1)[0] for name in table.columns if "=" in name}
+    missing = [n for n in fitted if n not in index and n.split("=", 1)[0] not in encoded]
+    if missing:
+        raise InputError(f"{table.path} lacks column(s) the model was fitted on: {_names(missing)}")
+    unknown = [n for n in table.columns if n not in set(fitted)]
+    if unknown:
+        raise InputError(
+            f"{table.path} has column(s) the model was not fitted on: {_names(unknown)} "
+            "(a '<column>=<value>' is a category not seen in training; leave other columns "
+            "out with --columns)"
+        )
+    X = np.zeros((len(table.X), len(fitted)))
+    for j, name in enumerate(fitted):
+        if name in index:
+            X[:, j] = table.X[:, index[name]]
+    return X
 
 
 def _split_columns(text: str | None) -> list[str] | None:
