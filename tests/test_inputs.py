@@ -227,5 +227,5 @@ def test_folder_missing(tmp_path):
 
 def test_folder_is_a_file(tmp_path):
     f = _save(tmp_path / "a.png", "L")
-    with pytest.raises(InputError, match="not a directory"):
+    with pytest.raises(InputError, match="is a file, not a folder of images.*tables"):
         load_image_folder(f)

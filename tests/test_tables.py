@@ -97,6 +97,13 @@ def test_missing_values_error_names_columns_and_counts(tmp_path):
     assert read_table(path, columns=["b"]).X.shape == (4, 1)  # gaps only in unused columns
 
 
+def test_infinite_values_name_their_column(tmp_path):
+    path = tmp_path / "inf.csv"
+    path.write_text("a,b\n1,2\n3,inf\n5,6\n")
+    with pytest.raises(InputError, match="infinite values in column.*'b'"):
+        read_table(path)
+
+
 def test_a_missing_category_is_an_all_zero_row_without_fill(tmp_path):
     path = tmp_path / "cat.csv"
     pd.DataFrame({"x": [1.0, 2.0, 3.0], "kind": ["a", None, "b"]}).to_csv(path, index=False)

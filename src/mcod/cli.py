@@ -312,7 +312,7 @@ def read_input(args: argparse.Namespace, contamination: float | None = None) -> 
 
         path = table or args.input
         data = table_from_args(path, args)
-        source = f"table {path}, {len(data.columns)} columns" + (
+        source = f"table {path}, {_count(len(data.columns), 'column')}" + (
             f", rows named by {data.id_column!r}" if data.id_column else ""
         )
         return InputData(data.X, data.ids, source, table=data, key_column=data.key_column)
@@ -334,9 +334,15 @@ def read_input(args: argparse.Namespace, contamination: float | None = None) -> 
 
 
 def _describe(X: np.ndarray) -> str:
-    kind = "table rows" if X.ndim == 2 else "images" if X.ndim in (3, 4) else "samples"
+    if X.ndim == 2:
+        return f"{X.shape[0]} rows of {_count(X.shape[1], 'column')}, dtype {X.dtype}"
+    kind = "images" if X.ndim in (3, 4) else "samples"
     shape = "x".join(str(n) for n in X.shape[1:]) or "scalar"
     return f"{X.shape[0] if X.ndim else 0} {kind} of shape {shape}, dtype {X.dtype}"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 # --------------------------------------------------------------------------- model

@@ -229,7 +229,10 @@ def load_image_folder(
     if not root.exists():
         raise InputError(f"folder not found: {root}")
     if not root.is_dir():
-        raise InputError(f"not a directory: {root}")
+        raise InputError(
+            f"{root} is a file, not a folder of images; mcod reads image folders, tables "
+            "(.csv, .tsv, .parquet, .pq) and .npy arrays"
+        )
     files = _find_images(root, extensions)
     if not files:
         raise InputError(f"no image files found in {root} (looked for {', '.join(extensions)})")

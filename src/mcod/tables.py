@@ -235,6 +235,9 @@ def read_table(
     if non_numeric:
         data = pd.get_dummies(data, columns=non_numeric, prefix_sep="=", dtype="float64")
     X = np.ascontiguousarray(data.to_numpy(dtype=np.float64))
+    infinite = [str(c) for c, bad in zip(data.columns, np.isinf(X).any(axis=0), strict=True) if bad]
+    if infinite:
+        raise InputError(f"{file} has infinite values in column(s) {_names(infinite)}")
     original = frame if file.suffix.lower() in PARQUET_SUFFIXES else _csv_text(file, frame)
     id_values = None if id_column is None else original.iloc[:, frame.columns.get_loc(id_column)]
     ids = None if id_values is None else id_values.astype(str).tolist()
