@@ -474,7 +474,7 @@ def run_detect(args: argparse.Namespace) -> int:
     detector = make_detector(args)
     data = read_input(args, contamination=args.contamination)
     _say(args, f"data: {_describe(data.X)} ({data.source})")
-    _say(args, f"training MCOD (config {args.config}) ...")
+    _say(args, "training MCOD ...")  # the config it resolves to is named once trained
     fit_started = time.perf_counter()
     detector.fit(data.X)
     fit_seconds = time.perf_counter() - fit_started
