@@ -92,6 +92,14 @@ def test_clean_npy_with_contamination(tmp_path, table_npy):
     np.testing.assert_array_equal(kept, X[mask])  # the other rows, in input order
 
 
+def test_a_cut_that_removes_everything_warns(tmp_path, table_npy, capsys):
+    out = tmp_path / "out"
+    assert main(["clean", "--npy", str(table_npy), *FAST, "--threshold", "-1000",
+                 "--out", str(out)]) == 0  # fmt: skip
+    assert "warning: --threshold -1000 removes every sample" in capsys.readouterr().err
+    assert len(np.load(out / "inliers.npy")) == 0
+
+
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
 def test_clean_table_keeps_id_and_every_column(tmp_path, suffix):
     rng = np.random.default_rng(2)

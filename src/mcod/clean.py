@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -178,8 +179,9 @@ def run_clean(args: argparse.Namespace) -> int:
     detector = make_detector(args)
     data = read_input(args)
     _say(args, f"data: {_describe(np.asarray(data.X))} ({data.source})")
-    _say(args, f"training MCOD (config {args.config}) ...")
+    _say(args, "training MCOD ...")
     detector.fit(data.X)
+    _say(args, f"trained config {detector.config_.name} on {detector.device_}")
     scores = np.asarray(detector.decision_scores_, dtype=np.float64)
     if args.threshold is not None:
         threshold, how = float(args.threshold), f"--threshold {args.threshold:g}"
@@ -188,6 +190,8 @@ def run_clean(args: argparse.Namespace) -> int:
         how = f"contamination {detector.contamination:g}"
     outliers = scores > threshold
     keep = ~outliers
+    if not keep.any():
+        print(f"mcod: warning: {how} removes every sample", file=sys.stderr)
 
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
