@@ -144,6 +144,13 @@ def test_load_truncated_file(image_model, tmp_path):
     assert "\n" not in str(info.value)
 
 
+def test_load_random_bytes_is_not_a_model(tmp_path):
+    path = tmp_path / "garbage.csv"
+    path.write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(ValueError, match="garbage.csv: not an mcod model file"):
+        load(path)
+
+
 def test_load_tagged_file_missing_fields(tmp_path):
     path = tmp_path / "partial.pt"
     torch.save({"format": FORMAT, "params": {}}, path)

@@ -187,6 +187,13 @@ def test_score_matches_a_saved_models_columns_by_name(tmp_path, csv_file):
     assert [r["score"] for r in same] == [r["score"] for r in reordered_scores]
 
 
+def test_repeated_ids_are_warned_about(tmp_path, capsys):
+    path = tmp_path / "dup.csv"
+    _frame().assign(id=["same"] * 2 + [f"r{i}" for i in range(28)]).to_csv(path, index=False)
+    assert main(["detect", str(path), "--id-column", "id", "--columns", "a,b", *FAST]) == 0
+    assert "warning: --id-column 'id' repeats 1 value(s)" in capsys.readouterr().err
+
+
 def test_detect_table_option_without_id_uses_index(tmp_path):
     path = tmp_path / "data.parquet"
     _frame().to_parquet(path)

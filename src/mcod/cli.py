@@ -315,6 +315,10 @@ def read_input(args: argparse.Namespace, contamination: float | None = None) -> 
         source = f"table {path}, {_count(len(data.columns), 'column')}" + (
             f", rows named by {data.id_column!r}" if data.id_column else ""
         )
+        repeats = 0 if data.ids is None else len(data.ids) - len(set(data.ids))
+        if repeats:
+            print(f"mcod: warning: --id-column {data.id_column!r} repeats {repeats} value(s); "
+                  "the outputs cannot tell those rows apart", file=sys.stderr)
         return InputData(data.X, data.ids, source, table=data, key_column=data.key_column)
     given = table_options_given(args)
     if given:

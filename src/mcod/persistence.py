@@ -112,6 +112,9 @@ def _read(path: Path) -> dict[str, Any]:
         raise FileNotFoundError(f"model file not found: {path}")
     if not path.is_file():
         raise ValueError(f"not a file: {path}")
+    unreadable = f"cannot read {path}: not an mcod model file, or it is corrupt"
+    if not zipfile.is_zipfile(path):  # torch.save writes a zip archive; anything else is not ours
+        raise ValueError(unreadable)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
@@ -121,7 +124,7 @@ def _read(path: Path) -> dict[str, Any]:
             "values (mcod model files never do)"
         ) from None
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError, KeyError):
-        raise ValueError(f"cannot read {path}: not an mcod model file, or it is corrupt") from None
+        raise ValueError(unreadable) from None
     if not isinstance(state, dict) or "format" not in state:
         raise ValueError(f"{path} is not an mcod model file (no format tag)")
     if state["format"] != FORMAT:
