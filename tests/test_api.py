@@ -151,3 +151,76 @@ def test_new_images_are_scaled_with_the_training_range():
     np.testing.assert_allclose(
         detector.decision_function(dimmed)[0], detector.decision_function(one)[0], rtol=1e-5
     )
+
+
+# --------------------------------------------------------------------------- data frames
+
+
+def _table_frame(n: int = 40, seed: int = 0):
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({
+        "x": rng.normal(size=n),
+        "count": pd.array(rng.integers(0, 5, n), dtype="Int64"),  # nullable integers
+        "flag": rng.random(n) < 0.5,
+    })
+
+
+def test_data_frame_columns_are_matched_by_name():
+    frame = _table_frame()
+    detector = MCOD(epochs=1, random_state=0, device="cpu").fit(frame)
+    assert detector.feature_names_in_ == ["x", "count", "flag"]
+    reordered = frame[["flag", "x", "count"]]
+    np.testing.assert_array_equal(detector.decision_function(reordered),
+                                  detector.decision_function(frame))
+    with pytest.raises(InputError, match=r"missing \['flag'\], unexpected \['other'\]"):
+        detector.decision_function(frame.rename(columns={"flag": "other"}))
+    with pytest.raises(InputError, match=r"non-numeric column\(s\) \['word'\]"):
+        MCOD(epochs=1).fit(frame.assign(word="a"))
+    refit = MCOD(epochs=1, random_state=0, device="cpu").fit(frame.to_numpy(dtype=float))
+    assert refit.feature_names_in_ is None  # an array carries no names
+
+
+def test_a_refused_refit_leaves_the_model_usable():
+    table = np.random.default_rng(1).normal(size=(30, 3))
+    detector = MCOD(epochs=1, random_state=0, device="cpu").fit(table)
+    before = detector.decision_function(table)
+    bad_images = X.copy()
+    bad_images[0, 0, 0] = np.nan
+    with pytest.raises(InputError, match="non-finite"):
+        detector.fit(bad_images)
+    assert detector.input_kind_ == "table"
+    np.testing.assert_array_equal(detector.decision_function(table), before)
+
+
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        (lambda: np.zeros(10), "1-D array.*reshape"),
+        (lambda: [[1.0, 2.0], [3.0]], "cannot convert input"),
+        (lambda: np.full((10, 2), 1e39), "float32's range"),
+    ],
+)
+def test_unusable_arrays_are_named(make, match):
+    with pytest.raises(InputError, match=match):
+        MCOD(epochs=1, device="cpu").fit(make())
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        ({"batch_size": 1}, "batch_size must be an integer of at least 2"),
+        ({"batch_size": 0}, "batch_size must be"),
+        ({"epochs": 1.5}, "epochs must be an integer of at least 1"),
+        ({"epochs": 0}, "epochs must be"),
+    ],
+)
+def test_training_sizes_are_checked(params, match):
+    with pytest.raises(ValueError, match=match):
+        MCOD(device="cpu", **params).fit(X)
+
+
+def test_numpy_float32_contamination_is_named_as_the_problem():
+    with pytest.raises(ValueError, match="must be a Python float.*float32"):
+        MCOD(**{**PARAMS, "contamination": np.float32(0.25)}).fit(X)

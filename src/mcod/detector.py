@@ -13,7 +13,15 @@ from sklearn.utils.validation import check_is_fitted
 
 from mcod.config import MCODConfig, get_config
 from mcod.ensemble import MCODEnsemble, mean_history
-from mcod.inputs import InputError, as_image_batch, as_table, scaled_image_batch
+from mcod.inputs import (
+    InputError,
+    as_array,
+    as_image_batch,
+    as_table,
+    frame_to_table,
+    is_frame,
+    scaled_image_batch,
+)
 from mcod.scaling import fit_lambdas, yeo_johnson
 from mcod.training import train
 
@@ -78,6 +86,10 @@ class MCOD(BaseDetector):
     def fit(self, X: np.ndarray, y: object = None) -> MCOD:
         """Learn features and memory from X alone; `y` is ignored (unsupervised)."""
         self._validate_contamination()
+        for name, least in (("batch_size", 2), ("epochs", 1)):
+            value = getattr(self, name)
+            if value is not None and (value != int(value) or value < least):
+                raise ValueError(f"{name} must be an integer of at least {least}, got {value!r}")
         data = self._prepare(X, fitting=True)
         # small data: at least ~8 steps per epoch, so the memory and queue get to work
         batch_size = self.batch_size or min(self.config_.batch_size, max(2, len(data) // 8))
@@ -107,9 +119,7 @@ class MCOD(BaseDetector):
         The read-loss warm-up keeps its share of training.
         """
         if self.epochs is not None:
-            epochs = int(self.epochs)
-            if epochs < 1:
-                raise ValueError(f"epochs must be at least 1, got {self.epochs}")
+            epochs = int(self.epochs)  # checked in fit
         else:
             epochs = max(config.epochs, math.ceil(config.min_steps / max(1, steps_per_epoch)))
         warmup = round(config.warmup_epochs * epochs / config.epochs)
@@ -145,30 +155,48 @@ class MCOD(BaseDetector):
 
     def _validate_contamination(self) -> None:
         c = self.contamination
-        if not isinstance(c, (int, float)) or not 0.0 < c <= 0.5 or math.isnan(c):
+        if not isinstance(c, (int, float)):  # PyOD takes any other type for a thresholder
+            raise ValueError(f"contamination must be a Python float in (0, 0.5], got {c!r}")
+        if not 0.0 < c <= 0.5:  # also false for NaN
             raise ValueError(f"contamination must be in (0, 0.5], got {c!r}")
 
     # ------------------------------------------------------------------ data
 
     def _prepare(self, X: np.ndarray, fitting: bool) -> torch.Tensor:
-        """Validate X and turn it into the float tensor the network takes."""
-        raw = np.asarray(X)
+        """Validate X and turn it into the float tensor the network takes.
+
+        When fitting, the input kind and config are set only once X has passed its checks,
+        so a refused refit leaves the previous model usable.
+        """
+        if is_frame(X):
+            fitted_names = None if fitting else getattr(self, "feature_names_in_", None)
+            names, raw = frame_to_table(X, fitted_names)
+        else:
+            names, raw = None, as_array(X)
+        kind = ("table" if raw.ndim == 2 else "image") if fitting else self.input_kind_
+        config = self._resolve_config(kind) if fitting else self.config_
+        data = self._prepare_table(raw, fitting, config) if kind == "table" else (
+            self._prepare_images(raw, fitting, config))
         if fitting:
-            self.input_kind_ = "table" if raw.ndim == 2 else "image"
-            self.config_ = self._resolve_config(self.input_kind_)
-        if self.input_kind_ == "table":
-            table = torch.from_numpy(as_table(raw, min_samples=2 if fitting else 1))
-            if fitting:
-                self.n_features_in_ = table.shape[1]
-                self.scale_mean_ = table.mean(dim=0)
-                self.scale_std_ = table.std(dim=0).clamp_min(1e-6)
-            elif table.shape[1] != self.n_features_in_:
-                raise InputError(
-                    f"X has {table.shape[1]} features, "
-                    f"the model was fitted on {self.n_features_in_}"
-                )
-            z = (table - self.scale_mean_) / self.scale_std_
-            return self._yeo_johnson(z, fitting) if self.config_.table_yeo_johnson else z
+            self.input_kind_, self.config_ = kind, config
+            self.feature_names_in_ = names
+        return data
+
+    def _prepare_table(self, raw: np.ndarray, fitting: bool, config: MCODConfig) -> torch.Tensor:
+        table = torch.from_numpy(as_table(raw, min_samples=2 if fitting else 1))
+        if fitting:
+            self.n_features_in_ = table.shape[1]
+            wide = table.double()  # float32 sums of squares overflow near its range
+            self.scale_mean_ = wide.mean(dim=0).float()
+            self.scale_std_ = wide.std(dim=0).clamp_min(1e-6).float()
+        elif table.shape[1] != self.n_features_in_:
+            raise InputError(
+                f"X has {table.shape[1]} features, the model was fitted on {self.n_features_in_}"
+            )
+        z = (table - self.scale_mean_) / self.scale_std_
+        return self._yeo_johnson(z, fitting) if config.table_yeo_johnson else z
+
+    def _prepare_images(self, raw: np.ndarray, fitting: bool, config: MCODConfig) -> torch.Tensor:
         if fitting:
             scaled, self.pixel_range_ = scaled_image_batch(raw, min_samples=2)
         else:
@@ -181,7 +209,7 @@ class MCOD(BaseDetector):
                 f"images have {images.shape[1]} channels, "
                 f"the model was fitted on {self.n_channels_}"
             )
-        size = self.config_.image_size
+        size = config.image_size
         if images.shape[-2:] != (size, size):
             images = F.interpolate(images, size=(size, size), mode="bilinear", antialias=True)
         return images

@@ -15,8 +15,11 @@ import numpy as np
 __all__ = [
     "IMAGE_EXTENSIONS",
     "InputError",
+    "as_array",
     "as_image_batch",
     "as_table",
+    "frame_to_table",
+    "is_frame",
     "load_image_folder",
     "scaled_image_batch",
 ]
@@ -178,6 +181,51 @@ def as_image_batch(
     return _scale_01(_image_array(X, min_samples), value_range)
 
 
+def as_array(X: Any) -> np.ndarray:
+    """X as a numeric array of a table (2-D) or images (3-D / 4-D), or a readable error."""
+    arr = _as_numeric_array(X)
+    if arr.size == 0:
+        raise InputError(f"empty input: shape {arr.shape} holds no values")
+    if arr.ndim < 2:
+        raise InputError(
+            f"got a {arr.ndim}-D array of shape {arr.shape}; give a table as (samples, "
+            "features) (one feature: X.reshape(-1, 1)) or images as (N, H, W[, C])"
+        )
+    return arr
+
+
+def is_frame(X: Any) -> bool:
+    """True for a pandas DataFrame (duck-typed, so pandas is imported only when used)."""
+    return hasattr(X, "columns") and hasattr(X, "dtypes") and getattr(X, "ndim", 0) == 2
+
+
+def frame_to_table(
+    frame: Any, fitted_names: list[str] | None = None
+) -> tuple[list[str], np.ndarray]:
+    """(column names, float64 values) of a DataFrame of numbers and booleans.
+
+    With ``fitted_names`` (the names a model was fitted on) the columns are matched by
+    name, in that order; a missing or unexpected column is an error, as in scikit-learn.
+    """
+    import pandas as pd
+
+    labels = {str(c): c for c in frame.columns}
+    if fitted_names is not None:
+        missing = [n for n in fitted_names if n not in labels]
+        unexpected = [n for n in labels if n not in set(fitted_names)]
+        if missing or unexpected:
+            raise InputError(
+                f"X's columns differ from those the model was fitted on: missing {missing}, "
+                f"unexpected {unexpected}"
+            )
+        frame = frame[[labels[n] for n in fitted_names]]
+    numeric = pd.api.types.is_numeric_dtype
+    text = [str(c) for c, dtype in frame.dtypes.items() if not numeric(dtype)]
+    if text:
+        raise InputError(f"non-numeric column(s) {text}: a table holds numbers or booleans")
+    return [str(c) for c in frame.columns], frame.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
 def as_table(X: Any, min_samples: int = 2) -> np.ndarray:
     """Return a float32 (N, D) array for tabular data; values are not rescaled."""
     arr = _as_numeric_array(X)
@@ -190,7 +238,11 @@ def as_table(X: Any, min_samples: int = 2) -> np.ndarray:
         raise InputError(f"zero columns: shape {arr.shape} has no features")
     _check_samples(arr, min_samples)
     _check_finite(arr)
-    return np.ascontiguousarray(arr, dtype=np.float32)
+    with np.errstate(over="ignore"):  # overflow becomes inf, refused just below
+        table = np.ascontiguousarray(arr, dtype=np.float32)
+    if not np.isfinite(table).all():
+        raise InputError("values beyond float32's range (about 3.4e38); rescale the columns")
+    return table
 
 
 # --------------------------------------------------------------------------- folders
