@@ -92,6 +92,13 @@ def test_clean_npy_with_contamination(tmp_path, table_npy):
     np.testing.assert_array_equal(kept, X[mask])  # the other rows, in input order
 
 
+def test_output_under_a_file_is_refused(tmp_path, table_npy, capsys):
+    (tmp_path / "a-file").write_text("not a folder")
+    out = tmp_path / "a-file" / "sub"
+    assert main(["clean", "--npy", str(table_npy), *FAST, "--out", str(out)]) == 2
+    assert "a-file is a file, not a folder" in capsys.readouterr().err
+
+
 def test_a_cut_that_removes_everything_warns(tmp_path, table_npy, capsys):
     out = tmp_path / "out"
     assert main(["clean", "--npy", str(table_npy), *FAST, "--threshold", "-1000",

@@ -187,6 +187,10 @@ def test_bad_input_returns_2_with_one_line_message(case, tmp_path, capsys):
         ("--out", lambda d: d / "a-file", "--out"),
         ("--report", lambda d: d / "a-file", "--report"),
         ("--save-model", lambda d: d, "--save-model"),
+        ("--out", lambda d: d / "a-file" / "sub", "--out"),
+        ("--report", lambda d: d / "a-file" / "sub", "--report"),
+        ("--save-model", lambda d: d / "a-file" / "m.pt", "--save-model"),
+        ("--save-model", lambda d: f"{d / 'new-folder'}/", "--save-model"),
     ],
 )
 def test_unwritable_output_is_refused_before_training(option, make_target, expected,

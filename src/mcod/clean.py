@@ -94,6 +94,9 @@ def _is_within(path: Path, other: Path) -> bool:
 
 def _check_out(args: argparse.Namespace) -> Path:
     """The resolved output folder; refuse one that holds or sits inside the input."""
+    from mcod.cli import check_writable
+
+    check_writable("--out", args.out, folder=True)
     out = Path(args.out).expanduser().resolve()
     source = _input_path(args)
     if source is not None and (_is_within(source, out) or _is_within(out, source)):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -460,15 +461,24 @@ def _write_report(
 # --------------------------------------------------------------------------- commands
 
 
+def check_writable(option: str, value: str, folder: bool) -> None:
+    """Refuse an output path that cannot be written (a file where a folder is needed, or
+    the reverse, or a file on the way to it), before any training is spent."""
+    path = Path(value).expanduser()
+    if folder and path.exists() and not path.is_dir():
+        raise InputError(f"{option} {value} is a file; give a folder")
+    if not folder and (path.is_dir() or value.endswith(("/", os.sep))):
+        raise InputError(f"{option} {value} is a folder; give a file name such as model.pt")
+    blocking = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise InputError(f"{option} {value}: {blocking} is a file, not a folder")
+
+
 def _check_output_paths(args: argparse.Namespace) -> None:
-    """Refuse output paths that cannot be written, before any training is spent."""
-    for option, folder in (("--out", args.out), ("--report", args.report)):
-        path = Path(folder).expanduser() if folder else None
-        if path is not None and path.exists() and not path.is_dir():
-            raise InputError(f"{option} {folder} is a file; give a folder")
-    model = getattr(args, "save_model", None)
-    if model and Path(model).expanduser().is_dir():
-        raise InputError(f"--save-model {model} is a folder; give a file name such as model.pt")
+    for option, value, folder in (("--out", args.out, True), ("--report", args.report, True),
+                                  ("--save-model", getattr(args, "save_model", None), False)):
+        if value:
+            check_writable(option, value, folder)
 
 
 def run_detect(args: argparse.Namespace) -> int:
