@@ -224,3 +224,14 @@ def test_training_sizes_are_checked(params, match):
 def test_numpy_float32_contamination_is_named_as_the_problem():
     with pytest.raises(ValueError, match="must be a Python float.*float32"):
         MCOD(**{**PARAMS, "contamination": np.float32(0.25)}).fit(X)
+
+
+def test_a_seeded_fit_leaves_the_global_torch_random_state_alone():
+    import torch
+
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    first = MCOD(**PARAMS).fit(X).decision_scores_
+    assert torch.equal(torch.rand(3), expected)
+    np.testing.assert_array_equal(MCOD(**PARAMS).fit(X).decision_scores_, first)  # repeatable

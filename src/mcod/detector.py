@@ -96,18 +96,21 @@ class MCOD(BaseDetector):
         batch_size = min(int(batch_size), len(data))
         config = self._schedule(self.config_, steps_per_epoch=len(data) // batch_size)
         self.config_ = config
-        if self.random_state is not None:
-            torch.manual_seed(self.random_state)
         self.device_ = resolve_device(self.device)
         queue_size = min(config.queue_size, max(batch_size, len(data) - batch_size))
         self.input_shape_ = tuple(data.shape[1:])
-        self.network_ = MCODEnsemble(config, self.input_shape_, queue_size).to(self.device_)
-        data_on_device, n = data.to(self.device_), config.members
-        self.history_ = mean_history([
-            train(member, data_on_device, config.epochs, batch_size, verbose=self.verbose,
-                  desc="mcod fit" if n == 1 else f"mcod fit {i + 1}/{n}")
-            for i, member in enumerate(self.network_.members)
-        ])
+        cuda = [self.device_.index or 0] if self.device_.type == "cuda" else []
+        # a seed makes this fit repeatable without touching the caller's torch random state
+        with torch.random.fork_rng(devices=cuda, enabled=self.random_state is not None):
+            if self.random_state is not None:
+                torch.manual_seed(self.random_state)
+            self.network_ = MCODEnsemble(config, self.input_shape_, queue_size).to(self.device_)
+            data_on_device, n = data.to(self.device_), config.members
+            self.history_ = mean_history([
+                train(member, data_on_device, config.epochs, batch_size, verbose=self.verbose,
+                      desc="mcod fit" if n == 1 else f"mcod fit {i + 1}/{n}")
+                for i, member in enumerate(self.network_.members)
+            ])
         self.decision_scores_ = self._score(data)
         self._process_decision_scores()
         self._set_n_classes(None)
