@@ -97,6 +97,15 @@ def test_missing_values_error_names_columns_and_counts(tmp_path):
     assert read_table(path, columns=["b"]).X.shape == (4, 1)  # gaps only in unused columns
 
 
+def test_a_boolean_column_with_a_gap_counts_as_numbers(tmp_path):
+    path = tmp_path / "flags.csv"
+    path.write_text("a,flag\n1,True\n2,\n3,False\n")
+    with pytest.raises(InputError, match="missing values in 1 column.*'flag' \\(1\\)"):
+        read_table(path)
+    np.testing.assert_array_equal(read_table(path, fill_missing="zero").X,
+                                  [[1, 1], [2, 0], [3, 0]])
+
+
 def test_infinite_values_name_their_column(tmp_path):
     path = tmp_path / "inf.csv"
     path.write_text("a,b\n1,2\n3,inf\n5,6\n")

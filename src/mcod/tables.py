@@ -195,6 +195,18 @@ def _missing(frame: Any, fill: str, path: Path) -> Any:
     return filled
 
 
+def _booleans_as_numbers(data: Any) -> Any:
+    """Boolean columns with gaps (which pandas reads as objects) as 1.0 / 0.0 / NaN, so
+    that they count as numbers, as complete boolean columns do."""
+    def only_booleans(series: Any) -> bool:
+        present = series.dropna()
+        return series.dtype == object and len(present) > 0 and all(
+            isinstance(v, (bool, np.bool_)) for v in present)
+
+    converted = {c: data[c].astype("float64") for c in data.columns if only_booleans(data[c])}
+    return data.assign(**converted) if converted else data
+
+
 def _is_numeric(series: Any) -> bool:
     import pandas as pd
 
@@ -224,7 +236,7 @@ def read_table(
     file = Path(path).expanduser()
     frame = _read_frame(file)
     chosen = _select_columns(frame, columns, id_column, file)
-    data = frame[chosen]
+    data = _booleans_as_numbers(frame[chosen])
     non_numeric = [c for c in chosen if not _is_numeric(data[c])]
     if non_numeric and categorical == "refuse":
         raise InputError(
