@@ -200,6 +200,7 @@ def test_a_refused_refit_leaves_the_model_usable():
         (lambda: np.zeros(10), "1-D array.*reshape"),
         (lambda: [[1.0, 2.0], [3.0]], "cannot convert input"),
         (lambda: np.full((10, 2), 1e39), "float32's range"),
+        (lambda: np.random.default_rng(0).normal(size=(100, 2)) + 1e37, "too large to standardise"),
     ],
 )
 def test_unusable_arrays_are_named(make, match):

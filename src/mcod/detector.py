@@ -188,10 +188,11 @@ class MCOD(BaseDetector):
     def _prepare_table(self, raw: np.ndarray, fitting: bool, config: MCODConfig) -> torch.Tensor:
         table = torch.from_numpy(as_table(raw, min_samples=2 if fitting else 1))
         if fitting:
+            mean, std = table.mean(dim=0), table.std(dim=0).clamp_min(1e-6)
+            if not (mean.isfinite().all() and std.isfinite().all()):  # squares overflowed
+                raise InputError("values too large to standardise in float32; rescale them")
             self.n_features_in_ = table.shape[1]
-            wide = table.double()  # float32 sums of squares overflow near its range
-            self.scale_mean_ = wide.mean(dim=0).float()
-            self.scale_std_ = wide.std(dim=0).clamp_min(1e-6).float()
+            self.scale_mean_, self.scale_std_ = mean, std
         elif table.shape[1] != self.n_features_in_:
             raise InputError(
                 f"X has {table.shape[1]} features, the model was fitted on {self.n_features_in_}"
