@@ -201,6 +201,7 @@ def test_a_refused_refit_leaves_the_model_usable():
         (lambda: [[1.0, 2.0], [3.0]], "cannot convert input"),
         (lambda: np.full((10, 2), 1e39), "float32's range"),
         (lambda: np.random.default_rng(0).normal(size=(100, 2)) + 1e37, "too large to standardise"),
+        (lambda: np.full((20, 3), 7.0), "every row is the same"),
     ],
 )
 def test_unusable_arrays_are_named(make, match):

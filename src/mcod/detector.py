@@ -191,6 +191,8 @@ class MCOD(BaseDetector):
             mean, std = table.mean(dim=0), table.std(dim=0).clamp_min(1e-6)
             if not (mean.isfinite().all() and std.isfinite().all()):  # squares overflowed
                 raise InputError("values too large to standardise in float32; rescale them")
+            if bool((table == table[0]).all()):
+                raise InputError("every row is the same: there is nothing to tell rows apart")
             self.n_features_in_ = table.shape[1]
             self.scale_mean_, self.scale_std_ = mean, std
         elif table.shape[1] != self.n_features_in_:
