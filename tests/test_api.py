@@ -237,3 +237,15 @@ def test_a_seeded_fit_leaves_the_global_torch_random_state_alone():
     first = MCOD(**PARAMS).fit(X).decision_scores_
     assert torch.equal(torch.rand(3), expected)
     np.testing.assert_array_equal(MCOD(**PARAMS).fit(X).decision_scores_, first)  # repeatable
+
+
+def test_images_on_another_scale_than_training_warn():
+    images = (np.random.default_rng(3).random((24, 8, 8)) * 255).astype(np.uint8)
+    detector = MCOD(**PARAMS).fit(images)
+    with pytest.warns(UserWarning, match=r"span 0\.\.0\.99.*fitted on 0\.\.255"):
+        detector.decision_function(images / 255.0)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        detector.decision_function(images[:5])  # the same scale: no warning

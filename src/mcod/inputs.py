@@ -6,6 +6,7 @@ so the command line can print it as is instead of a traceback from deep inside t
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -178,7 +179,24 @@ def as_image_batch(
     """
     if value_range is None:
         return scaled_image_batch(X, min_samples)[0]
-    return _scale_01(_image_array(X, min_samples), value_range)
+    arr = _image_array(X, min_samples)
+    _warn_if_off_scale(arr, value_range)
+    return _scale_01(arr, value_range)
+
+
+def _warn_if_off_scale(arr: np.ndarray, value_range: tuple[float, float]) -> None:
+    """Warn when new images use another intensity scale than the training images (0-255
+    against 0-1, say): they would be scored as nearly black, or far too bright."""
+    low, high = value_range
+    span = high - low
+    new_low, new_high = float(arr.min()), float(arr.max())
+    if new_high <= low + 0.01 * span or new_high > high + span or new_low < low - span:
+        warnings.warn(
+            f"these images span {new_low:g}..{new_high:g}, but the model was fitted on "
+            f"{low:g}..{high:g}; give them on the same scale (e.g. both uint8 0-255)",
+            UserWarning,
+            stacklevel=4,
+        )
 
 
 def as_array(X: Any) -> np.ndarray:
