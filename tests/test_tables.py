@@ -106,6 +106,14 @@ def test_a_boolean_column_with_a_gap_counts_as_numbers(tmp_path):
                                   [[1, 1], [2, 0], [3, 0]])
 
 
+def test_a_missing_id_is_empty_text_in_csv_and_parquet(tmp_path):
+    frame = pd.DataFrame({"id": ["a", None, "c"], "x": [1.0, 2.0, 3.0]})
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    frame.to_parquet(tmp_path / "t.parquet")
+    for name in ("t.csv", "t.parquet"):
+        assert read_table(tmp_path / name, id_column="id").ids == ["a", "", "c"]
+
+
 def test_infinite_values_name_their_column(tmp_path):
     path = tmp_path / "inf.csv"
     path.write_text("a,b\n1,2\n3,inf\n5,6\n")

@@ -252,7 +252,7 @@ def read_table(
         raise InputError(f"{file} has infinite values in column(s) {_names(infinite)}")
     original = frame if file.suffix.lower() in PARQUET_SUFFIXES else _csv_text(file, frame)
     id_values = None if id_column is None else original.iloc[:, frame.columns.get_loc(id_column)]
-    ids = None if id_values is None else id_values.astype(str).tolist()
+    ids = None if id_values is None else id_values.astype(str).where(id_values.notna(), "").tolist()
     return TableData(X, ids, id_column, [str(c) for c in data.columns], original, file)
 
 
