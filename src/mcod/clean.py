@@ -103,11 +103,8 @@ def _check_out(args: argparse.Namespace) -> Path:
         raise ValueError(
             f"--out {out} overlaps the input {source}; choose a folder outside the input"
         )
-    if out.exists():
-        if not out.is_dir():
-            raise FileExistsError(f"{out} exists and is not a folder")
-        if any(out.iterdir()) and not args.overwrite:
-            raise FileExistsError(f"{out} exists; pass --overwrite to replace it")
+    if out.exists() and any(out.iterdir()) and not args.overwrite:
+        raise FileExistsError(f"{out} exists; pass --overwrite to replace it")
     return out
 
 

@@ -490,10 +490,8 @@ def run_detect(args: argparse.Namespace) -> int:
     _say(args, f"data: {_describe(data.X)} ({data.source})")
     _say(args, "training MCOD ...")  # the config it resolves to is named once trained
     fit_started = time.perf_counter()
-    detector.fit(data.X)
+    detector.fit(data.X if data.table is None else data.table.named())  # names: for `score`
     fit_seconds = time.perf_counter() - fit_started
-    if data.table is not None:  # saved with the model, so `score` matches columns by name
-        detector.feature_names_in_ = list(data.table.columns)
     _say(
         args,
         f"trained {detector.config_.epochs} epochs of config {detector.config_.name} "
@@ -523,11 +521,10 @@ def run_score(args: argparse.Namespace) -> int:
     _check_output_paths(args)
     detector = load(args.model, device=args.device)
     data = read_input(args)
-    fitted_names = getattr(detector, "feature_names_in_", None)
-    if data.table is not None and fitted_names is not None:
+    if data.table is not None and detector.feature_names_in_ is not None:
         from mcod.tables import align_columns
 
-        data.X = align_columns(data.table, fitted_names)
+        data.X = align_columns(data.table, detector.feature_names_in_)
     _say(args, f"data: {_describe(data.X)} ({data.source})")
     _say(args, f"model: {args.model} (config {detector.config_.name}, device {detector.device_})")
     scores = detector.decision_function(data.X)

@@ -172,7 +172,7 @@ class MCOD(BaseDetector):
         so a refused refit leaves the previous model usable.
         """
         if is_frame(X):
-            fitted_names = None if fitting else getattr(self, "feature_names_in_", None)
+            fitted_names = None if fitting else self.feature_names_in_
             names, raw = frame_to_table(X, fitted_names)
         else:
             names, raw = None, as_array(X)

@@ -195,7 +195,7 @@ def _warn_if_off_scale(arr: np.ndarray, value_range: tuple[float, float]) -> Non
             f"these images span {new_low:g}..{new_high:g}, but the model was fitted on "
             f"{low:g}..{high:g}; give them on the same scale (e.g. both uint8 0-255)",
             UserWarning,
-            stacklevel=4,
+            stacklevel=6,  # the caller of decision_function / embed
         )
 
 
@@ -229,8 +229,9 @@ def frame_to_table(
 
     labels = {str(c): c for c in frame.columns}
     if fitted_names is not None:
+        fitted = set(fitted_names)
         missing = [n for n in fitted_names if n not in labels]
-        unexpected = [n for n in labels if n not in set(fitted_names)]
+        unexpected = [n for n in labels if n not in fitted]
         if missing or unexpected:
             raise InputError(
                 f"X's columns differ from those the model was fitted on: missing {missing}, "

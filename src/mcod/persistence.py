@@ -75,7 +75,7 @@ def _detector_state(detector: MCOD) -> dict[str, Any]:
         "n_channels": None if table else int(detector.n_channels_),
         "pixel_range": None if table else [float(v) for v in detector.pixel_range_],
         "n_features_in": int(detector.n_features_in_) if table else None,
-        "feature_names": _plain(getattr(detector, "feature_names_in_", None), "feature names"),
+        "feature_names": _plain(detector.feature_names_in_, "feature names"),
         "scale_mean": detector.scale_mean_.detach().cpu().clone() if table else None,
         "scale_std": detector.scale_std_.detach().cpu().clone() if table else None,
         **{
@@ -161,10 +161,9 @@ def _restore(detector: MCOD, state: dict[str, Any], device: torch.device) -> Non
     detector.config_ = config
     detector.input_kind_ = state["input_kind"]
     detector.input_shape_ = input_shape
+    detector.feature_names_in_ = state.get("feature_names")  # absent in files before names
     if detector.input_kind_ == "table":
         detector.n_features_in_ = int(state["n_features_in"])
-        if state.get("feature_names") is not None:  # fitted from a named table (CLI)
-            detector.feature_names_in_ = list(state["feature_names"])
         detector.scale_mean_ = state["scale_mean"].float()
         detector.scale_std_ = state["scale_std"].float()
         if config.table_yeo_johnson:

@@ -55,6 +55,12 @@ class TableData:
     frame: Any  # every column as read: Parquet values, or CSV cells' original text
     path: Path
 
+    def named(self) -> Any:
+        """X as a DataFrame under its column names (a detector fitted on it keeps them)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.X, columns=self.columns)
+
     @property
     def key_column(self) -> str:
         """Header of the first column of scores.csv / outliers.csv."""
@@ -268,7 +274,8 @@ def align_columns(table: TableData, fitted: list[str]) -> np.ndarray:
     missing = [n for n in fitted if n not in index and n.split("=", 1)[0] not in encoded]
     if missing:
         raise InputError(f"{table.path} lacks column(s) the model was fitted on: {_names(missing)}")
-    unknown = [n for n in table.columns if n not in set(fitted)]
+    known = set(fitted)
+    unknown = [n for n in table.columns if n not in known]
     if unknown:
         raise InputError(
             f"{table.path} has column(s) the model was not fitted on: {_names(unknown)} "
