@@ -50,18 +50,42 @@ import pandas as pd
 from sklearn.datasets import load_diabetes, load_iris, make_swiss_roll
 from sklearn.metrics import roc_auc_score
 from sklearn.mixture import GaussianMixture
+from scipy.stats import spearmanr
 from sklearn.preprocessing import StandardScaler
 
 from mcod import MCOD, get_config
 from mcod.bench.detectors import TABLE_BASELINES, registry
 from mcod.bench.report import mean_ranks, wins_ties_losses
+from mcod.bench.results import read_results
 from mcod.datasets import load_dataset
 
-FIELDS = ("plain", "skewed", "classes")
+FIELDS = ("plain", "skewed", "classes", "natural")
 KINDS = ("global", "local", "clustered", "dependency")
 SEEDS = (0, 1)
 OUTLIER_SHARE = 0.05
+ODDS_RUNS = Path(__file__).parents[1] / "results" / "odds.jsonl"
 MAX_CLASSES = 4  # classes field: tasks per table and seed, at most
+R_PACKAGES = ("r-cran-mlbench", "r-cran-mass", "r-cran-kernlab", "r-cran-survival",
+              "r-cran-modeldata", "r-cran-th.data", "r-cran-aer", "r-cran-caret")
+# natural field: name -> (R package, data set, label column, its abnormal value, columns
+# dropped because they record the outcome)
+NATURAL = {
+    "spam": ("kernlab", "spam", "type", "spam", ()),
+    "wpbc": ("TH.data", "wpbc", "status", "R", ("time",)),  # R: the cancer recurred
+    "glaucoma": ("TH.data", "GlaucomaM", "Class", "glaucoma", ()),
+    "pbc": ("survival", "pbc", "status", "2", ("id", "time")),  # 2: died
+    "flchain": ("survival", "flchain", "death", "1", ("futime", "chapter")),  # chapter: cause
+    "lending-club": ("modeldata", "lending_club", "Class", "bad", ()),
+    "credit": ("modeldata", "credit_data", "Status", "bad", ()),
+    "alzheimer": ("modeldata", "ad_data", "Class", "Impaired", ()),
+    "churn": ("modeldata", "mlc_churn", "churn", "yes", ()),
+    "mortgage": ("AER", "HMDA", "deny", "yes", ()),
+    "credit-card": ("AER", "CreditCard", "card", "no", ()),
+    "german-credit": ("caret", "GermanCredit", "Class", "Bad", ()),
+    "birthwt": ("MASS", "birthwt", "low", "1", ("bwt",)),  # bwt defines low
+    "melanoma": ("MASS", "Melanoma", "status", "1", ("time",)),  # 1: died of melanoma
+    "cells": ("modeldata", "cells", "class", "PS", ("case",)),  # PS: poorly segmented
+}
 
 
 def _pooled(name: str, n: int, block: int,
@@ -80,20 +104,41 @@ def _pooled(name: str, n: int, block: int,
     return pooled.reshape(n_img, -1), data.labels[picked]
 
 
-def _r_table(package: str, name: str, label: tuple[str, ...] = ("Class",),
-             drop: tuple[str, ...] = ()) -> tuple[np.ndarray, np.ndarray]:
-    """(features, class labels) of a data set shipped with an R package, read via Rscript;
-    a class is the combination of the `label` columns."""
+def _r_frame(package: str, name: str) -> pd.DataFrame:
+    """A data set shipped with an R package, read via Rscript."""
     script = f"library({package}); data({name}); write.csv({name}, stdout(), row.names=FALSE)"
     try:
         csv = subprocess.run(["Rscript", "-e", script], capture_output=True, text=True,
                              check=True).stdout
     except (OSError, subprocess.CalledProcessError) as err:
-        raise SystemExit(f"the classes field reads R data sets ({package}::{name}): "
-                         "apt-get install r-base-core r-cran-mlbench r-cran-mass") from err
-    table = pd.read_csv(io.StringIO(csv))
+        raise SystemExit(f"this field reads R data sets ({package}::{name}): apt-get install "
+                         f"r-base-core {' '.join(R_PACKAGES)}") from err
+    return pd.read_csv(io.StringIO(csv))
+
+
+def _r_table(package: str, name: str, label: tuple[str, ...] = ("Class",),
+             drop: tuple[str, ...] = ()) -> tuple[np.ndarray, np.ndarray]:
+    """(features, class labels) of an R data set; a class is the combination of the `label`
+    columns."""
+    table = _r_frame(package, name)
     labels = table[list(label)].astype(str).agg("/".join, axis=1).to_numpy()
     return table.drop(columns=[*label, *drop]).to_numpy(np.float64), labels
+
+
+def _r_abnormal(package: str, name: str, label: str, abnormal: str,
+                drop: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """(features, is-abnormal) of an R data set: two-valued text columns become 0/1, other
+    text columns are dropped, and so are rows with a missing value."""
+    table = _r_frame(package, name).drop(columns=list(drop))
+    is_abnormal = table.pop(label).astype(str) == abnormal
+    for column in table.columns[table.dtypes == object]:
+        values = sorted(table[column].dropna().unique())
+        if len(values) == 2:
+            table[column] = (table[column] == values[1]).where(table[column].notna())
+        else:
+            table = table.drop(columns=column)
+    complete = table.notna().all(axis=1).to_numpy()
+    return table[complete].to_numpy(np.float64), is_abnormal[complete].to_numpy()
 
 
 def _gaussian_mixture(rng: np.random.Generator) -> np.ndarray:
@@ -138,6 +183,19 @@ def class_tables() -> dict[str, tuple[np.ndarray, np.ndarray]]:
     }
 
 
+def natural_tasks(seeds: Sequence[int]) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+    """(name, rows, labels) of the `natural` field: the normal rows and a sample of the
+    abnormal ones (5 % of the normal rows, or all if fewer)."""
+    for table, spec in NATURAL.items():
+        X, is_abnormal = _r_abnormal(*spec)
+        inliers, abnormal = X[~is_abnormal], X[is_abnormal]
+        n_out = min(max(5, round(OUTLIER_SHARE * len(inliers))), len(abnormal))
+        for seed in seeds:
+            outliers = np.random.default_rng(seed).choice(abnormal, n_out, replace=False)
+            rows = np.vstack([inliers, outliers])
+            yield f"{table}/{seed}", rows, np.r_[np.zeros(len(inliers)), np.ones(n_out)]
+
+
 def anomalies(X: np.ndarray, kind: str, n: int, rng: np.random.Generator) -> np.ndarray:
     """n synthetic anomalies of one ADBench kind, generated from the inliers X."""
     d = X.shape[1]
@@ -176,6 +234,9 @@ def tasks(field: str, seeds: Sequence[int] = SEEDS) -> Iterator[tuple[str, np.nd
     if field == "classes":
         yield from class_tasks(seeds)
         return
+    if field == "natural":
+        yield from natural_tasks(seeds)
+        return
     for table, X in inlier_tables().items():
         if field == "skewed" and X.shape[1] > 10:
             continue
@@ -211,17 +272,40 @@ def baseline_aurocs(field: str, seeds: Sequence[int] = SEEDS) -> dict[str, dict[
     return aurocs
 
 
+def odds_agreement(cells: dict[str, dict[str, float]]) -> float:
+    """Spearman correlation between this field's ordering of the ten baselines (mean rank)
+    and ODDS's (the recorded runs): how far a choice made here can be expected to carry."""
+    odds: dict[str, dict[str, list[float]]] = {}
+    for record in read_results(ODDS_RUNS):
+        if record["detector"] in TABLE_BASELINES:
+            odds.setdefault(record["dataset"], {}).setdefault(record["detector"], []).append(
+                record["auroc"])
+    odds_cells = {name: {b: float(np.mean(v)) for b, v in row.items()}
+                  for name, row in odds.items()}
+    here, _ = mean_ranks(cells, TABLE_BASELINES)
+    there, _ = mean_ranks(odds_cells, TABLE_BASELINES)
+    return float(spearmanr([here[b] for b in TABLE_BASELINES],
+                           [there[b] for b in TABLE_BASELINES]).statistic)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("changes", nargs="?", default="{}", help="JSON config changes")
     parser.add_argument("field", nargs="?", default="plain", choices=FIELDS)
     parser.add_argument("--seeds", default=",".join(map(str, SEEDS)),
                         help="generation seeds of the anomalies, e.g. 2,3")
+    parser.add_argument("--agreement", action="store_true",
+                        help="only print how the field orders the baselines against ODDS")
     args = parser.parse_args()
     changes = json.loads(args.changes)
     field, seeds = args.field, tuple(int(s) for s in args.seeds.split(","))
     config = get_config("tabular").replace(**changes)
     cells, start = baseline_aurocs(field, seeds), time.time()
+    if args.agreement:
+        ranks, _ = mean_ranks(cells, TABLE_BASELINES)
+        print(f"{field}: baseline ordering vs ODDS's, Spearman {odds_agreement(cells):.2f};",
+              ", ".join(f"{b} {ranks[b]:.2f}" for b in sorted(TABLE_BASELINES, key=ranks.get)))
+        return
     for name, X, y in tasks(field, seeds):
         scores = MCOD(config=config, random_state=0).fit(X).decision_scores_
         cells[name]["mcod"] = roc_auc_score(y, scores)
