@@ -131,7 +131,7 @@ def _r_abnormal(package: str, name: str, label: str, abnormal: str,
     text columns are dropped, and so are rows with a missing value."""
     table = _r_frame(package, name).drop(columns=list(drop))
     is_abnormal = table.pop(label).astype(str) == abnormal
-    for column in table.columns[table.dtypes == object]:
+    for column in table.select_dtypes(exclude=["number", "bool"]).columns:
         values = sorted(table[column].dropna().unique())
         if len(values) == 2:
             table[column] = (table[column] == values[1]).where(table[column].notna())
