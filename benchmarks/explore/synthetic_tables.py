@@ -1,7 +1,7 @@
 """Development tables outside ODDS: synthetic anomalies among real rows, or real classes.
 
-    python benchmarks/explore/synthetic_tables.py '<json changes>' [plain|skewed|classes]
-        [--seeds 2,3]
+    python benchmarks/explore/synthetic_tables.py '<json changes>'
+        [plain|skewed|classes|natural] [--seeds 2,3] [--agreement]
 
 Why: ODDS is the tabular benchmark, so choosing the `tabular` default with its labels would
 be model selection on the test (benchmarks/DEVELOPMENT.md). These tasks are for choosing.
@@ -28,11 +28,20 @@ inliers are the rows of all other classes and the anomalies a random sample of t
 5 % of the inliers (56 tasks). It was added because the synthetic fields order the ten
 baselines unlike ODDS (benchmarks/DEVELOPMENT.md, step 12).
 
+With `natural`, the anomalies are the rows the data's owners recorded as abnormal (spam,
+disease, death, a bad loan, ...) in fifteen R data sets none of which is an ODDS set
+(`NATURAL`; their R packages are in `R_PACKAGES`): all normal rows plus a sample of the
+abnormal ones, 5 % of the normal rows (30 tasks), raw (step 14).
+
+`--agreement` prints only the Spearman correlation between the field's ordering of the ten
+baselines and ODDS's (results/odds.jsonl): the first check of whether a choice made on the
+field can be expected to carry to ODDS.
+
 The field is the ten ODDS baselines at their benchmark settings, fitted once and cached
 beside this script (synthetic_tables[_field][_seeds_...]_baselines.json; delete to refit).
 Prints, for the `tabular` config with the given changes, mean AUROC and mean rank in that
 field, IsolationForest's rank in the same field, wins/ties/losses against it, and mean
-AUROC per anomaly type (per table for `classes`).
+AUROC per anomaly type (per table for `classes` and `natural`).
 """
 
 from __future__ import annotations
@@ -47,10 +56,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.stats import spearmanr
 from sklearn.datasets import load_diabetes, load_iris, make_swiss_roll
 from sklearn.metrics import roc_auc_score
 from sklearn.mixture import GaussianMixture
-from scipy.stats import spearmanr
 from sklearn.preprocessing import StandardScaler
 
 from mcod import MCOD, get_config
@@ -311,9 +320,10 @@ def main() -> None:
         cells[name]["mcod"] = roc_auc_score(y, scores)
     ranks, _ = mean_ranks(cells, ["mcod", *TABLE_BASELINES])
     wins, ties, losses = wins_ties_losses(cells, "mcod")
-    by_group: dict[str, list[dict[str, float]]] = {}  # anomaly kind, or table for `classes`
+    by_group: dict[str, list[dict[str, float]]] = {}  # anomaly kind, or table
     for name, row in cells.items():
-        by_group.setdefault(name.split("/")[0 if field == "classes" else 1], []).append(row)
+        group = name.split("/")[1 if field in ("plain", "skewed") else 0]
+        by_group.setdefault(group, []).append(row)
     print(
         field if seeds == SEEDS else f"{field} seeds {args.seeds}",
         json.dumps(changes),
