@@ -9,7 +9,7 @@ from tiny import TINY
 
 import mcod
 from mcod import MCOD, MCODConfig
-from mcod.persistence import FORMAT, load, save_detector
+from mcod.persistence import FORMAT, load, load_with_table_options, save_detector
 
 
 def _images(n: int, seed: int) -> np.ndarray:
@@ -66,6 +66,20 @@ def test_table_round_trip_gives_identical_scores(table_model, tmp_path):
     torch.testing.assert_close(loaded.scale_std_, table_model.scale_std_, rtol=0, atol=0)
     new = np.random.default_rng(7).normal(size=(9, 5))
     np.testing.assert_array_equal(loaded.decision_function(new), table_model.decision_function(new))
+
+
+def test_table_options_round_trip_and_are_none_when_not_saved(table_model, tmp_path):
+    options = {"columns": ["a", "b"], "id_column": "id", "categorical": "onehot",
+               "fill_missing": "median", "fill_values": {"a": np.float64(0.5), "b": 2.0}}
+    _, back = load_with_table_options(save_detector(table_model, tmp_path / "t.pt", options))
+    assert back == {**options, "fill_values": {"a": 0.5, "b": 2.0}}
+    assert type(back["fill_values"]["a"]) is float  # numpy scalars are stored as plain values
+    assert load_with_table_options(table_model.save(tmp_path / "plain.pt"))[1] is None
+    state = torch.load(tmp_path / "plain.pt", weights_only=True)
+    del state["table_options"]  # a file written before table options were saved
+    torch.save(state, tmp_path / "older.pt")
+    detector, back = load_with_table_options(tmp_path / "older.pt")
+    assert back is None and detector.threshold_ == table_model.threshold_
 
 
 def test_table_round_trip_keeps_the_yeo_johnson_step(tmp_path):

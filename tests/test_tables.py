@@ -11,7 +11,13 @@ import pytest
 
 from mcod.cli import main
 from mcod.inputs import InputError
-from mcod.tables import align_columns, is_table_path, read_table, write_table
+from mcod.tables import (
+    align_columns,
+    apply_saved_options,
+    is_table_path,
+    read_table,
+    write_table,
+)
 
 FAST = ["--epochs", "1", "--batch-size", "20", "--device", "cpu", "--quiet"]
 
@@ -95,6 +101,38 @@ def test_missing_values_error_names_columns_and_counts(tmp_path):
     assert read_table(path, fill_missing="median").X[0, 2] == 0.0
     assert read_table(path, fill_missing="zero").X[3, 0] == 0.0
     assert read_table(path, columns=["b"]).X.shape == (4, 1)  # gaps only in unused columns
+
+
+def test_fill_values_are_recorded_and_a_models_values_override_the_files(tmp_path):
+    path = tmp_path / "gaps.csv"
+    pd.DataFrame({"a": [1.0, np.nan, 3.0, 10.0], "b": [1.0, 2.0, 3.0, 4.0]}).to_csv(path,
+                                                                                 index=False)
+    table = read_table(path, fill_missing="median")
+    assert table.options == {"columns": None, "id_column": None, "categorical": "refuse",
+                             "fill_missing": "median", "fill_values": {"a": 3.0, "b": 2.5}}
+    assert read_table(path, columns=["b"]).options["fill_values"] == {}  # "none"
+    given = read_table(path, fill_missing="median", fill_values={"a": -7.0})
+    assert given.X[1, 0] == -7.0 and given.options["fill_values"] == {"a": -7.0, "b": 2.5}
+
+
+def test_saved_options_fill_what_the_command_line_leaves_unset():
+    import argparse
+
+    saved = {"columns": ["a", "b"], "id_column": "id", "categorical": "onehot",
+             "fill_missing": "median", "fill_values": {"a": 3.0}}
+    args = argparse.Namespace(columns=None, id_column="key", categorical=None,
+                              fill_missing=None)
+    taken = apply_saved_options(args, saved)
+    assert taken == ["--columns a,b", "--categorical onehot", "--fill-missing median"]
+    assert args.id_column == "key" and args.fill_values == {"a": 3.0}  # given: kept
+    args = argparse.Namespace(columns=None, id_column=None, categorical=None,
+                              fill_missing="zero")
+    apply_saved_options(args, saved)
+    assert not hasattr(args, "fill_values")  # another fill mode: values from the new file
+    defaults = {"columns": None, "id_column": None, "categorical": "refuse",
+                "fill_missing": "none", "fill_values": {}}
+    args = argparse.Namespace(columns=None, id_column=None, categorical=None, fill_missing=None)
+    assert apply_saved_options(args, defaults) == []  # defaults are not announced
 
 
 def test_a_boolean_column_with_a_gap_counts_as_numbers(tmp_path):
@@ -202,6 +240,33 @@ def test_score_matches_a_saved_models_columns_by_name(tmp_path, csv_file):
     same = _read_csv(tmp_path / "same" / "scores.csv")[1]
     reordered_scores = _read_csv(tmp_path / "reordered" / "scores.csv")[1]
     assert [r["score"] for r in same] == [r["score"] for r in reordered_scores]
+
+
+def test_score_reads_new_tables_as_the_model_was_trained(tmp_path, capsys):
+    """`score` without table options: the model's --columns, --id-column, --categorical and
+    --fill-missing, gaps filled with the training rows' medians (not the new file's)."""
+    train, new, model = tmp_path / "train.csv", tmp_path / "new.csv", tmp_path / "m.pt"
+    frame = _frame(60)
+    frame.loc[5, "a"] = np.nan
+    frame.to_csv(train, index=False)
+    median = float(frame["a"].median())
+    batch = frame.iloc[:10][["colour", "b", "id", "a", "flag"]].copy()
+    batch.loc[[0, 1, 2], "a"] = np.nan  # the new file's median of 'a' is not the model's
+    batch.to_csv(new, index=False)
+    options = ["--columns", "a,b,colour", "--id-column", "id", "--categorical", "onehot",
+               "--fill-missing", "median"]
+    assert main(["detect", str(train), *options, *FAST, "--save-model", str(model)]) == 0
+    capsys.readouterr()
+    assert main(["score", str(model), str(new), "--out", str(tmp_path / "new")]) == 0
+    assert ("table options from the model: --columns a,b,colour --id-column id "
+            "--categorical onehot --fill-missing median") in capsys.readouterr().out
+    explicit = batch.assign(a=batch["a"].fillna(median))
+    explicit.to_csv(tmp_path / "filled.csv", index=False)
+    assert main(["score", str(model), str(tmp_path / "filled.csv"), "--quiet",
+                 "--out", str(tmp_path / "filled")]) == 0
+    scores = [_read_csv(tmp_path / name / "scores.csv")[1] for name in ("new", "filled")]
+    assert [r["id"] for r in scores[0]] == [f"row{i}" for i in range(10)]
+    assert [r["score"] for r in scores[0]] == [r["score"] for r in scores[1]]
 
 
 def test_repeated_ids_are_warned_about(tmp_path, capsys):

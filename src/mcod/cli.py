@@ -93,9 +93,14 @@ SCORE_EPILOG = """\
 The threshold is the one fitted by 'mcod detect': a new sample is labelled an outlier
 when its score is above it.
 
+A table is read as the model's training table was (its --columns, --id-column,
+--categorical and --fill-missing, with the training rows' fill values) unless an option
+is given again.
+
 examples:
   mcod score model.pt new_photos/
   mcod score model.pt --npy new_images.npy --out new_results
+  mcod score model.pt new_rows.csv --out new_results
 """
 
 
@@ -508,18 +513,27 @@ def run_detect(args: argparse.Namespace) -> int:
         print(f"demo AUROC (planted outliers vs digit {args.demo_class}): {auroc:.4f}")
     _write_report(args, detector, data, scores, fit_seconds)
     if args.save_model:
-        print(f"saved model to {detector.save(args.save_model)}")
+        from mcod.persistence import save_detector
+
+        options = None if data.table is None else data.table.options
+        print(f"saved model to {save_detector(detector, args.save_model, options)}")
     print(f"wall time {time.perf_counter() - started:.1f} s")
     return 0
 
 
 def run_score(args: argparse.Namespace) -> int:
     """`mcod score`: score new data with a saved model and its fitted threshold."""
-    from mcod.persistence import load
+    from mcod.persistence import load_with_table_options
 
     started = time.perf_counter()
     _check_output_paths(args)
-    detector = load(args.model, device=args.device)
+    detector, table_options = load_with_table_options(args.model, device=args.device)
+    if table_options is not None and (args.table or is_table_path(args.input)):
+        from mcod.tables import apply_saved_options
+
+        taken = apply_saved_options(args, table_options)
+        if taken:
+            _say(args, f"table options from the model: {' '.join(taken)}")
     data = read_input(args)
     if data.table is not None and detector.feature_names_in_ is not None:
         from mcod.tables import align_columns

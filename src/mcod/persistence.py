@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import pickle
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from mcod.config import MCODConfig
 from mcod.detector import MCOD, resolve_device
 from mcod.ensemble import MCODEnsemble
 
-__all__ = ["FORMAT", "load", "save_detector"]
+__all__ = ["FORMAT", "load", "load_with_table_options", "save_detector"]
 
 FORMAT = "mcod-detector/2"  # 2: the network is an ensemble of members
 
@@ -91,13 +92,17 @@ def _detector_state(detector: MCOD) -> dict[str, Any]:
     }
 
 
-def save_detector(detector: MCOD, path: str | os.PathLike[str]) -> Path:
+def save_detector(detector: MCOD, path: str | os.PathLike[str],
+                  table_options: Mapping[str, Any] | None = None) -> Path:
     """Write a fitted detector to ``path`` (atomically); return the path.
 
     The parent directory is created if needed. Conventional suffix: ``.pt``.
+    ``table_options``: how the training table was read (:attr:`mcod.tables.TableData.options`),
+    so that ``mcod score`` reads new tables the same way.
     """
     target = Path(path).expanduser()
     state = _detector_state(detector)
+    state["table_options"] = _plain(table_options, "the table options")
     target.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(target, "wb") as handle:
         torch.save(state, handle)
@@ -192,6 +197,13 @@ def load(path: str | os.PathLike[str], device: str | torch.device | None = None)
     device is used, falling back to CPU where CUDA is not available. The detector is in
     evaluation mode and scores exactly as the saved one did.
     """
+    return load_with_table_options(path, device)[0]
+
+
+def load_with_table_options(
+    path: str | os.PathLike[str], device: str | torch.device | None = None
+) -> tuple[MCOD, dict[str, Any] | None]:
+    """:func:`load`, and the table options saved with the detector (None: none saved)."""
     source = Path(path).expanduser()
     state = _read(source)
     try:
@@ -204,7 +216,7 @@ def load(path: str | os.PathLike[str], device: str | torch.device | None = None)
         _restore(detector, state, target)
     except (KeyError, TypeError, AttributeError, ValueError, RuntimeError) as error:
         raise ValueError(f"{source} is damaged or incomplete ({_first_line(error)})") from None
-    return detector
+    return detector, state.get("table_options")  # absent in files before table options
 
 
 def _first_line(error: BaseException) -> str:

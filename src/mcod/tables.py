@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import argparse
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ __all__ = [
     "TableData",
     "add_table_arguments",
     "align_columns",
+    "apply_saved_options",
     "is_table_path",
     "read_table",
     "table_from_args",
@@ -54,6 +56,9 @@ class TableData:
     columns: list[str]  # names of X's columns (one-hot columns as "<column>=<value>")
     frame: Any  # every column as read: Parquet values, or CSV cells' original text
     path: Path
+    # how it was read (read_table's arguments, and each numeric column's fill value), so
+    # that a saved model reads new tables the same way
+    options: dict[str, Any] = field(default_factory=dict)
 
     def named(self) -> Any:
         """X as a DataFrame under its column names (a detector fitted on it keeps them)."""
@@ -91,16 +96,15 @@ def add_table_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--categorical",
         choices=CATEGORICAL_CHOICES,
-        default="refuse",
         help="non-numeric columns: 'refuse' them with an error, or 'onehot' encode them "
-        "(default: refuse)",
+        "(default: refuse; 'mcod score': the model's)",
     )
     group.add_argument(
         "--fill-missing",
         choices=FILL_CHOICES,
-        default="none",
         help="missing values: 'none' (an error), or fill each numeric column with its "
-        "'mean', 'median' or 'zero' (default: none)",
+        "'mean', 'median' or 'zero' (default: none; 'mcod score': the model's, with the "
+        "values computed on its training rows)",
     )
 
 
@@ -177,8 +181,21 @@ def _select_columns(frame: Any, columns: list[str] | None, id_column: str | None
     return chosen
 
 
-def _missing(frame: Any, fill: str, path: Path) -> Any:
-    """Numeric gaps: an error, or filled. Categorical gaps stay: they one-hot to all zeros."""
+def _fill_values(frame: Any, fill: str, given: Mapping[str, float]) -> dict[str, float]:
+    """Each numeric column's fill value: ``given`` (a model's, from its training rows) where
+    it has one, else computed here; a column with no values at all fills with 0."""
+    values = {}
+    for c in frame.columns:
+        if fill != "none" and _is_numeric(frame[c]):
+            col = frame[c].astype("float64")
+            value = given.get(c, {"mean": col.mean(), "median": col.median(), "zero": 0.0}[fill])
+            values[str(c)] = 0.0 if value != value else float(value)  # NaN: all missing
+    return values
+
+
+def _missing(frame: Any, values: dict[str, float], fill: str, path: Path) -> Any:
+    """Numeric gaps: an error, or filled with ``values``. Categorical gaps stay: they
+    one-hot to all zeros."""
     counts = frame.isna().sum()
     bad = {str(c): int(n) for c, n in counts.items() if n and _is_numeric(frame[c])}
     if not bad:
@@ -193,11 +210,7 @@ def _missing(frame: Any, fill: str, path: Path) -> Any:
         )
     filled = frame.copy()
     for c in bad:
-        col = filled[c].astype("float64")
-        value = {"mean": col.mean(), "median": col.median(), "zero": 0.0}[fill]
-        if value != value:  # the whole column is missing: mean/median are NaN
-            value = 0.0
-        filled[c] = col.fillna(value)
+        filled[c] = filled[c].astype("float64").fillna(values[c])
     return filled
 
 
@@ -225,13 +238,16 @@ def read_table(
     id_column: str | None = None,
     categorical: str = "refuse",
     fill_missing: str = "none",
+    fill_values: Mapping[str, float] | None = None,
 ) -> TableData:
     """Read a CSV (.csv, .tsv) or Parquet (.parquet, .pq) file into a :class:`TableData`.
 
     ``columns``: the columns to use (default: all but ``id_column``). ``categorical``:
     "refuse" non-numeric columns or "onehot" encode them. ``fill_missing``: "none" (missing
     values are an error), or fill numeric columns with their "mean", "median" or "zero";
-    a missing categorical value (under onehot) is a row of zeros.
+    ``fill_values`` (column -> value, e.g. a model's ``options["fill_values"]``) overrides
+    the value computed from this file. A missing categorical value (under onehot) is a row
+    of zeros.
     """
     import pandas as pd
 
@@ -249,7 +265,8 @@ def read_table(
             f"non-numeric column(s) {_names(non_numeric)} in {file}; pass --categorical onehot "
             "to encode them, or choose numeric columns with --columns"
         )
-    data = _missing(data, fill_missing, file)
+    values = _fill_values(data, fill_missing, fill_values or {})
+    data = _missing(data, values, fill_missing, file)
     if non_numeric:
         data = pd.get_dummies(data, columns=non_numeric, prefix_sep="=", dtype="float64")
     X = np.ascontiguousarray(data.to_numpy(dtype=np.float64))
@@ -259,7 +276,9 @@ def read_table(
     original = frame if file.suffix.lower() in PARQUET_SUFFIXES else _csv_text(file, frame)
     id_values = None if id_column is None else original.iloc[:, frame.columns.get_loc(id_column)]
     ids = None if id_values is None else id_values.astype(str).where(id_values.notna(), "").tolist()
-    return TableData(X, ids, id_column, [str(c) for c in data.columns], original, file)
+    options = {"columns": columns, "id_column": id_column, "categorical": categorical,
+               "fill_missing": fill_missing, "fill_values": values}
+    return TableData(X, ids, id_column, [str(c) for c in data.columns], original, file, options)
 
 
 def align_columns(table: TableData, fitted: list[str]) -> np.ndarray:
@@ -299,14 +318,34 @@ def _split_columns(text: str | None) -> list[str] | None:
 
 
 def table_from_args(path: str, args: argparse.Namespace) -> TableData:
-    """:func:`read_table` with the options of :func:`add_table_arguments`."""
+    """:func:`read_table` with the options of :func:`add_table_arguments` (and the fill
+    values :func:`apply_saved_options` took from a model)."""
     return read_table(
         path,
         columns=_split_columns(getattr(args, "columns", None)),
         id_column=getattr(args, "id_column", None),
-        categorical=getattr(args, "categorical", "refuse") or "refuse",
-        fill_missing=getattr(args, "fill_missing", "none") or "none",
+        categorical=getattr(args, "categorical", None) or "refuse",
+        fill_missing=getattr(args, "fill_missing", None) or "none",
+        fill_values=getattr(args, "fill_values", None),
     )
+
+
+def apply_saved_options(args: argparse.Namespace, saved: Mapping[str, Any]) -> list[str]:
+    """Give each table option not set on the command line the value a model was fitted
+    with (``saved``: its :attr:`TableData.options`); return those taken, as they would be
+    typed. The model's fill values are used when the fill mode in effect is the model's."""
+    taken = []
+    for option, key, default in (("--columns", "columns", None),
+                                 ("--id-column", "id_column", None),
+                                 ("--categorical", "categorical", "refuse"),
+                                 ("--fill-missing", "fill_missing", "none")):
+        value = saved.get(key)
+        if getattr(args, key, None) is None and value not in (None, default):
+            setattr(args, key, ",".join(value) if key == "columns" else value)
+            taken.append(f"{option} {getattr(args, key)}")
+    if (getattr(args, "fill_missing", None) or "none") == saved.get("fill_missing"):
+        args.fill_values = saved.get("fill_values") or {}
+    return taken
 
 
 def table_options_given(args: argparse.Namespace) -> list[str]:
@@ -316,9 +355,9 @@ def table_options_given(args: argparse.Namespace) -> list[str]:
         given.append("--columns")
     if getattr(args, "id_column", None) is not None:
         given.append("--id-column")
-    if getattr(args, "categorical", "refuse") not in (None, "refuse"):
+    if getattr(args, "categorical", None) is not None:
         given.append("--categorical")
-    if getattr(args, "fill_missing", "none") not in (None, "none"):
+    if getattr(args, "fill_missing", None) is not None:
         given.append("--fill-missing")
     return given
 
