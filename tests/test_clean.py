@@ -128,15 +128,17 @@ def test_clean_table_keeps_id_and_every_column(tmp_path, suffix):
     assert set(kept["id"]) == set(frame["id"]) - {r["id"] for r in removed}
 
 
-def test_clean_csv_copies_kept_rows_as_written(tmp_path):
+@pytest.mark.parametrize("bom, line_end", [("", "\n"), ("\ufeff", "\r\n")])
+def test_clean_csv_copies_kept_rows_as_written(tmp_path, bom, line_end):
     """Kept CSV rows are the input's text: leading zeros, number formats, booleans, empty
-    cells and a repeated header survive, and outliers.csv names rows by the ids as written."""
+    cells and a repeated header survive, and outliers.csv names rows by the ids as written;
+    a spreadsheet's byte-order mark and CRLF line ends are kept too."""
     lines = ["id,zip,n,price,flag,a,a"]
     for i in range(30):
         n = "" if i == 4 else str(i % 7)  # one gap: a parser would make the column float
         lines.append(f"{i:04d},0{3250 + i},{n},{i % 9}.50,{'TRUE' if i % 2 else 'FALSE'},{i},x")
     path = tmp_path / "data.csv"
-    path.write_text("\n".join(lines) + "\n")
+    path.write_bytes((bom + line_end.join(lines) + line_end).encode())
     out = tmp_path / "out"
     rc = main(["clean", str(path), "--id-column", "id", "--columns", "price", *FAST,
                "--contamination", "0.1", "--out", str(out)])  # fmt: skip
@@ -145,7 +147,7 @@ def test_clean_csv_copies_kept_rows_as_written(tmp_path):
     removed_ids = {r["id"] for r in removed}
     assert len(removed_ids) == 3 and all(len(i) == 4 for i in removed_ids)  # "0007", not "7"
     expected = [lines[0]] + [line for line in lines[1:] if line.split(",")[0] not in removed_ids]
-    assert (out / "inliers.csv").read_text().splitlines() == expected
+    assert (out / "inliers.csv").read_bytes() == (bom + line_end.join(expected) + line_end).encode()
 
 
 def test_existing_output_refused_then_overwritten(tmp_path, table_npy, capsys):

@@ -138,7 +138,7 @@ def _write_inliers(args: argparse.Namespace, data: Any, keep: np.ndarray, work: 
 
     if data.table is not None:
         name = "inliers" + data.table.path.suffix.lower()
-        write_table(data.table.frame.iloc[np.flatnonzero(keep)], work / name)
+        write_table(data.table.frame.iloc[np.flatnonzero(keep)], work / name, data.table.csv_style)
         return name
     if data.names is not None:  # an image folder
         root = Path(args.input).expanduser()

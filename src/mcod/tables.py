@@ -25,6 +25,7 @@ from mcod.inputs import InputError
 
 __all__ = [
     "CATEGORICAL_CHOICES",
+    "CsvStyle",
     "FILL_CHOICES",
     "TABLE_SUFFIXES",
     "TableData",
@@ -46,6 +47,22 @@ FILL_CHOICES: tuple[str, ...] = ("none", "mean", "median", "zero")
 _MAX_LISTED = 8  # column names listed in one error message
 
 
+@dataclass(frozen=True)
+class CsvStyle:
+    """What a CSV file's text looks like beyond its cells: a UTF-8 byte-order mark (as
+    spreadsheet programs write) and the line ending."""
+
+    bom: bool = False
+    line_end: str = "\n"
+
+    @classmethod
+    def of(cls, path: Path) -> CsvStyle:
+        with path.open("rb") as handle:
+            head = handle.read(1 << 16)
+        first_line = head.split(b"\n", 1)[0]
+        return cls(head.startswith(b"\xef\xbb\xbf"), "\r\n" if first_line.endswith(b"\r") else "\n")
+
+
 @dataclass
 class TableData:
     """A table ready for a detector, plus what is needed to write results back."""
@@ -59,6 +76,7 @@ class TableData:
     # how it was read (read_table's arguments, and each numeric column's fill value), so
     # that a saved model reads new tables the same way
     options: dict[str, Any] = field(default_factory=dict)
+    csv_style: CsvStyle | None = None  # CSV only: kept when its rows are written back
 
     def named(self) -> Any:
         """X as a DataFrame under its column names (a detector fitted on it keeps them)."""
@@ -278,7 +296,9 @@ def read_table(
     ids = None if id_values is None else id_values.astype(str).where(id_values.notna(), "").tolist()
     options = {"columns": columns, "id_column": id_column, "categorical": categorical,
                "fill_missing": fill_missing, "fill_values": values}
-    return TableData(X, ids, id_column, [str(c) for c in data.columns], original, file, options)
+    style = None if file.suffix.lower() in PARQUET_SUFFIXES else CsvStyle.of(file)
+    return TableData(X, ids, id_column, [str(c) for c in data.columns], original, file, options,
+                     style)
 
 
 def align_columns(table: TableData, fitted: list[str]) -> np.ndarray:
@@ -362,16 +382,21 @@ def table_options_given(args: argparse.Namespace) -> list[str]:
     return given
 
 
-def write_table(frame: Any, path: str | os.PathLike[str]) -> Path:
-    """Write ``frame`` as CSV/TSV or Parquet (by suffix), atomically, without the index."""
+def write_table(frame: Any, path: str | os.PathLike[str], style: CsvStyle | None = None) -> Path:
+    """Write ``frame`` as CSV/TSV (in ``style``: the input's byte-order mark and line
+    ending) or Parquet (by suffix), atomically, without the index."""
     target = Path(path)
     suffix = target.suffix.lower()
     if suffix in PARQUET_SUFFIXES:
         with atomic_write(target, "wb") as handle:
             frame.to_parquet(handle, index=False)
     elif suffix in CSV_SUFFIXES:
+        style = style or CsvStyle()
         with atomic_write(target, "w", newline="") as handle:
-            frame.to_csv(handle, index=False, sep="\t" if suffix == ".tsv" else ",")
+            if style.bom:
+                handle.write("\ufeff")
+            frame.to_csv(handle, index=False, sep="\t" if suffix == ".tsv" else ",",
+                         lineterminator=style.line_end)
     else:
         raise ValueError(f"cannot write a table as {suffix!r}; use one of {TABLE_SUFFIXES}")
     return target
