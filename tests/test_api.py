@@ -8,7 +8,7 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from tiny import TINY
 
-from mcod import MCOD
+from mcod import MCOD, get_config
 from mcod.inputs import InputError
 
 PARAMS = dict(contamination=0.1, config=TINY, epochs=1, batch_size=12, device="cpu", random_state=0)
@@ -192,6 +192,47 @@ def test_a_refused_refit_leaves_the_model_usable():
         detector.fit(bad_images)
     assert detector.input_kind_ == "table"
     np.testing.assert_array_equal(detector.decision_function(table), before)
+    for bad_setting, match in (({"device": "cuda:99"}, "device"),
+                               ({"random_state": np.random.RandomState(0)}, "random_state")):
+        detector.set_params(**bad_setting)  # refused before the data replace anything
+        with pytest.raises(ValueError, match=match):
+            detector.fit(table[:, :2] * 100 + 50)
+        detector.set_params(device="cpu", random_state=0)
+        assert detector.n_features_in_ == 3
+        np.testing.assert_array_equal(detector.decision_function(table), before)
+
+
+def test_tables_are_standardised_in_float64_and_constant_columns_keep_scale_one():
+    rng = np.random.default_rng(0)
+    table = rng.normal(size=(50, 3))
+    table[:, 1] = 5.0  # constant: scale 1, as StandardScaler does
+    detector = MCOD(epochs=1, random_state=0, device="cpu").fit(table)
+    expected = (table - table.mean(axis=0)) / np.r_[table[:, 0].std(), 1.0, table[:, 2].std()]
+    z = detector._prepare(table, fitting=False).numpy()
+    np.testing.assert_allclose(z, expected, rtol=1e-6, atol=1e-6)
+    moved = table[:1].copy()
+    moved[0, 1] += 0.001  # a small change in a column that never changed stays small
+    assert detector._prepare(moved, fitting=False)[0, 1].item() == pytest.approx(0.001, rel=1e-3)
+    shifted = table + np.array([1e8, 0.0, 1.7e9])  # timestamps: float32 would keep ~2 values
+    offset = MCOD(epochs=1, random_state=0, device="cpu").fit(shifted)
+    np.testing.assert_allclose(offset._prepare(shifted, fitting=False).numpy(), expected,
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_a_new_row_far_beyond_float32_scores_finite_and_highest():
+    table = np.random.default_rng(0).normal(size=(40, 3))
+    detector = MCOD(epochs=1, random_state=0, device="cpu").fit(table)
+    new = np.vstack([table[:5], [[1e30, 0.0, 0.0]], [[-3e38, 0.0, 0.0]]])
+    scores = detector.decision_function(new)
+    assert np.isfinite(scores).all() and scores[5:].min() > scores[:5].max()
+    assert detector.predict(new)[5:].tolist() == [1, 1]
+    assert np.isfinite(detector.predict_proba(new)).all()
+
+
+def test_a_customised_image_config_is_refused_on_tables():
+    custom = get_config("default").replace(n_memory=3)
+    with pytest.raises(InputError, match="customise get_config\\('tabular'\\)"):
+        MCOD(config=custom, epochs=1).fit(np.random.default_rng(0).normal(size=(20, 3)))
 
 
 @pytest.mark.parametrize(
@@ -199,11 +240,11 @@ def test_a_refused_refit_leaves_the_model_usable():
     [
         (lambda: np.zeros(10), "1-D array.*reshape"),
         (lambda: [[1.0, 2.0], [3.0]], "cannot convert input"),
-        (lambda: np.full((10, 2), 1e39), "float32's range"),
-        (lambda: np.random.default_rng(0).normal(size=(100, 2)) + 1e37, "too large to standardise"),
+        (lambda: np.random.default_rng(0).normal(size=(100, 2)) * 1e160, "too large to standardise"),
         (lambda: np.full((20, 3), 7.0), "every row is the same"),
     ],
 )
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
 def test_unusable_arrays_are_named(make, match):
     with pytest.raises(InputError, match=match):
         MCOD(epochs=1, device="cpu").fit(make())
@@ -216,6 +257,8 @@ def test_unusable_arrays_are_named(make, match):
         ({"batch_size": 0}, "batch_size must be"),
         ({"epochs": 1.5}, "epochs must be an integer of at least 1"),
         ({"epochs": 0}, "epochs must be"),
+        ({"epochs": float("nan")}, "epochs must be"),
+        ({"batch_size": float("inf")}, "batch_size must be"),
     ],
 )
 def test_training_sizes_are_checked(params, match):

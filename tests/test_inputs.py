@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
-from PIL import Image
 
-from mcod.inputs import InputError, as_image_batch, as_table, load_image_folder
+from mcod.inputs import InputError, as_image_batch, as_table
 
 RNG = np.random.default_rng(0)
 
@@ -140,7 +137,7 @@ def test_input_error_is_value_error():
 def test_table_ok():
     x = np.arange(12).reshape(4, 3)
     out = as_table(x)
-    assert out.dtype == np.float32 and out.shape == (4, 3)
+    assert out.dtype == np.float64 and out.shape == (4, 3)
     np.testing.assert_array_equal(out, x)  # not rescaled
 
 
@@ -160,72 +157,3 @@ def test_table_errors(x, word):
     with pytest.raises(InputError) as info:
         as_table(x)
     assert word in str(info.value)
-
-
-# --------------------------------------------------------------------------- folders
-
-
-def _save(path: Path, mode: str, size: tuple[int, int] = (6, 5), value: int = 100) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    colour = value if mode in ("L", "1") else (value, 0, 255 - value)
-    Image.new(mode, size, colour).save(path)
-    return path
-
-
-def test_folder_greyscale(tmp_path):
-    _save(tmp_path / "b.png", "L", value=10)
-    _save(tmp_path / "a.png", "L", value=20)
-    _save(tmp_path / "sub" / "c.PNG", "L", value=30)  # recursive, case-insensitive suffix
-    (tmp_path / "notes.txt").write_text("not an image")
-    x, paths = load_image_folder(tmp_path)
-    assert x.shape == (3, 5, 6) and x.dtype == np.uint8
-    assert [p.name for p in paths] == ["a.png", "b.png", "c.PNG"]  # sorted, deterministic
-    assert x[:, 0, 0].tolist() == [20, 10, 30]
-    assert as_image_batch(x).shape == (3, 1, 5, 6)
-
-
-def test_folder_mixed_modes_become_rgb(tmp_path):
-    _save(tmp_path / "grey.png", "L")
-    _save(tmp_path / "colour.jpg", "RGB")
-    x, paths = load_image_folder(tmp_path, progress=True)
-    assert x.shape == (2, 5, 6, 3) and x.dtype == np.uint8
-    assert len(paths) == 2
-
-
-def test_folder_extensions_filter(tmp_path):
-    _save(tmp_path / "a.png", "L")
-    _save(tmp_path / "b.bmp", "L")
-    x, paths = load_image_folder(tmp_path, extensions=(".bmp",))
-    assert [p.name for p in paths] == ["b.bmp"]
-
-
-def test_folder_corrupt_file_named(tmp_path):
-    _save(tmp_path / "good.png", "L")
-    (tmp_path / "broken.png").write_bytes(b"\x89PNG not really")
-    with pytest.raises(InputError, match="broken.png"):
-        load_image_folder(tmp_path)
-
-
-def test_folder_mixed_sizes(tmp_path):
-    _save(tmp_path / "a.png", "L", size=(6, 5))
-    _save(tmp_path / "b.png", "L", size=(7, 5))
-    with pytest.raises(InputError) as info:
-        load_image_folder(tmp_path)
-    msg = str(info.value)
-    assert "a.png is 6x5" in msg and "b.png is 7x5" in msg and "resize" in msg
-
-
-def test_folder_empty(tmp_path):
-    with pytest.raises(InputError, match=r"no image files.*\.png"):
-        load_image_folder(tmp_path)
-
-
-def test_folder_missing(tmp_path):
-    with pytest.raises(InputError, match="not found"):
-        load_image_folder(tmp_path / "nope")
-
-
-def test_folder_is_a_file(tmp_path):
-    f = _save(tmp_path / "a.png", "L")
-    with pytest.raises(InputError, match="is a file, not a folder of images.*tables"):
-        load_image_folder(f)

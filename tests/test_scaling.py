@@ -78,4 +78,4 @@ def test_detector_transforms_tables_only_when_configured(on: bool):
     assert prepared.dtype.is_floating_point and bool(prepared.isfinite().all())
     if on:  # standardised again after the transform
         np.testing.assert_allclose(prepared[:, :2].mean(0).numpy(), 0.0, atol=1e-5)
-        np.testing.assert_allclose(prepared[:, :2].std(0).numpy(), 1.0, atol=1e-4)
+        np.testing.assert_allclose(prepared[:, :2].numpy().std(0), 1.0, atol=1e-4)

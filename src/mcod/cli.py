@@ -307,9 +307,11 @@ def _load_demo(inlier: int, contamination: float, seed: int) -> InputData:
     return InputData(digits.images[index], None, source, truth)
 
 
-def read_input(args: argparse.Namespace, contamination: float | None = None) -> InputData:
+def read_input(args: argparse.Namespace, contamination: float | None = None,
+               channels: int | None = None) -> InputData:
     """The data named by INPUT / --npy; the demo when neither is given and the command has
-    --demo-class (``contamination`` then sets the planted share)."""
+    --demo-class (``contamination`` then sets the planted share). ``channels``: a fitted
+    model's, so that a folder's images are all read as grey (1) or RGB (3)."""
     table = getattr(args, "table", None)
     if sum(bool(x) for x in (args.input, args.npy, table)) > 1:
         raise InputError("give one of INPUT, --npy FILE or --table FILE, not both")
@@ -334,10 +336,14 @@ def read_input(args: argparse.Namespace, contamination: float | None = None) -> 
         path = args.npy or args.input
         return InputData(_load_npy(path), None, f"array {path}")
     if args.input:
-        from mcod.inputs import load_image_folder
+        from mcod.folders import load_images, scan_folder
 
-        images, files = load_image_folder(args.input, progress=not args.quiet)
-        return InputData(images, [str(f) for f in files], f"images in {args.input}")
+        scan = scan_folder(args.input)
+        note = scan.skipped_note()
+        if note:
+            print(f"mcod: note: below {args.input}, {note}", file=sys.stderr)
+        images = load_images(scan.images, progress=not args.quiet, channels=channels)
+        return InputData(images, [str(f) for f in scan.images], f"images in {args.input}")
     if getattr(args, "demo_class", None) is None:
         raise InputError("no input: give an image folder, a table (.csv, .parquet) or --npy FILE")
     return _load_demo(args.demo_class, 0.1 if contamination is None else contamination, args.seed)

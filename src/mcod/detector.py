@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+import numbers
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from pyod.models.base import BaseDetector
+from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from mcod.config import MCODConfig, get_config
@@ -16,16 +18,23 @@ from mcod.ensemble import MCODEnsemble, mean_history
 from mcod.inputs import (
     InputError,
     as_array,
-    as_image_batch,
     as_table,
     frame_to_table,
+    image_array,
+    intensity_range,
     is_frame,
-    scaled_image_batch,
+    scale_01,
+    warn_if_off_scale,
 )
 from mcod.scaling import fit_lambdas, yeo_johnson
 from mcod.training import train
 
 SCORE_BATCH = 1024
+IMAGE_CHUNK = 256  # images scaled and resized at a time: full-size float copies stay small
+# A standardised value is clipped to this many training standard deviations: a training
+# row cannot reach it (|z| <= sqrt(N - 1)), and a new row beyond it still scores as the
+# most outlying, with a finite score.
+Z_LIMIT = 1e6
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -88,15 +97,20 @@ class MCOD(BaseDetector):
         self._validate_contamination()
         for name, least in (("batch_size", 2), ("epochs", 1)):
             value = getattr(self, name)
-            if value is not None and (value != int(value) or value < least):
+            if value is not None and not (isinstance(value, numbers.Real) and math.isfinite(value)
+                                          and value == int(value) and value >= least):
                 raise ValueError(f"{name} must be an integer of at least {least}, got {value!r}")
+        seed = self.random_state
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+            raise ValueError(f"random_state must be an integer seed or None, got {seed!r}")
+        device = resolve_device(self.device)  # before any state changes: a refusal keeps the fit
         data = self._prepare(X, fitting=True)
         # small data: at least ~8 steps per epoch, so the memory and queue get to work
         batch_size = self.batch_size or min(self.config_.batch_size, max(2, len(data) // 8))
         batch_size = min(int(batch_size), len(data))
         config = self._schedule(self.config_, steps_per_epoch=len(data) // batch_size)
         self.config_ = config
-        self.device_ = resolve_device(self.device)
+        self.device_ = device
         queue_size = min(config.queue_size, max(batch_size, len(data) - batch_size))
         self.input_shape_ = tuple(data.shape[1:])
         cuda = [self.device_.index or 0] if self.device_.type == "cuda" else []
@@ -186,58 +200,72 @@ class MCOD(BaseDetector):
         return data
 
     def _prepare_table(self, raw: np.ndarray, fitting: bool, config: MCODConfig) -> torch.Tensor:
-        table = torch.from_numpy(as_table(raw, min_samples=2 if fitting else 1))
+        """Standardised in float64 (a column such as a timestamp keeps its variation) by
+        scikit-learn's StandardScaler (a constant column gets scale 1), then float32."""
+        table = as_table(raw, min_samples=2 if fitting else 1)
         if fitting:
-            mean, std = table.mean(dim=0), table.std(dim=0).clamp_min(1e-6)
-            if not (mean.isfinite().all() and std.isfinite().all()):  # squares overflowed
-                raise InputError("values too large to standardise in float32; rescale them")
+            scaler = StandardScaler().fit(table)
+            if not (np.isfinite(scaler.mean_).all() and np.isfinite(scaler.var_).all()):
+                raise InputError("values too large to standardise (their squares overflow); "
+                                 "rescale them")
             if bool((table == table[0]).all()):
                 raise InputError("every row is the same: there is nothing to tell rows apart")
             self.n_features_in_ = table.shape[1]
-            self.scale_mean_, self.scale_std_ = mean, std
+            self.scale_mean_ = torch.from_numpy(scaler.mean_)
+            self.scale_std_ = torch.from_numpy(scaler.scale_)
         elif table.shape[1] != self.n_features_in_:
             raise InputError(
                 f"X has {table.shape[1]} features, the model was fitted on {self.n_features_in_}"
             )
-        z = (table - self.scale_mean_) / self.scale_std_
-        return self._yeo_johnson(z, fitting) if config.table_yeo_johnson else z
+        z = (table - self.scale_mean_.double().numpy()) / self.scale_std_.double().numpy()
+        z = np.clip(z, -Z_LIMIT, Z_LIMIT)
+        if config.table_yeo_johnson:
+            z = self._yeo_johnson(z, fitting)
+        return torch.from_numpy(z.astype(np.float32))
 
     def _prepare_images(self, raw: np.ndarray, fitting: bool, config: MCODConfig) -> torch.Tensor:
+        """Scaled to [0, 1] by the training images' intensity range and resized to the
+        config's size, IMAGE_CHUNK images at a time (no float copy of all full-size images)."""
+        arr = image_array(raw, min_samples=2 if fitting else 1)
         if fitting:
-            scaled, self.pixel_range_ = scaled_image_batch(raw, min_samples=2)
+            pixel_range = intensity_range(arr)
         else:
-            scaled = as_image_batch(raw, min_samples=1, value_range=self.pixel_range_)
-        images = torch.from_numpy(scaled)
+            pixel_range = self.pixel_range_
+            warn_if_off_scale(arr, pixel_range)
+            if arr.shape[1] != self.n_channels_:
+                channels = "1 channel" if arr.shape[1] == 1 else f"{arr.shape[1]} channels"
+                raise InputError(
+                    f"images have {channels}, the model was fitted on {self.n_channels_}"
+                )
+        size, chunks = config.image_size, []
+        for start in range(0, len(arr), IMAGE_CHUNK):
+            images = torch.from_numpy(scale_01(arr[start:start + IMAGE_CHUNK], pixel_range))
+            if images.shape[-2:] != (size, size):
+                images = F.interpolate(images, size=(size, size), mode="bilinear", antialias=True)
+            chunks.append(images)
         if fitting:
-            self.n_channels_ = images.shape[1]
-        elif images.shape[1] != self.n_channels_:
-            raise InputError(
-                f"images have {images.shape[1]} channels, "
-                f"the model was fitted on {self.n_channels_}"
-            )
-        size = config.image_size
-        if images.shape[-2:] != (size, size):
-            images = F.interpolate(images, size=(size, size), mode="bilinear", antialias=True)
-        return images
+            self.pixel_range_, self.n_channels_ = pixel_range, arr.shape[1]
+        return torch.cat(chunks)
 
-    def _yeo_johnson(self, z: torch.Tensor, fitting: bool) -> torch.Tensor:
+    def _yeo_johnson(self, z: np.ndarray, fitting: bool) -> np.ndarray:
         """Standardised columns through Yeo-Johnson (`mcod.scaling`), standardised again."""
-        z64 = z.double().numpy()
         if fitting:
-            self.power_lambdas_ = torch.from_numpy(fit_lambdas(z64))
-        out = torch.from_numpy(yeo_johnson(z64, self.power_lambdas_.numpy())).float()
+            self.power_lambdas_ = torch.from_numpy(fit_lambdas(z))
+        out = yeo_johnson(z, self.power_lambdas_.double().numpy())
         if fitting:
-            self.power_mean_ = out.mean(dim=0)
-            self.power_std_ = out.std(dim=0).clamp_min(1e-6)
-        return (out - self.power_mean_) / self.power_std_
+            scaler = StandardScaler().fit(out)
+            self.power_mean_ = torch.from_numpy(scaler.mean_)
+            self.power_std_ = torch.from_numpy(scaler.scale_)
+        out = (out - self.power_mean_.double().numpy()) / self.power_std_.double().numpy()
+        return np.clip(out, -Z_LIMIT, Z_LIMIT)
 
     def _resolve_config(self, kind: str) -> MCODConfig:
         config = get_config(self.config)
         if kind == "table" and config.backbone != "mlp":
-            if config.name != "default":
+            if config != get_config("default"):
                 raise InputError(
                     f"config {config.name!r} is for images; tables (2-D input) use 'default' "
-                    "or 'tabular'"
+                    "or 'tabular' (customise get_config('tabular') for tables)"
                 )
             config = get_config("tabular")
         if kind == "image" and config.backbone == "mlp":

@@ -1,4 +1,4 @@
-"""Turn user input (arrays, image folders) into clean float batches, with clear errors.
+"""Turn user input (arrays, tables) into clean float batches, with clear errors.
 
 Every bad input raises :class:`InputError` whose message names the problem in one line,
 so the command line can print it as is instead of a traceback from deep inside torch.
@@ -7,34 +7,22 @@ so the command line can print it as is instead of a traceback from deep inside t
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 __all__ = [
-    "IMAGE_EXTENSIONS",
     "InputError",
     "as_array",
     "as_image_batch",
     "as_table",
     "frame_to_table",
     "is_frame",
-    "load_image_folder",
-    "scaled_image_batch",
+    "image_array",
+    "intensity_range",
+    "scale_01",
+    "warn_if_off_scale",
 ]
-
-IMAGE_EXTENSIONS: tuple[str, ...] = (
-    ".png",
-    ".jpg",
-    ".jpeg",
-    ".bmp",
-    ".gif",
-    ".tif",
-    ".tiff",
-    ".webp",
-)
 
 _CHANNELS_LAST = {1, 3, 4}  # grey, RGB, RGBA
 _CHANNELS_FIRST = {1, 3}
@@ -111,7 +99,7 @@ def _to_nchw(arr: np.ndarray) -> np.ndarray:
     )
 
 
-def _value_range(arr: np.ndarray) -> tuple[float, float]:
+def intensity_range(arr: np.ndarray) -> tuple[float, float]:
     """The intensities that map to 0 and 1.
 
     uint8 means 0..255. Other numbers already in [0, 1] keep their values; values that fit
@@ -131,7 +119,7 @@ def _value_range(arr: np.ndarray) -> tuple[float, float]:
     return lo, hi if hi > lo else lo + 1.0
 
 
-def _scale_01(arr: np.ndarray, value_range: tuple[float, float]) -> np.ndarray:
+def scale_01(arr: np.ndarray, value_range: tuple[float, float]) -> np.ndarray:
     """Convert to float32, mapping `value_range` onto [0, 1] (values outside are clipped)."""
     # One pass that converts and lays out (N, C, H, W) contiguously; always a copy, so the
     # in-place ops below never touch the caller's array.
@@ -143,7 +131,7 @@ def _scale_01(arr: np.ndarray, value_range: tuple[float, float]) -> np.ndarray:
     return np.clip(out, 0.0, 1.0, out=out)
 
 
-def _image_array(X: Any, min_samples: int) -> np.ndarray:
+def image_array(X: Any, min_samples: int = 2) -> np.ndarray:
     """Checked (N, C, H, W) view of image input, not yet scaled."""
     arr = _as_numeric_array(X)
     if arr.ndim not in (3, 4):
@@ -157,17 +145,6 @@ def _image_array(X: Any, min_samples: int) -> np.ndarray:
     return arr
 
 
-def scaled_image_batch(X: Any, min_samples: int = 2) -> tuple[np.ndarray, tuple[float, float]]:
-    """`as_image_batch` with the input's own intensity range, and that range.
-
-    A fitted model keeps the range of its training images and scales new images with
-    it, so that a new batch is never scaled by its own extremes.
-    """
-    arr = _image_array(X, min_samples)
-    value_range = _value_range(arr)
-    return _scale_01(arr, value_range), value_range
-
-
 def as_image_batch(
     X: Any, min_samples: int = 2, value_range: tuple[float, float] | None = None
 ) -> np.ndarray:
@@ -175,16 +152,16 @@ def as_image_batch(
 
     Accepts (N,H,W), (N,H,W,C) with C in {1,3,4} (alpha dropped) or (N,C,H,W) with C in
     {1,3}. Intensities are mapped from `value_range`, by default the input's own (see
-    `scaled_image_batch`). Vectorised over N: no per-sample Python loop.
+    `intensity_range`). Vectorised over N: no per-sample Python loop.
     """
+    arr = image_array(X, min_samples)
     if value_range is None:
-        return scaled_image_batch(X, min_samples)[0]
-    arr = _image_array(X, min_samples)
-    _warn_if_off_scale(arr, value_range)
-    return _scale_01(arr, value_range)
+        return scale_01(arr, intensity_range(arr))
+    warn_if_off_scale(arr, value_range)
+    return scale_01(arr, value_range)
 
 
-def _warn_if_off_scale(arr: np.ndarray, value_range: tuple[float, float]) -> None:
+def warn_if_off_scale(arr: np.ndarray, value_range: tuple[float, float]) -> None:
     """Warn when new images use another intensity scale than the training images (0-255
     against 0-1, say): they would be scored as nearly black, or far too bright."""
     low, high = value_range
@@ -195,7 +172,7 @@ def _warn_if_off_scale(arr: np.ndarray, value_range: tuple[float, float]) -> Non
             f"these images span {new_low:g}..{new_high:g}, but the model was fitted on "
             f"{low:g}..{high:g}; give them on the same scale (e.g. both uint8 0-255)",
             UserWarning,
-            stacklevel=6,  # the caller of decision_function / embed
+            stacklevel=5,  # the caller of decision_function / embed
         )
 
 
@@ -246,7 +223,7 @@ def frame_to_table(
 
 
 def as_table(X: Any, min_samples: int = 2) -> np.ndarray:
-    """Return a float32 (N, D) array for tabular data; values are not rescaled."""
+    """Return a float64 (N, D) array for tabular data; values are not rescaled."""
     arr = _as_numeric_array(X)
     if arr.ndim != 2:
         raise InputError(
@@ -257,74 +234,4 @@ def as_table(X: Any, min_samples: int = 2) -> np.ndarray:
         raise InputError(f"zero columns: shape {arr.shape} has no features")
     _check_samples(arr, min_samples)
     _check_finite(arr)
-    with np.errstate(over="ignore"):  # overflow becomes inf, refused just below
-        table = np.ascontiguousarray(arr, dtype=np.float32)
-    if not np.isfinite(table).all():
-        raise InputError("values beyond float32's range (about 3.4e38); rescale the columns")
-    return table
-
-
-# --------------------------------------------------------------------------- folders
-
-
-def _find_images(root: Path, extensions: Iterable[str]) -> list[Path]:
-    """All files below root with a matching suffix (case-insensitive), sorted."""
-    exts = {e.lower() if e.startswith(".") else "." + e.lower() for e in extensions}
-    return sorted(p for p in root.rglob("*") if p.suffix.lower() in exts and p.is_file())
-
-
-def _open_image(path: Path):  # -> PIL.Image.Image
-    """Fully decode one image (first frame for animations), naming the file on failure."""
-    from PIL import Image
-
-    try:
-        with Image.open(path) as im:
-            im.load()
-            return im.copy()
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        raise InputError(f"cannot read image {path}: {exc}") from None
-
-
-def load_image_folder(
-    path: str | Path,
-    extensions: Sequence[str] = IMAGE_EXTENSIONS,
-    progress: bool = False,
-) -> tuple[np.ndarray, list[Path]]:
-    """Load every image below ``path`` into one uint8 array, plus the file paths.
-
-    Returns (N, H, W) if every image is greyscale ("L" or "1"), else (N, H, W, 3) RGB.
-    All images must share one size; nothing is resized silently, because resizing
-    choices (crop, pad, interpolation) change what looks unusual.
-    """
-    root = Path(path).expanduser()
-    if not root.exists():
-        raise InputError(f"folder not found: {root}")
-    if not root.is_dir():
-        raise InputError(
-            f"{root} is a file, not a folder of images; mcod reads image folders, tables "
-            "(.csv, .tsv, .parquet, .pq) and .npy arrays"
-        )
-    files = _find_images(root, extensions)
-    if not files:
-        raise InputError(f"no image files found in {root} (looked for {', '.join(extensions)})")
-
-    iterator: Iterable[Path] = files
-    if progress:
-        from tqdm import tqdm
-
-        iterator = tqdm(files, desc="loading images", unit="img")
-    images = [_open_image(p) for p in iterator]
-
-    first_size = images[0].size
-    for p, im in zip(files, images, strict=True):
-        if im.size != first_size:
-            (w0, h0), (w1, h1) = first_size, im.size
-            raise InputError(
-                f"images have different sizes: {files[0]} is {w0}x{h0} but {p} is {w1}x{h1}; "
-                "resize them to one size first"
-            )
-
-    grey = all(im.mode in ("L", "1") for im in images)
-    mode = "L" if grey else "RGB"
-    batch = np.stack([np.asarray(im.convert(mode), dtype=np.uint8) for im in images])
-    return batch, files
+    return np.ascontiguousarray(arr, dtype=np.float64)

@@ -169,8 +169,8 @@ def _restore(detector: MCOD, state: dict[str, Any], device: torch.device) -> Non
     detector.feature_names_in_ = state.get("feature_names")  # absent in files before names
     if detector.input_kind_ == "table":
         detector.n_features_in_ = int(state["n_features_in"])
-        detector.scale_mean_ = state["scale_mean"].float()
-        detector.scale_std_ = state["scale_std"].float()
+        detector.scale_mean_ = state["scale_mean"]
+        detector.scale_std_ = state["scale_std"]
         if config.table_yeo_johnson:
             for name in _POWER:
                 setattr(detector, f"{name}_", state[name])

@@ -1,0 +1,187 @@
+"""Read a folder of image files into one uint8 array, with clear errors.
+
+Why a module of its own: image files come in forms a model cannot take as they are
+(16-bit or float pixels, palettes, rotation stored in EXIF) and a folder holds files that
+are not images. Each gets one rule here, and what is left out is reported, not dropped
+without a word. Images are decoded one at a time into a preallocated array, so memory
+is the array itself, not a list of decoded pictures besides it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mcod.inputs import InputError
+
+__all__ = ["IMAGE_EXTENSIONS", "FolderScan", "load_image_folder", "load_images", "scan_folder"]
+
+IMAGE_EXTENSIONS: tuple[str, ...] = (
+    ".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".bmp", ".gif", ".tif", ".tiff", ".webp",
+    ".pgm", ".ppm", ".pbm", ".pnm",
+)
+_WIDE_MODES = {"I", "I;16", "I;16B", "I;16L", "I;16N"}  # grey with more than 8 bits
+_GREY_MODES = {"1", "L", "LA", *_WIDE_MODES}
+_EXIF_ORIENTATION = 0x0112
+_TURNED = {5, 6, 7, 8}  # EXIF orientations that swap width and height
+_MAX_SIZES_LISTED = 4
+
+
+@dataclass
+class FolderScan:
+    """The files below a folder: the images mcod reads, and the others it leaves out."""
+
+    images: list[Path]  # sorted: results are in a deterministic order
+    skipped: list[Path]  # other suffixes, and links to nothing
+
+    def skipped_note(self) -> str | None:
+        """One line naming what was left out by kind (".txt (2), .DS_Store (1)"), or None."""
+        if not self.skipped:
+            return None
+        kinds = Counter(p.suffix.lower() or p.name for p in self.skipped)
+        listed = ", ".join(f"{kind} ({n})" for kind, n in kinds.most_common())
+        return f"{len(self.skipped)} file(s) that are not images mcod reads are left out: {listed}"
+
+
+def scan_folder(path: str | Path, extensions: Sequence[str] = IMAGE_EXTENSIONS) -> FolderScan:
+    """Every file below ``path``, following linked folders once each (no cycles); an
+    error if it is not a folder or holds no images."""
+    root = Path(path).expanduser()
+    if not root.exists():
+        raise InputError(f"folder not found: {root}")
+    if not root.is_dir():
+        raise InputError(
+            f"{root} is a file, not a folder of images; mcod reads image folders, tables "
+            "(.csv, .tsv, .parquet, .pq) and .npy arrays"
+        )
+    suffixes = {e.lower() if e.startswith(".") else "." + e.lower() for e in extensions}
+    images, skipped, seen = [], [], set()
+    for folder, subfolders, names in os.walk(root, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen:
+            subfolders[:] = []
+            continue
+        seen.add(real)
+        subfolders.sort()
+        for name in names:
+            path = Path(folder) / name
+            wanted = path.suffix.lower() in suffixes and path.is_file()
+            (images if wanted else skipped).append(path)
+    if not images:
+        raise InputError(f"no image files found in {root} (looked for {', '.join(extensions)})")
+    return FolderScan(sorted(images), sorted(skipped))
+
+
+def _reason(error: Exception) -> str:
+    from PIL import UnidentifiedImageError
+
+    if isinstance(error, UnidentifiedImageError):
+        return "not an image file, or in a format Pillow cannot read"
+    return f"{type(error).__name__}: {error}"
+
+
+def _check_name(path: Path) -> None:
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError(f"file name is not valid UTF-8: {str(path)!r}; rename it") from None
+
+
+def _header(path: Path) -> tuple[tuple[int, int], str]:
+    """(width, height) as displayed (EXIF rotation applied) and the mode, without decoding."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            (width, height), mode = im.size, im.mode
+            turned = im.getexif().get(_EXIF_ORIENTATION, 1) in _TURNED
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+        raise InputError(f"cannot read image {path}: {_reason(error)}") from None
+    return ((height, width) if turned else (width, height)), mode
+
+
+def _check_sizes(files: Sequence[Path], sizes: Sequence[tuple[int, int]]) -> None:
+    counts = Counter(sizes)
+    if len(counts) == 1:
+        return
+    listed = []
+    for (w, h), n in counts.most_common(_MAX_SIZES_LISTED):
+        example = files[sizes.index((w, h))]
+        listed.append(f"1 is {w}x{h} ({example})" if n == 1 else
+                      f"{n} are {w}x{h} (e.g. {example})")
+    more = len(counts) - _MAX_SIZES_LISTED
+    raise InputError(
+        "images have different sizes: " + ", ".join(listed)
+        + (f" and {more} more sizes" if more > 0 else "") + "; resize them to one size first"
+    )
+
+
+def _decode(path: Path, grey: bool) -> np.ndarray:
+    """One image as uint8 (H, W) or (H, W, 3): first frame, EXIF rotation applied, 16-bit
+    grey mapped to 8 bits, transparency ignored."""
+    from PIL import Image, ImageOps
+
+    try:
+        with Image.open(path) as opened:
+            opened.load()
+            im = ImageOps.exif_transpose(opened)
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+        raise InputError(f"cannot read image {path}: {_reason(error)}") from None
+    if im.mode == "F":
+        raise InputError(
+            f"{path} has 32-bit float pixels, which have no fixed scale; save it as an 8- or "
+            "16-bit image, or give the pixels as a .npy array"
+        )
+    if im.mode in _WIDE_MODES:
+        wide = np.asarray(im).astype(np.int64)
+        if wide.min() < 0 or wide.max() > 65535:
+            raise InputError(f"{path} has pixel values outside 0..65535 ({im.mode} image)")
+        im = Image.fromarray(((wide + 128) // 257).astype(np.uint8), "L")
+    if "transparency" in im.info:  # palette transparency: through RGBA, as Pillow advises
+        im = im.convert("RGBA")
+    return np.asarray(im.convert("L" if grey else "RGB"), dtype=np.uint8)
+
+
+def load_images(files: Sequence[Path], progress: bool = False,
+                channels: int | None = None) -> np.ndarray:
+    """Decode ``files`` into one uint8 array: (N, H, W) if every image is greyscale, else
+    (N, H, W, 3) RGB; ``channels`` (1 or 3: a fitted model's) makes every image grey or
+    RGB instead. All images must share one size; nothing is resized silently, because
+    resizing choices (crop, pad, interpolation) change what looks unusual."""
+    for file in files:
+        _check_name(file)
+    headers = [_header(p) for p in files]
+    sizes = [size for size, _ in headers]
+    _check_sizes(files, sizes)
+    grey = channels == 1 if channels else all(mode in _GREY_MODES for _, mode in headers)
+    width, height = sizes[0]
+    batch = np.empty((len(files), height, width) + (() if grey else (3,)), dtype=np.uint8)
+    iterator: Iterable[Path] = files
+    if progress:
+        from tqdm import tqdm
+
+        iterator = tqdm(files, desc="loading images", unit="img")
+    for i, file in enumerate(iterator):
+        image = _decode(file, grey)
+        if image.shape != batch.shape[1:]:  # the header promised another size
+            raise InputError(f"cannot read image {file}: it decodes to {image.shape[1]}x"
+                             f"{image.shape[0]}, its header says {width}x{height}")
+        batch[i] = image
+    return batch
+
+
+def load_image_folder(
+    path: str | Path,
+    extensions: Sequence[str] = IMAGE_EXTENSIONS,
+    progress: bool = False,
+    channels: int | None = None,
+) -> tuple[np.ndarray, list[Path]]:
+    """Every image below ``path`` (:func:`scan_folder`, :func:`load_images`), and the
+    file paths in the array's order."""
+    files = scan_folder(path, extensions).images
+    return load_images(files, progress, channels), files
