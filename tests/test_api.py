@@ -178,6 +178,9 @@ def test_data_frame_columns_are_matched_by_name():
         detector.decision_function(frame.rename(columns={"flag": "other"}))
     with pytest.raises(InputError, match=r"non-numeric column\(s\) \['word'\]"):
         MCOD(epochs=1).fit(frame.assign(word="a"))
+    twice = frame.iloc[:, [0, 1, 2, 0]]  # "x" twice
+    with pytest.raises(InputError, match=r"repeated column name\(s\) \['x'\]"):
+        MCOD(epochs=1).fit(twice)
     refit = MCOD(epochs=1, random_state=0, device="cpu").fit(frame.to_numpy(dtype=float))
     assert refit.feature_names_in_ is None  # an array carries no names
 
@@ -240,8 +243,9 @@ def test_a_customised_image_config_is_refused_on_tables():
     [
         (lambda: np.zeros(10), "1-D array.*reshape"),
         (lambda: [[1.0, 2.0], [3.0]], "cannot convert input"),
-        (lambda: np.random.default_rng(0).normal(size=(100, 2)) * 1e160, "too large to standardise"),
+        (lambda: np.random.default_rng(0).normal(size=(100, 2)) * 1e160, "too large to stand"),
         (lambda: np.full((20, 3), 7.0), "every row is the same"),
+        (lambda: __import__("scipy.sparse").sparse.csr_matrix(np.eye(5)), "sparse input.*toarray"),
     ],
 )
 @pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")

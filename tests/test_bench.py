@@ -69,6 +69,8 @@ def test_results_append_resume_and_truncated_line(tmp_path):
     append_result(path, _rec(seed=2))  # lands on its own line
     assert [r["seed"] for r in read_results(path)] == [0, 1, 2]
     assert run_key(_rec(rho=0.1)) == run_key(_rec(rho=0.30000000000000004 - 0.2))
+    assert run_key(_rec(quick=True)) != run_key(_rec())  # a smoke run is not the real one
+    assert run_key({k: v for k, v in _rec().items() if k != "quick"}) == run_key(_rec())
 
 
 def test_load_all_dedups_by_key(tmp_path):
@@ -253,8 +255,12 @@ def test_mcod_runs_record_their_configuration(tmp_path):
 
 
 def test_report_with_no_results(tmp_path):
-    out = write_report([str(tmp_path / "none.jsonl")], tmp_path / "R.md")
+    (tmp_path / "empty.jsonl").write_text("")
+    out = write_report([str(tmp_path / "empty.jsonl")], tmp_path / "R.md")
     assert out.read_text().count(NO_RUNS) == 6
+    with pytest.raises(FileNotFoundError, match="no results file found at .*typo.jsonl"):
+        write_report([str(tmp_path / "typo.jsonl")], tmp_path / "R2.md")
+    assert not (tmp_path / "R2.md").exists()
 
 
 # --------------------------------------------------------------------------- end to end
@@ -294,6 +300,10 @@ def test_config_file_and_cli_precedence(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text("colour = 1\n")
     assert bench_main(["run", "--config", str(bad)]) == 2
+    broken = tmp_path / "broken.toml"
+    broken.write_text("seeds = [0, 1\n")
+    with pytest.raises(ValueError, match="broken.toml is not valid TOML"):
+        resolve_run_options(argparse.Namespace(config=str(broken), quick=None))
 
 
 def test_register_on_a_foreign_parser():
@@ -407,6 +417,13 @@ def test_report_odds_section(tmp_path):
     assert "| wine | 0.600 | 0.700 | **0.800** |" in part6  # mcod-tabular, iforest, knn
     assert "| knn | 1.00 |" in part6 and "| 2/0/0 |" in part6 and "| 0/0/2 |" in part6
     assert text.count(NO_RUNS) == 5  # parts 1-5 have no runs
+    assert "subsample" not in part6  # no set was cut
+    assert f"mcod bench report --results {path} --out {tmp_path / 'RESULTS.md'}`" in text
+    append_result(path, _rec(protocol="odds", dataset="cardio", seed=0, detector="knn",
+                             max_n=300, quick=True, **{"class": None, "rho": None}))
+    text = write_report([str(path)], tmp_path / "R.md", include_quick=True).read_text()
+    assert "Sets above 300 rows are a uniform random subsample" in text and ": cardio." in text
+    assert "**Includes quick runs**" in text and "--include-quick`" in text
 
 
 def test_in_process_flag_wins_over_the_default():

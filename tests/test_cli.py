@@ -220,3 +220,34 @@ def test_score_rejects_not_a_model(tmp_path, capsys):
     assert main(["score", str(fake), "--npy", _zeros_npy(tmp_path), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("mcod: error: ") and "fake.pt" in err
+
+
+def _grey_folder(folder: Path, n: int = 30) -> Path:
+    rng = np.random.default_rng(3)
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        Image.fromarray(rng.integers(0, 256, (8, 8), dtype=np.uint8)).save(folder / f"{i:02d}.png")
+    return folder
+
+
+def test_score_reads_a_folder_with_the_models_channels_and_refuses_a_table(tmp_path, capsys):
+    train = _grey_folder(tmp_path / "train")
+    (train / "notes.txt").write_text("not an image")
+    model = tmp_path / "m.pt"
+    assert main(["detect", str(train), *FAST, "--quiet", "--save-model", str(model)]) == 0
+    assert ".txt (1)" in capsys.readouterr().err
+    new = _grey_folder(tmp_path / "new", n=3)
+    Image.new("RGB", (8, 8), (10, 200, 30)).save(new / "colour.png")  # one colour image
+    assert main(["score", str(model), str(new), "--quiet"]) == 0  # read as grey, like training
+    (tmp_path / "t.csv").write_text("a,b\n1,2\n3,4\n")
+    assert main(["score", str(model), str(tmp_path / "t.csv")]) == 2
+    assert "the model was fitted on images, but" in capsys.readouterr().err
+
+
+def test_left_out_files_are_noted(tmp_path, capsys):
+    folder = _grey_folder(tmp_path / "f")
+    (folder / "a.txt").write_text("x")
+    (folder / "b.txt").write_text("x")
+    assert main(["detect", str(folder), *FAST, "--quiet"]) == 0
+    assert "2 file(s) that are not images mcod reads are left out: .txt (2)" in (
+        capsys.readouterr().err)

@@ -218,3 +218,13 @@ def test_load_model_from_an_older_mcod_names_the_missing_setting(image_model, tm
     torch.save(state, path)
     with pytest.raises(ValueError, match=r"average_weights_from.*older mcod"):
         load(path)
+
+
+def test_save_onto_a_folder_is_refused_and_a_torch_device_is_saved_as_text(table_model, tmp_path):
+    with pytest.raises(ValueError, match="is a folder; give a file name"):
+        save_detector(table_model, tmp_path)
+    table_model.set_params(device=torch.device("cpu"))
+    try:
+        assert load(save_detector(table_model, tmp_path / "d.pt")).device == "cpu"
+    finally:
+        table_model.set_params(device="cpu")

@@ -156,7 +156,11 @@ def test_cli_detect_and_score_write_reports(tmp_path):
     with contextlib.redirect_stdout(io.StringIO()):
         rc = main(["score", str(model), "--npy", npy, "--quiet", "--report", report + "2"])
     assert rc == 0
-    assert "Feature map" in (tmp_path / "rep2" / REPORT_FILE).read_text(encoding="utf-8")
+    scored = (tmp_path / "rep2" / REPORT_FILE).read_text(encoding="utf-8")
+    assert "Feature map" in scored and "training time" not in scored
+    assert f"{model}, saved earlier: the data is scored with its threshold" in scored
+    assert "Training loss per epoch (when the saved model was trained)" in scored
+    assert "saved earlier" not in html
 
 
 # --------------------------------------------------------------------------- browser

@@ -35,7 +35,7 @@ from 'mcod detect'). The two are mutually exclusive.
 examples:
   mcod clean photos/ --out photos_clean
   mcod clean data.csv --id-column id --contamination 0.02 --out data_clean
-  mcod clean --npy images.npy --threshold 1.25 --out clean --overwrite
+  mcod clean --npy images.npy --threshold 0.3 --out clean --overwrite
 """
 
 

@@ -447,8 +447,9 @@ def _write_report(
     data: InputData,
     scores: np.ndarray,
     fit_seconds: float | None = None,
+    model: str | None = None,
 ) -> None:
-    """--report DIR: write DIR/index.html (see mcod.report)."""
+    """--report DIR: write DIR/index.html (see mcod.report); ``model``: `score`'s file."""
     if not args.report:
         return
     from mcod.report import REPORT_FILE, write_report
@@ -465,6 +466,7 @@ def _write_report(
         columns=None if table is None else table.columns,
         source=data.source,
         fit_seconds=fit_seconds,
+        model=model,
     )
     print(f"wrote {path}")
 
@@ -527,6 +529,17 @@ def run_detect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_input_kind(args: argparse.Namespace, fitted_kind: str) -> None:
+    """Refuse a table for an image model and a folder for a table model, saying so."""
+    path = args.table or args.input
+    if path is None:
+        return
+    kind = "table" if is_table_path(path) else "image" if Path(path).is_dir() else None
+    if kind is not None and kind != fitted_kind:
+        given = "a table" if kind == "table" else "a folder of images"
+        raise InputError(f"the model was fitted on {fitted_kind}s, but {path} is {given}")
+
+
 def run_score(args: argparse.Namespace) -> int:
     """`mcod score`: score new data with a saved model and its fitted threshold."""
     from mcod.persistence import load_with_table_options
@@ -534,13 +547,15 @@ def run_score(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     _check_output_paths(args)
     detector, table_options = load_with_table_options(args.model, device=args.device)
+    _check_input_kind(args, detector.input_kind_)
     if table_options is not None and (args.table or is_table_path(args.input)):
         from mcod.tables import apply_saved_options
 
         taken = apply_saved_options(args, table_options)
         if taken:
             _say(args, f"table options from the model: {' '.join(taken)}")
-    data = read_input(args)
+    images = detector.input_kind_ == "image"
+    data = read_input(args, channels=detector.n_channels_ if images else None)
     if data.table is not None and detector.feature_names_in_ is not None:
         from mcod.tables import align_columns
 
@@ -550,7 +565,7 @@ def run_score(args: argparse.Namespace) -> int:
     scores = detector.decision_function(data.X)
     labels = (scores > detector.threshold_).astype(np.int64)
     report_scores(args, scores, labels, detector.threshold_, detector.contamination, data.names)
-    _write_report(args, detector, data, scores)
+    _write_report(args, detector, data, scores, model=args.model)
     print(f"wall time {time.perf_counter() - started:.1f} s")
     return 0
 

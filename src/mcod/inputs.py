@@ -36,7 +36,9 @@ class InputError(ValueError):
 
 
 def _as_numeric_array(X: Any) -> np.ndarray:
-    """np.asarray with a readable error for ragged or non-numeric input."""
+    """np.asarray with a readable error for ragged, sparse or non-numeric input."""
+    if hasattr(X, "toarray") and hasattr(X, "nnz"):  # scipy.sparse, without importing it
+        raise InputError("sparse input is not supported; convert it with X.toarray()")
     try:
         arr = np.asarray(X)
     except (ValueError, TypeError) as exc:  # ragged nested lists, odd objects
@@ -205,6 +207,10 @@ def frame_to_table(
     import pandas as pd
 
     labels = {str(c): c for c in frame.columns}
+    if len(labels) < frame.shape[1]:
+        names = [str(c) for c in frame.columns]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        raise InputError(f"repeated column name(s) {repeated}: columns are matched by name")
     if fitted_names is not None:
         fitted = set(fitted_names)
         missing = [n for n in fitted_names if n not in labels]

@@ -50,6 +50,8 @@ def _plain(value: Any, what: str) -> Any:
 
 def _params(detector: MCOD) -> dict[str, Any]:
     params = dict(detector.get_params(deep=False))
+    if isinstance(params.get("device"), torch.device):
+        params["device"] = str(params["device"])
     config = params.get("config")
     if isinstance(config, MCODConfig):
         params["config"] = {"mcod_config": config.to_dict()}
@@ -101,6 +103,8 @@ def save_detector(detector: MCOD, path: str | os.PathLike[str],
     so that ``mcod score`` reads new tables the same way.
     """
     target = Path(path).expanduser()
+    if target.is_dir():
+        raise ValueError(f"{target} is a folder; give a file name such as model.pt")
     state = _detector_state(detector)
     state["table_options"] = _plain(table_options, "the table options")
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -60,6 +60,7 @@ def render_report(
     columns: Sequence[str] | None = None,
     source: str | None = None,
     fit_seconds: float | None = None,
+    model: str | None = None,
     top: int = TOP,
 ) -> str:
     """The report as one HTML string.
@@ -67,7 +68,8 @@ def render_report(
     ``X`` is the data as given to ``fit`` / ``decision_function``; ``scores`` default to
     the training scores (or are computed when X is other data). ``names``: one per sample
     (image paths, row ids; default: the index). ``truth`` (1 = outlier) only colours the
-    plots and adds ROC / PR curves; ``columns`` names the columns of a table.
+    plots and adds ROC / PR curves; ``columns`` names the columns of a table. ``model``:
+    the saved model's file, when the data is new data it scores (``mcod score``).
     """
     X = np.asarray(X)
     if scores is None:
@@ -84,7 +86,7 @@ def render_report(
     features, attention = detector.embed(X)
     page = _Page(detector, X, scores, names, truth, columns)
     sections = [
-        ("summary", "Summary", page.summary(source, fit_seconds)),
+        ("summary", "Summary", page.summary(source, fit_seconds, model)),
         ("scores", "Score distribution", page.histogram()),
         ("top", "Top outliers", page.top_outliers(top)),
         ("memory", "Memory: what mcod learned as normal", page.memory(attention)),
@@ -134,6 +136,10 @@ def typical_samples(attention: np.ndarray, flagged: np.ndarray, shown: int) -> l
     ]
 
 
+def _samples(n: int) -> str:
+    return f"{n:,} sample" + ("" if n == 1 else "s")
+
+
 def _fmt(value: float) -> str:
     return f"{value:.4g}"
 
@@ -177,7 +183,7 @@ class _Page:
 
     # ----------------------------------------------------------------- sections
 
-    def summary(self, source: str | None, fit_seconds: float | None) -> str:
+    def summary(self, source: str | None, fit_seconds: float | None, model: str | None) -> str:
         d, n = self.detector, len(self.scores)
         shape = "x".join(str(s) for s in self.X.shape[1:])
         kind = "table" if self.is_table else "images"
@@ -200,6 +206,9 @@ class _Page:
         ]
         if fit_seconds is not None:
             facts.append(("training time", f"{fit_seconds:.1f} s"))
+        if model:
+            facts.insert(0, ("model", f"{model}, saved earlier: the data is scored with its "
+                                      "threshold, not trained on"))
         if source:
             facts.insert(0, ("data", source))
         if self.truth is not None and 0 < self.truth.sum() < n:
@@ -219,8 +228,9 @@ class _Page:
         curves = figures.loss_curves(history)
         if curves is not None:
             over = f", over the {config.members} networks" if config.members > 1 else ""
+            when = " (when the saved model was trained)" if model else ""
             html += (
-                f"<h3>Training loss per epoch</h3>{_img(curves, 'training loss curves')}"
+                f"<h3>Training loss per epoch{when}</h3>{_img(curves, 'training loss curves')}"
                 f'<p class="note">Mean of each loss term per epoch{over}.</p>'
             )
         return html
@@ -316,7 +326,7 @@ class _Page:
             captions = [f"{attention[i, j]:.2f}" for i in best]
             parts.append(
                 f'<div class="item"><div class="itemhead"><b>item {j}</b>{bar}'
-                f'<span class="count">{int(round(usage[j] * n)):,} samples</span></div>'
+                f'<span class="count">{_samples(int(round(usage[j] * n)))}</span></div>'
                 f"{self._thumbs(best, 56, captions)}</div>"
             )
         if self.is_table:

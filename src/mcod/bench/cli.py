@@ -67,12 +67,13 @@ def _as_list(value: Any, convert: Any) -> list:
 def load_config_file(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     text = path.read_text(encoding="utf-8")
-    if path.suffix == ".json":
-        data = json.loads(text)
-    else:
-        import tomllib  # Python 3.11+
+    import tomllib  # Python 3.11+
 
-        data = tomllib.loads(text)
+    try:
+        data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as error:
+        kind = "JSON" if path.suffix == ".json" else "TOML"
+        raise ValueError(f"{path} is not valid {kind}: {error}") from None
     data = {k.replace("-", "_"): v for k, v in data.items()}
     unknown = set(data) - set(DEFAULTS) - {"ablations"}
     if unknown:

@@ -3,7 +3,8 @@
 Each line is written with a single ``write`` on a file opened for appending, then flushed and
 fsynced, so a crash leaves at most one truncated last line; readers skip lines that do not
 parse. A run's identity (``run_key``) is (protocol, dataset, class, rho, seed, max_n, detector,
-tag): an interrupted bench resumes by skipping keys already present.
+tag, quick): an interrupted bench resumes by skipping keys already present, and a quick
+smoke run never stands in for a real one.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-KEY_FIELDS = ("protocol", "dataset", "class", "rho", "seed", "max_n", "detector", "tag")
+KEY_FIELDS = ("protocol", "dataset", "class", "rho", "seed", "max_n", "detector", "tag", "quick")
 
 
 def run_key(record: Mapping[str, Any]) -> tuple:
@@ -27,6 +28,8 @@ def run_key(record: Mapping[str, Any]) -> tuple:
             value = f"{float(value):g}"
         if field == "tag" and value is None:
             value = ""
+        if field == "quick":
+            value = bool(value)
         out.append(value)
     return tuple(out)
 
