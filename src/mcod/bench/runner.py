@@ -156,7 +156,7 @@ def run_bench(
         for name in names:
             for task in tasks:
                 summary.planned += 1
-                key = run_key({**task.key_fields(), "detector": name, "tag": tag})
+                key = run_key({**task.key_fields(), "detector": name, "tag": tag, "quick": quick})
                 if key in done_keys:
                     summary.skipped += 1
                 else:
