@@ -296,3 +296,14 @@ def test_images_on_another_scale_than_training_warn():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         detector.decision_function(images[:5])  # the same scale: no warning
+
+
+def test_images_are_prepared_in_chunks_with_the_same_result(monkeypatch):
+    import mcod.detector
+
+    images = np.random.default_rng(4).integers(0, 256, size=(9, 12, 10, 3), dtype=np.uint8)
+    detector = MCOD(config=TINY, epochs=1, batch_size=4, device="cpu", random_state=0).fit(images)
+    whole = detector._prepare(images, fitting=False)
+    monkeypatch.setattr(mcod.detector, "IMAGE_CHUNK_BYTES", 2 * 4 * 12 * 10 * 3)  # 2 per chunk
+    np.testing.assert_array_equal(detector._prepare(images, fitting=False), whole)
+    assert whole.shape == (9, 3, TINY.image_size, TINY.image_size)

@@ -30,7 +30,7 @@ from mcod.scaling import fit_lambdas, yeo_johnson
 from mcod.training import train
 
 SCORE_BATCH = 1024
-IMAGE_CHUNK = 256  # images scaled and resized at a time: full-size float copies stay small
+IMAGE_CHUNK_BYTES = 64 * 2**20  # float32 full-size images scaled and resized at a time
 # A standardised value is clipped to this many training standard deviations: a training
 # row cannot reach it (|z| <= sqrt(N - 1)), and a new row beyond it still scores as the
 # most outlying, with a finite score.
@@ -225,7 +225,8 @@ class MCOD(BaseDetector):
 
     def _prepare_images(self, raw: np.ndarray, fitting: bool, config: MCODConfig) -> torch.Tensor:
         """Scaled to [0, 1] by the training images' intensity range and resized to the
-        config's size, IMAGE_CHUNK images at a time (no float copy of all full-size images)."""
+        config's size, IMAGE_CHUNK_BYTES of float images at a time (no float copy of all
+        the full-size images: a folder of photos would need 4 bytes per pixel each)."""
         arr = image_array(raw, min_samples=2 if fitting else 1)
         if fitting:
             pixel_range = intensity_range(arr)
@@ -238,8 +239,9 @@ class MCOD(BaseDetector):
                     f"images have {channels}, the model was fitted on {self.n_channels_}"
                 )
         size, chunks = config.image_size, []
-        for start in range(0, len(arr), IMAGE_CHUNK):
-            images = torch.from_numpy(scale_01(arr[start:start + IMAGE_CHUNK], pixel_range))
+        step = max(1, IMAGE_CHUNK_BYTES // (4 * math.prod(arr.shape[1:])))
+        for start in range(0, len(arr), step):
+            images = torch.from_numpy(scale_01(arr[start:start + step], pixel_range))
             if images.shape[-2:] != (size, size):
                 images = F.interpolate(images, size=(size, size), mode="bilinear", antialias=True)
             chunks.append(images)
