@@ -138,6 +138,14 @@ def test_wrong_channel_count_at_scoring_raises(fitted):
         fitted.decision_function(_images((4, 8, 8, 3)))
 
 
+def test_the_other_kind_of_data_at_scoring_is_named(fitted):
+    with pytest.raises(InputError, match=r"fitted on images, but X is a 2-D array .* \(tables\)"):
+        fitted.decision_function(np.zeros((4, 3)))
+    table_model = MCOD(epochs=1, device="cpu").fit(np.random.default_rng(0).normal(size=(20, 3)))
+    with pytest.raises(InputError, match="fitted on tables, but X is a 3-D array"):
+        table_model.decision_function(_images((4, 8, 8)))
+
+
 def test_new_images_are_scaled_with_the_training_range():
     # standardised-looking float images: min-max scaled over the training set; a new
     # batch with other extremes must not be rescaled by its own min and max

@@ -190,7 +190,10 @@ class MCOD(BaseDetector):
             names, raw = frame_to_table(X, fitted_names)
         else:
             names, raw = None, as_array(X)
-        kind = ("table" if raw.ndim == 2 else "image") if fitting else self.input_kind_
+        kind = "table" if raw.ndim == 2 else "image"
+        if not fitting and kind != self.input_kind_:
+            raise InputError(f"the model was fitted on {self.input_kind_}s, but X is a "
+                             f"{raw.ndim}-D array of shape {raw.shape} ({kind}s)")
         config = self._resolve_config(kind) if fitting else self.config_
         data = self._prepare_table(raw, fitting, config) if kind == "table" else (
             self._prepare_images(raw, fitting, config))
