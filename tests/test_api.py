@@ -211,6 +211,13 @@ def test_a_refused_refit_leaves_the_model_usable():
         detector.set_params(device="cpu", random_state=0)
         assert detector.n_features_in_ == 3
         np.testing.assert_array_equal(detector.decision_function(table), before)
+    broken = get_config("tabular").replace(lr=float("nan"))  # fails inside training
+    detector.set_params(config=broken)
+    with pytest.raises(ValueError, match="learning rate"):
+        detector.fit(table[:, :2] * 100 + 50)
+    detector.set_params(config="default")
+    assert detector.n_features_in_ == 3 and detector.config_.lr == get_config("tabular").lr
+    np.testing.assert_array_equal(detector.decision_function(table), before)
 
 
 def test_tables_are_standardised_in_float64_and_constant_columns_keep_scale_one():
@@ -242,7 +249,8 @@ def test_a_new_row_far_beyond_float32_scores_finite_and_highest():
 
 def test_a_customised_image_config_is_refused_on_tables():
     custom = get_config("default").replace(n_memory=3)
-    with pytest.raises(InputError, match="customise get_config\\('tabular'\\)"):
+    with pytest.raises(InputError, match="this customised 'default' config is for images; "
+                       "for tables customise get_config\\('tabular'\\)"):
         MCOD(config=custom, epochs=1).fit(np.random.default_rng(0).normal(size=(20, 3)))
 
 

@@ -424,6 +424,10 @@ def test_report_odds_section(tmp_path):
     text = write_report([str(path)], tmp_path / "R.md", include_quick=True).read_text()
     assert "Sets above 300 rows are a uniform random subsample" in text and ": cardio." in text
     assert "**Includes quick runs**" in text and "--include-quick`" in text
+    assert "1 quick (`--quick`) runs are left out" in write_report(
+        [str(path)], tmp_path / "R3.md").read_text()
+    with pytest.raises(FileNotFoundError, match="no results file found at .*typo.jsonl"):
+        write_report([str(path), str(tmp_path / "typo.jsonl")], tmp_path / "R4.md")
 
 
 def test_in_process_flag_wins_over_the_default():

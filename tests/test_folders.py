@@ -149,11 +149,12 @@ def test_what_is_left_out_is_named_by_kind(tmp_path):
     (tmp_path / "notes.txt").write_text("x")
     (tmp_path / "more.TXT").write_text("x")
     (tmp_path / ".DS_Store").write_bytes(b"x")
+    (tmp_path / "._a.png").write_bytes(b"\x00\x05\x16\x07")  # macOS metadata beside a.png
     os.symlink(tmp_path / "gone.png", tmp_path / "dangling.png")
     scan = scan_folder(tmp_path)
     assert [p.name for p in scan.images] == ["a.png"]
-    assert scan.skipped_note() == ("4 file(s) that are not images mcod reads are left out: "
-                                   ".txt (2), .DS_Store (1), .png (1)")
+    assert scan.skipped_note() == ("5 file(s) that are not images mcod reads are left out: "
+                                   ".png (2), .txt (2), .DS_Store (1)")
     assert scan_folder(tmp_path, extensions=(".png",)).skipped_note() is not None
     only = tmp_path / "only"
     _save(only / "x.png", "L")

@@ -269,6 +269,22 @@ def test_score_reads_new_tables_as_the_model_was_trained(tmp_path, capsys):
     assert [r["score"] for r in scores[0]] == [r["score"] for r in scores[1]]
 
 
+def test_score_report_names_columns_in_the_models_order(tmp_path):
+    rng = np.random.default_rng(5)
+    train = pd.DataFrame(rng.normal(size=(40, 3)), columns=["p", "q", "r"])
+    train.to_csv(tmp_path / "pqr.csv", index=False)
+    new = train[["r", "q", "p"]].copy()
+    new.loc[0, "p"] = 50.0  # far out in p only
+    new.to_csv(tmp_path / "rqp.csv", index=False)
+    model, report = tmp_path / "m.pt", tmp_path / "rep"
+    assert main(["detect", str(tmp_path / "pqr.csv"), *FAST, "--save-model", str(model)]) == 0
+    assert main(["score", str(model), str(tmp_path / "rqp.csv"), "--quiet",
+                 "--report", str(report)]) == 0
+    page = (report / "index.html").read_text()
+    first_row = page.split("<td>1</td><td>#0</td>", 1)[1].split("</tr>", 1)[0]  # rank 1
+    assert "<b>p</b> = 50" in first_row
+
+
 def test_repeated_ids_are_warned_about(tmp_path, capsys):
     path = tmp_path / "dup.csv"
     _frame().assign(id=["same"] * 2 + [f"r{i}" for i in range(28)]).to_csv(path, index=False)

@@ -12,6 +12,7 @@ and prints the same way. Errors a user can fix (bad input, missing files) are ra
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import os
 import sys
@@ -68,7 +69,8 @@ Run 'mcod COMMAND --help' for the options of one command.
 
 DETECT_EPILOG = """\
 input:
-  INPUT folder   every image below it (png, jpg, bmp, gif, tif, webp); all of one size
+  INPUT folder   every image below it (png, jpg, bmp, gif, tif, webp, pgm/ppm, ...);
+                 all of one size; other files are left out and counted
   --npy FILE     a numpy array: images (N,H,W), (N,H,W,C) or (N,C,H,W), or a table (N,D)
   table          INPUT or --table ending in .csv/.tsv/.parquet/.pq: one row a sample
                  (--columns, --id-column, --categorical, --fill-missing)
@@ -559,7 +561,10 @@ def run_score(args: argparse.Namespace) -> int:
     if data.table is not None and detector.feature_names_in_ is not None:
         from mcod.tables import align_columns
 
-        data.X = align_columns(data.table, detector.feature_names_in_)
+        aligned = align_columns(data.table, detector.feature_names_in_)
+        data.X = aligned  # the report names the columns in the model's order too:
+        data.table = dataclasses.replace(data.table, X=aligned,
+                                         columns=list(detector.feature_names_in_))
     _say(args, f"data: {_describe(data.X)} ({data.source})")
     _say(args, f"model: {args.model} (config {detector.config_.name}, device {detector.device_})")
     scores = detector.decision_function(data.X)

@@ -103,7 +103,17 @@ class MCOD(BaseDetector):
         seed = self.random_state
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
             raise ValueError(f"random_state must be an integer seed or None, got {seed!r}")
-        device = resolve_device(self.device)  # before any state changes: a refusal keeps the fit
+        device = resolve_device(self.device)
+        before = dict(vars(self))
+        try:
+            return self._fit(X, device)
+        except BaseException:  # refused data, a failed or interrupted training: keep the old fit
+            vars(self).clear()
+            vars(self).update(before)
+            raise
+
+    def _fit(self, X: np.ndarray, device: torch.device) -> MCOD:
+        """The fit itself; `fit` puts the previous state back if this raises."""
         data = self._prepare(X, fitting=True)
         # small data: at least ~8 steps per epoch, so the memory and queue get to work
         batch_size = self.batch_size or min(self.config_.batch_size, max(2, len(data) // 8))
@@ -267,10 +277,13 @@ class MCOD(BaseDetector):
     def _resolve_config(self, kind: str) -> MCODConfig:
         config = get_config(self.config)
         if kind == "table" and config.backbone != "mlp":
-            if config != get_config("default"):
+            if config.name == "default" and config != get_config("default"):
+                raise InputError("this customised 'default' config is for images; for tables "
+                                 "customise get_config('tabular')")
+            if config.name != "default":
                 raise InputError(
                     f"config {config.name!r} is for images; tables (2-D input) use 'default' "
-                    "or 'tabular' (customise get_config('tabular') for tables)"
+                    "or 'tabular'"
                 )
             config = get_config("tabular")
         if kind == "image" and config.backbone == "mlp":

@@ -70,7 +70,8 @@ def scan_folder(path: str | Path, extensions: Sequence[str] = IMAGE_EXTENSIONS) 
         subfolders.sort()
         for name in names:
             path = Path(folder) / name
-            wanted = path.suffix.lower() in suffixes and path.is_file()
+            wanted = (path.suffix.lower() in suffixes and path.is_file()
+                      and not name.startswith("._"))  # "._x.png": macOS metadata, not an image
             (images if wanted else skipped).append(path)
     if not images:
         raise InputError(f"no image files found in {root} (looked for {', '.join(extensions)})")

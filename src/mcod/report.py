@@ -193,7 +193,8 @@ class _Page:
             ("input", f"{kind}, each {shape}" + ("" if self.is_table else f" ({self.X.dtype})")),
             (
                 "configuration",
-                f"{config.name} ({config.epochs} epochs, batch {config.batch_size}, "
+                f"{config.name} ({config.epochs} epoch{'' if config.epochs == 1 else 's'}, "
+                f"batch {config.batch_size}, "
                 f"{config.n_memory} memory items"
                 + (f"; {config.members} networks, scores averaged" if config.members > 1 else "")
                 + ")",

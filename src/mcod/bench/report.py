@@ -493,7 +493,10 @@ def _settings_warning(records: list[dict[str, Any]]) -> list[str]:
 
 
 def render(records: list[dict[str, Any]], sources: Sequence[str] = (),
-           figures: dict[str, dict[str, str]] | None = None, command: str = REPORT_CMD) -> str:
+           figures: dict[str, dict[str, str]] | None = None, command: str = REPORT_CMD,
+           quick_left_out: int = 0) -> str:
+    """RESULTS.md as text; ``quick_left_out``: quick runs the files hold but the report
+    leaves out (said at the top, so an empty report explains itself)."""
     figures = figures or {}
     lines = [
         "# Benchmark results",
@@ -506,6 +509,9 @@ def render(records: list[dict[str, Any]], sources: Sequence[str] = (),
         "",
     ]
     lines += _settings_warning(records)
+    if quick_left_out:
+        lines += [f"{quick_left_out} quick (`--quick`) runs are left out; `--include-quick` "
+                  "shows them.", ""]
     if any(r.get("quick") for r in records):
         lines += ["**Includes quick runs** (`--quick`: smoke tests of a few epochs, not "
                   "results).", ""]
@@ -524,21 +530,23 @@ def write_report(results: Sequence[str | Path], out: str | Path,
     from mcod.bench.figures import write_figures
 
     out = Path(out)
-    paths = [p for p in expand_paths(results) if p.is_file()]
-    if not paths:
-        raise FileNotFoundError(f"no results file found at {', '.join(map(str, results))}")
-    records = [
+    paths = expand_paths(results)
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise FileNotFoundError(f"no results file found at {', '.join(missing)}")
+    complete = [
         r for r in load_all(paths)
-        if (include_quick or not r.get("quick"))
-        and (r.get("protocol") == "throughput"
-             or all(isinstance(r.get(m), (int, float)) for m in ("auroc", "ap_out", "ap_in")))
+        if r.get("protocol") == "throughput"
+        or all(isinstance(r.get(m), (int, float)) for m in ("auroc", "ap_out", "ap_in"))
     ]
+    records = [r for r in complete if include_quick or not r.get("quick")]
+    left_out = len(complete) - len(records)
     figures_dir = Path(figures_dir) if figures_dir else out.parent / "figures"
     figs = write_figures(records, figures_dir, relative_to=out.parent)
     out.parent.mkdir(parents=True, exist_ok=True)
     command = f"mcod bench report --results {' '.join(map(str, results))} --out {out}" + (
         " --include-quick" if include_quick else "")
-    text = render(records, [str(p) for p in paths], figs, command)
+    text = render(records, [str(p) for p in paths], figs, command, left_out)
     with atomic_write(out) as handle:
         handle.write(text)
     return out
