@@ -237,6 +237,21 @@ def test_tables_are_standardised_in_float64_and_constant_columns_keep_scale_one(
                                rtol=1e-5, atol=1e-5)
 
 
+def test_a_tiny_spread_is_kept_where_standardscaler_sees_a_constant():
+    from mcod.detector import _standardisation
+
+    rng = np.random.default_rng(0)
+    spread = rng.normal(0, 2000, 300).round()
+    table = np.c_[1.7e18 + spread, 2.0**62 + 100 * spread, 1e-300 * spread, np.full(300, 3.0)]
+    mean, std = _standardisation(table)
+    # nanosecond timestamps with a 2 µs spread: sd ~1850 ns, not "constant, scale 1"
+    expected = np.std(table[:, 0] - np.median(table[:, 0]))
+    assert std[0] == pytest.approx(expected, rel=1e-9) and 1000 < std[0] < 3000
+    assert std[1] == pytest.approx(np.std(table[:, 1] - np.median(table[:, 1])), rel=1e-9)
+    assert std[2] == pytest.approx(1e-300 * spread.std(), rel=1e-6)
+    assert std[3] == 1.0 and mean[3] == 3.0  # truly constant: scale 1
+
+
 def test_a_new_row_far_beyond_float32_scores_finite_and_highest():
     table = np.random.default_rng(0).normal(size=(40, 3))
     detector = MCOD(epochs=1, random_state=0, device="cpu").fit(table)

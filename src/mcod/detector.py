@@ -50,6 +50,24 @@ def resolve_device(device: str | torch.device) -> torch.device:
     return resolved
 
 
+def _standardisation(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Column means and sds (StandardScaler's; a constant column gets sd 1). A column that
+    StandardScaler takes for constant though it varies (a tiny spread on a huge offset,
+    such as nanosecond timestamps, or a spread near 1e-300) is measured again around its
+    median, where float64 holds it."""
+    scaler = StandardScaler().fit(table)
+    mean, std = scaler.mean_.copy(), scaler.scale_.copy()
+    if not (np.isfinite(mean).all() and np.isfinite(scaler.var_).all()):
+        raise InputError("values too large to standardise (their squares overflow); rescale them")
+    overridden = (std == 1.0) & (scaler.var_ != 1.0) & (np.ptp(table, axis=0) > 0)
+    for j in np.flatnonzero(overridden):
+        centre = np.median(table[:, j])
+        offsets = table[:, j] - centre
+        peak = np.abs(offsets).max()  # dividing first keeps squares of 1e-300 from underflowing
+        mean[j], std[j] = centre + offsets.mean(), peak * (offsets / peak).std()
+    return mean, std
+
+
 class MCOD(BaseDetector):
     """Unsupervised outlier detection with memory and contrastive learning.
 
@@ -217,15 +235,11 @@ class MCOD(BaseDetector):
         scikit-learn's StandardScaler (a constant column gets scale 1), then float32."""
         table = as_table(raw, min_samples=2 if fitting else 1)
         if fitting:
-            scaler = StandardScaler().fit(table)
-            if not (np.isfinite(scaler.mean_).all() and np.isfinite(scaler.var_).all()):
-                raise InputError("values too large to standardise (their squares overflow); "
-                                 "rescale them")
             if bool((table == table[0]).all()):
                 raise InputError("every row is the same: there is nothing to tell rows apart")
             self.n_features_in_ = table.shape[1]
-            self.scale_mean_ = torch.from_numpy(scaler.mean_)
-            self.scale_std_ = torch.from_numpy(scaler.scale_)
+            mean, std = _standardisation(table)
+            self.scale_mean_, self.scale_std_ = torch.from_numpy(mean), torch.from_numpy(std)
         elif table.shape[1] != self.n_features_in_:
             raise InputError(
                 f"X has {table.shape[1]} features, the model was fitted on {self.n_features_in_}"
