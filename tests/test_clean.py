@@ -198,3 +198,22 @@ def test_clean_help_has_examples(capsys):
     assert "examples:" in text and "mcod clean photos/" in text
     for option in ("--threshold", "--contamination", "--overwrite", "--id-column", "--out"):
         assert option in text
+
+
+def test_clean_copies_quoted_multiline_short_and_mixed_end_rows_byte_for_byte(tmp_path):
+    header = 'id,x,"note"\r\n'
+    rows = []
+    for i in range(30):
+        x = 40 + i if i in (3, 11, 20) else i % 5
+        note = ['"a, b"', '"two\nlines"', '"say ""hi"""', "plain", ""][i % 5]
+        row = f"{i:03d},{x}" + ("" if i == 7 else f",{note}")  # row 7 is short
+        rows.append(row + ("\r\n" if i % 2 else "\n"))
+    path = tmp_path / "data.csv"
+    path.write_bytes((header + "".join(rows)).encode())
+    out = tmp_path / "out"
+    assert main(["clean", str(path), "--id-column", "id", "--columns", "x", *FAST,
+                 "--contamination", "0.1", "--out", str(out)]) == 0
+    removed = {r["id"] for r in _rows(out / "outliers.csv")[1]}
+    assert removed == {"003", "011", "020"}
+    kept = header + "".join(r for r in rows if r[:3] not in removed)
+    assert (out / "inliers.csv").read_bytes() == kept.encode()

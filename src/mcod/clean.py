@@ -134,11 +134,17 @@ def _write_npy(X: np.ndarray, keep: np.ndarray, path: Path) -> None:
 
 def _write_inliers(args: argparse.Namespace, data: Any, keep: np.ndarray, work: Path) -> str:
     """Write the kept samples into ``work``; return the name of what was written."""
+    from mcod.atomic import atomic_write
     from mcod.tables import write_table
 
     if data.table is not None:
-        name = "inliers" + data.table.path.suffix.lower()
-        write_table(data.table.frame.iloc[np.flatnonzero(keep)], work / name, data.table.csv_style)
+        table, name = data.table, "inliers" + data.table.path.suffix.lower()
+        if table.records is not None:  # CSV: the kept rows' text, byte for byte
+            kept = [table.records[0]] + [table.records[1 + i] for i in np.flatnonzero(keep)]
+            with atomic_write(work / name, "w", newline="") as handle:
+                handle.write("".join(kept))
+        else:
+            write_table(table.frame.iloc[np.flatnonzero(keep)], work / name)
         return name
     if data.names is not None:  # an image folder
         root = Path(args.input).expanduser()

@@ -25,7 +25,6 @@ from mcod.inputs import InputError
 
 __all__ = [
     "CATEGORICAL_CHOICES",
-    "CsvStyle",
     "FILL_CHOICES",
     "TABLE_SUFFIXES",
     "TableData",
@@ -47,22 +46,6 @@ FILL_CHOICES: tuple[str, ...] = ("none", "mean", "median", "zero")
 _MAX_LISTED = 8  # column names listed in one error message
 
 
-@dataclass(frozen=True)
-class CsvStyle:
-    """What a CSV file's text looks like beyond its cells: a UTF-8 byte-order mark (as
-    spreadsheet programs write) and the line ending."""
-
-    bom: bool = False
-    line_end: str = "\n"
-
-    @classmethod
-    def of(cls, path: Path) -> CsvStyle:
-        with path.open("rb") as handle:
-            head = handle.read(1 << 16)
-        first_line = head.split(b"\n", 1)[0]
-        return cls(head.startswith(b"\xef\xbb\xbf"), "\r\n" if first_line.endswith(b"\r") else "\n")
-
-
 @dataclass
 class TableData:
     """A table ready for a detector, plus what is needed to write results back."""
@@ -76,7 +59,9 @@ class TableData:
     # how it was read (read_table's arguments, and each numeric column's fill value), so
     # that a saved model reads new tables the same way
     options: dict[str, Any] = field(default_factory=dict)
-    csv_style: CsvStyle | None = None  # CSV only: kept when its rows are written back
+    # CSV only: the header's and each row's text as in the file (quotes, line ends, a
+    # byte-order mark), so that kept rows are copied exactly; None if it could not be split
+    records: list[str] | None = None
 
     def named(self) -> Any:
         """X as a DataFrame under its column names (a detector fitted on it keeps them)."""
@@ -174,6 +159,29 @@ def _csv_text(path: Path, typed: Any) -> Any:
         raise InputError(f"cannot read {path} consistently as text and as numbers")
     body.columns = header
     return body
+
+
+def _csv_records(path: Path, n_rows: int) -> list[str] | None:
+    """The header's and each row's text exactly as in the file (a row may span lines inside
+    quotes); blank lines are not rows. None when that does not give the header plus
+    ``n_rows`` rows, the rows pandas read."""
+    import csv
+
+    records: list[str] = []
+    with path.open(encoding="utf-8", newline="") as handle:
+        consumed: list[str] = []
+
+        def lines():
+            for line in handle:
+                consumed.append(line)
+                yield line
+
+        delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+        for row in csv.reader(lines(), delimiter=delimiter):
+            if row:
+                records.append("".join(consumed))
+            consumed.clear()
+    return records if len(records) == n_rows + 1 else None
 
 
 def _select_columns(frame: Any, columns: list[str] | None, id_column: str | None,
@@ -296,9 +304,9 @@ def read_table(
     ids = None if id_values is None else id_values.astype(str).where(id_values.notna(), "").tolist()
     options = {"columns": columns, "id_column": id_column, "categorical": categorical,
                "fill_missing": fill_missing, "fill_values": values}
-    style = None if file.suffix.lower() in PARQUET_SUFFIXES else CsvStyle.of(file)
+    records = None if file.suffix.lower() in PARQUET_SUFFIXES else _csv_records(file, len(frame))
     return TableData(X, ids, id_column, [str(c) for c in data.columns], original, file, options,
-                     style)
+                     records)
 
 
 def align_columns(table: TableData, fitted: list[str]) -> np.ndarray:
@@ -382,21 +390,16 @@ def table_options_given(args: argparse.Namespace) -> list[str]:
     return given
 
 
-def write_table(frame: Any, path: str | os.PathLike[str], style: CsvStyle | None = None) -> Path:
-    """Write ``frame`` as CSV/TSV (in ``style``: the input's byte-order mark and line
-    ending) or Parquet (by suffix), atomically, without the index."""
+def write_table(frame: Any, path: str | os.PathLike[str]) -> Path:
+    """Write ``frame`` as CSV/TSV or Parquet (by suffix), atomically, without the index."""
     target = Path(path)
     suffix = target.suffix.lower()
     if suffix in PARQUET_SUFFIXES:
         with atomic_write(target, "wb") as handle:
             frame.to_parquet(handle, index=False)
     elif suffix in CSV_SUFFIXES:
-        style = style or CsvStyle()
         with atomic_write(target, "w", newline="") as handle:
-            if style.bom:
-                handle.write("\ufeff")
-            frame.to_csv(handle, index=False, sep="\t" if suffix == ".tsv" else ",",
-                         lineterminator=style.line_end)
+            frame.to_csv(handle, index=False, sep="\t" if suffix == ".tsv" else ",")
     else:
         raise ValueError(f"cannot write a table as {suffix!r}; use one of {TABLE_SUFFIXES}")
     return target
