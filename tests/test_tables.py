@@ -269,6 +269,22 @@ def test_score_reads_new_tables_as_the_model_was_trained(tmp_path, capsys):
     assert [r["score"] for r in scores[0]] == [r["score"] for r in scores[1]]
 
 
+def test_score_without_the_models_id_column_or_columns(tmp_path, capsys):
+    model = tmp_path / "m.pt"
+    frame = _frame(40)
+    frame.to_csv(tmp_path / "train.csv", index=False)
+    assert main(["detect", str(tmp_path / "train.csv"), "--id-column", "id", "--columns", "a,b",
+                 *FAST, "--save-model", str(model)]) == 0
+    frame.drop(columns="id").to_csv(tmp_path / "noid.csv", index=False)
+    capsys.readouterr()
+    assert main(["score", str(model), str(tmp_path / "noid.csv"), "--top", "1"]) == 0
+    printed = capsys.readouterr().out
+    assert "(not --id-column id: the file lacks it)" in printed and "  index" in printed
+    frame.drop(columns="b").to_csv(tmp_path / "nob.csv", index=False)
+    assert main(["score", str(model), str(tmp_path / "nob.csv")]) == 2
+    assert "nob.csv lacks column(s) the model was fitted on: 'b'" in capsys.readouterr().err
+
+
 def test_score_report_names_columns_in_the_models_order(tmp_path):
     rng = np.random.default_rng(5)
     train = pd.DataFrame(rng.normal(size=(40, 3)), columns=["p", "q", "r"])

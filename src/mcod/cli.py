@@ -551,9 +551,9 @@ def run_score(args: argparse.Namespace) -> int:
     detector, table_options = load_with_table_options(args.model, device=args.device)
     _check_input_kind(args, detector.input_kind_)
     if table_options is not None and (args.table or is_table_path(args.input)):
-        from mcod.tables import apply_saved_options
+        from mcod.tables import apply_saved_options, table_header
 
-        taken = apply_saved_options(args, table_options)
+        taken = apply_saved_options(args, table_options, table_header(args.table or args.input))
         if taken:
             _say(args, f"table options from the model: {' '.join(taken)}")
     images = detector.input_kind_ == "image"

@@ -31,6 +31,7 @@ __all__ = [
     "add_table_arguments",
     "align_columns",
     "apply_saved_options",
+    "table_header",
     "is_table_path",
     "read_table",
     "table_from_args",
@@ -358,11 +359,42 @@ def table_from_args(path: str, args: argparse.Namespace) -> TableData:
     )
 
 
-def apply_saved_options(args: argparse.Namespace, saved: Mapping[str, Any]) -> list[str]:
+def table_header(path: str | os.PathLike[str]) -> list[str] | None:
+    """The column names of a CSV / Parquet file, read without its rows (None: unreadable;
+    reading it in full then says why)."""
+    import pandas as pd
+
+    file = Path(path).expanduser()
+    try:
+        if file.suffix.lower() in PARQUET_SUFFIXES:
+            import pyarrow.parquet as pq
+
+            return [str(c) for c in pq.read_schema(file).names]
+        sep = "\t" if file.suffix.lower() == ".tsv" else ","
+        return [str(c) for c in pd.read_csv(file, sep=sep, nrows=0).columns]
+    except Exception:  # noqa: BLE001 - any reader error is reported by read_table
+        return None
+
+
+def apply_saved_options(args: argparse.Namespace, saved: Mapping[str, Any],
+                        header: list[str] | None = None) -> list[str]:
     """Give each table option not set on the command line the value a model was fitted
     with (``saved``: its :attr:`TableData.options`); return those taken, as they would be
-    typed. The model's fill values are used when the fill mode in effect is the model's."""
+    typed. The model's fill values are used when the fill mode in effect is the model's.
+
+    With the new file's ``header``: a saved id column it lacks is not taken (rows are
+    named by index), and saved columns it lacks are named as the model's, not as a
+    --columns the user never typed.
+    """
     taken = []
+    if header is not None:
+        if saved.get("id_column") is not None and saved["id_column"] not in header:
+            taken.append(f"(not --id-column {saved['id_column']}: the file lacks it)")
+            saved = {**saved, "id_column": None}
+        lacking = [c for c in saved.get("columns") or [] if c not in header]
+        if lacking and getattr(args, "columns", None) is None:
+            raise InputError(f"{args.table or args.input} lacks column(s) the model was "
+                             f"fitted on: {_names(lacking)}")
     for option, key, default in (("--columns", "columns", None),
                                  ("--id-column", "id_column", None),
                                  ("--categorical", "categorical", "refuse"),
