@@ -208,11 +208,8 @@ class MCOD(BaseDetector):
     # ------------------------------------------------------------------ data
 
     def _prepare(self, X: np.ndarray, fitting: bool) -> torch.Tensor:
-        """Validate X and turn it into the float tensor the network takes.
-
-        When fitting, the input kind and config are set only once X has passed its checks,
-        so a refused refit leaves the previous model usable.
-        """
+        """Validate X and turn it into the float tensor the network takes; when fitting,
+        also record the input kind, config and scaling (`fit` undoes them if it fails)."""
         if is_frame(X):
             fitted_names = None if fitting else self.feature_names_in_
             names, raw = frame_to_table(X, fitted_names)
