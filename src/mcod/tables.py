@@ -31,10 +31,10 @@ __all__ = [
     "add_table_arguments",
     "align_columns",
     "apply_saved_options",
-    "table_header",
     "is_table_path",
     "read_table",
     "table_from_args",
+    "table_header",
     "table_options_given",
     "write_table",
 ]
@@ -178,10 +178,13 @@ def _csv_records(path: Path, n_rows: int) -> list[str] | None:
                 yield line
 
         delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-        for row in csv.reader(lines(), delimiter=delimiter):
-            if row:
-                records.append("".join(consumed))
-            consumed.clear()
+        try:
+            for row in csv.reader(lines(), delimiter=delimiter):
+                if row:
+                    records.append("".join(consumed))
+                consumed.clear()
+        except (csv.Error, UnicodeDecodeError):  # rows then written from their cells' text
+            return None
     return records if len(records) == n_rows + 1 else None
 
 
