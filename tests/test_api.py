@@ -215,6 +215,9 @@ def test_a_refused_refit_leaves_the_model_usable():
     detector.set_params(config=broken)
     with pytest.raises(ValueError, match="learning rate"):
         detector.fit(table[:, :2] * 100 + 50)
+    detector.set_params(config=get_config("tabular").replace(lr=1e30))  # NaN scores
+    with pytest.raises(ValueError, match="training diverged"):
+        detector.fit(table[:, :2] * 100 + 50)
     detector.set_params(config="default")
     assert detector.n_features_in_ == 3 and detector.config_.lr == get_config("tabular").lr
     np.testing.assert_array_equal(detector.decision_function(table), before)
@@ -250,6 +253,9 @@ def test_a_tiny_spread_is_kept_where_standardscaler_sees_a_constant():
     assert std[1] == pytest.approx(np.std(table[:, 1] - np.median(table[:, 1])), rel=1e-9)
     assert std[2] == pytest.approx(1e-300 * spread.std(), rel=1e-6)
     assert std[3] == 1.0 and mean[3] == 3.0  # truly constant: scale 1
+    huge = np.c_[rng.normal(size=(20, 2)), np.full(20, 1e200)]
+    mean, std = _standardisation(huge)  # constant, however large: no weight, no overflow
+    assert mean[2] == 1e200 and std[2] == 1.0
 
 
 def test_a_new_row_far_beyond_float32_scores_finite_and_highest():

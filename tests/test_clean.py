@@ -217,3 +217,14 @@ def test_clean_copies_quoted_multiline_short_and_mixed_end_rows_byte_for_byte(tm
     assert removed == {"003", "011", "020"}
     kept = header + "".join(r for r in rows if r[:3] not in removed)
     assert (out / "inliers.csv").read_bytes() == kept.encode()
+
+
+def test_clean_copies_rows_under_a_bom_and_a_multiline_header_and_drops_blank_lines(tmp_path):
+    header = '\ufeff"x\nvalue",note\r\n'
+    rows = [f'{40 + i if i == 5 else i % 4},"n{i}"\r\n' for i in range(30)]
+    path = tmp_path / "data.csv"
+    path.write_bytes((header + "".join(rows[:10]) + "   \r\n" + "".join(rows[10:])).encode())
+    out = tmp_path / "out"
+    assert main(["clean", str(path), "--columns", "x\nvalue", *FAST, "--threshold", "1e9",
+                 "--out", str(out)]) == 0
+    assert (out / "inliers.csv").read_bytes() == (header + "".join(rows)).encode()

@@ -279,7 +279,8 @@ def test_score_without_the_models_id_column_or_columns(tmp_path, capsys):
     capsys.readouterr()
     assert main(["score", str(model), str(tmp_path / "noid.csv"), "--top", "1"]) == 0
     printed = capsys.readouterr().out
-    assert "(not --id-column id: the file lacks it)" in printed and "  index" in printed
+    assert "(no --id-column: the file lacks 'id'; rows are named by index)" in printed
+    assert "  index" in printed
     frame.drop(columns="b").to_csv(tmp_path / "nob.csv", index=False)
     assert main(["score", str(model), str(tmp_path / "nob.csv")]) == 2
     assert "nob.csv lacks column(s) the model was fitted on: 'b'" in capsys.readouterr().err

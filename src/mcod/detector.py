@@ -55,11 +55,14 @@ def _standardisation(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     StandardScaler takes for constant though it varies (a tiny spread on a huge offset,
     such as nanosecond timestamps, or a spread near 1e-300) is measured again around its
     median, where float64 holds it."""
-    scaler = StandardScaler().fit(table)
+    constant = np.ptp(table, axis=0) == 0
+    with np.errstate(over="ignore", invalid="ignore"):  # refused just below if it matters
+        scaler = StandardScaler().fit(table)
     mean, std = scaler.mean_.copy(), scaler.scale_.copy()
-    if not (np.isfinite(mean).all() and np.isfinite(scaler.var_).all()):
+    mean[constant], std[constant] = table[0, constant], 1.0  # even at 1e200: no weight
+    if not (np.isfinite(mean).all() and np.isfinite(scaler.var_[~constant]).all()):
         raise InputError("values too large to standardise (their squares overflow); rescale them")
-    overridden = (std == 1.0) & (scaler.var_ != 1.0) & (np.ptp(table, axis=0) > 0)
+    overridden = (std == 1.0) & (scaler.var_ != 1.0) & ~constant
     for j in np.flatnonzero(overridden):
         centre = np.median(table[:, j])
         offsets = table[:, j] - centre
@@ -154,6 +157,9 @@ class MCOD(BaseDetector):
                 for i, member in enumerate(self.network_.members)
             ])
         self.decision_scores_ = self._score(data)
+        if not np.isfinite(self.decision_scores_).all():
+            raise ValueError("training diverged: the scores are not finite (is the learning "
+                             "rate too large?)")
         self._process_decision_scores()
         self._set_n_classes(None)
         return self

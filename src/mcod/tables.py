@@ -154,7 +154,10 @@ def _csv_text(path: Path, typed: Any) -> Any:
     import pandas as pd
 
     sep = "\t" if path.suffix.lower() == ".tsv" else ","
-    text = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, header=None)
+    try:
+        text = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, header=None)
+    except pd.errors.ParserError as error:
+        raise InputError(f"cannot read {path} as CSV: {error}") from None
     header, body = text.iloc[0].tolist(), text.iloc[1:].reset_index(drop=True)
     if body.shape != typed.shape:
         raise InputError(f"cannot read {path} consistently as text and as numbers")
@@ -169,7 +172,9 @@ def _csv_records(path: Path, n_rows: int) -> list[str] | None:
     import csv
 
     records: list[str] = []
-    with path.open(encoding="utf-8", newline="") as handle:
+    with path.open("rb") as raw:
+        bom = raw.read(3) == b"\xef\xbb\xbf"  # parsed without it (as pandas does), kept
+    with path.open(encoding="utf-8-sig", newline="") as handle:
         consumed: list[str] = []
 
         def lines():
@@ -180,12 +185,14 @@ def _csv_records(path: Path, n_rows: int) -> list[str] | None:
         delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
         try:
             for row in csv.reader(lines(), delimiter=delimiter):
-                if row:
+                if row and not (len(row) == 1 and not row[0].strip()):  # blank: not a row
                     records.append("".join(consumed))
                 consumed.clear()
         except (csv.Error, UnicodeDecodeError):  # rows then written from their cells' text
             return None
-    return records if len(records) == n_rows + 1 else None
+    if len(records) != n_rows + 1:
+        return None
+    return ["\ufeff" + records[0] if bom else records[0], *records[1:]]
 
 
 def _select_columns(frame: Any, columns: list[str] | None, id_column: str | None,
@@ -391,8 +398,10 @@ def apply_saved_options(args: argparse.Namespace, saved: Mapping[str, Any],
     """
     taken = []
     if header is not None:
-        if saved.get("id_column") is not None and saved["id_column"] not in header:
-            taken.append(f"(not --id-column {saved['id_column']}: the file lacks it)")
+        saved_id = saved.get("id_column")
+        if saved_id is not None and saved_id not in header and args.id_column is None:
+            taken.append(f"(no --id-column: the file lacks {saved_id!r}; rows are named by "
+                         "index)")
             saved = {**saved, "id_column": None}
         lacking = [c for c in saved.get("columns") or [] if c not in header]
         if lacking and getattr(args, "columns", None) is None:
