@@ -109,7 +109,8 @@ def test_fill_values_are_recorded_and_a_models_values_override_the_files(tmp_pat
                                                                                  index=False)
     table = read_table(path, fill_missing="median")
     assert table.options == {"columns": None, "id_column": None, "categorical": "refuse",
-                             "fill_missing": "median", "fill_values": {"a": 3.0, "b": 2.5}}
+                             "fill_missing": "median", "fill_values": {"a": 3.0, "b": 2.5},
+                             "categorical_columns": []}
     assert read_table(path, columns=["b"]).options["fill_values"] == {}  # "none"
     given = read_table(path, fill_missing="median", fill_values={"a": -7.0})
     assert given.X[1, 0] == -7.0 and given.options["fill_values"] == {"a": -7.0, "b": 2.5}
@@ -284,6 +285,24 @@ def test_score_without_the_models_id_column_or_columns(tmp_path, capsys):
     frame.drop(columns="b").to_csv(tmp_path / "nob.csv", index=False)
     assert main(["score", str(model), str(tmp_path / "nob.csv")]) == 2
     assert "nob.csv lacks column(s) the model was fitted on: 'b'" in capsys.readouterr().err
+
+
+def test_a_models_categorical_column_stays_categorical_when_new_values_look_numeric(tmp_path):
+    frame = _frame(40).assign(code=["1", "2", "X", "2"] * 10)
+    frame.to_csv(tmp_path / "train.csv", index=False)
+    model = tmp_path / "m.pt"
+    assert main(["detect", str(tmp_path / "train.csv"), "--id-column", "id", "--columns",
+                 "a,code", "--categorical", "onehot", *FAST, "--save-model", str(model)]) == 0
+    numeric = frame[frame["code"] != "X"]  # only 1 and 2: pandas reads them as numbers
+    numeric.to_csv(tmp_path / "numeric.csv", index=False)
+    frame.assign(code="").to_csv(tmp_path / "empty.csv", index=False)  # all missing
+    for name in ("numeric", "empty", "train"):
+        assert main(["score", str(model), str(tmp_path / f"{name}.csv"), "--quiet",
+                     "--out", str(tmp_path / name)]) == 0
+    scored = {name: {r["id"]: r["score"] for r in _read_csv(tmp_path / name / "scores.csv")[1]}
+              for name in ("numeric", "train")}
+    for i, score in scored["numeric"].items():  # up to float noise of the batch size
+        assert float(score) == pytest.approx(float(scored["train"][i]), rel=1e-5)
 
 
 def test_score_report_names_columns_in_the_models_order(tmp_path):

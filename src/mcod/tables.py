@@ -276,6 +276,7 @@ def read_table(
     categorical: str = "refuse",
     fill_missing: str = "none",
     fill_values: Mapping[str, float] | None = None,
+    text_columns: list[str] | None = None,
 ) -> TableData:
     """Read a CSV (.csv, .tsv) or Parquet (.parquet, .pq) file into a :class:`TableData`.
 
@@ -284,7 +285,8 @@ def read_table(
     values are an error), or fill numeric columns with their "mean", "median" or "zero";
     ``fill_values`` (column -> value, e.g. a model's ``options["fill_values"]``) overrides
     the value computed from this file. A missing categorical value (under onehot) is a row
-    of zeros.
+    of zeros. ``text_columns`` (a model's ``options["categorical_columns"]``) are
+    categorical whatever their values look like here (training {1, 2, X}, now {1, 2}).
     """
     import pandas as pd
 
@@ -294,8 +296,13 @@ def read_table(
         raise ValueError(f"fill_missing must be one of {FILL_CHOICES}, got {fill_missing!r}")
     file = Path(path).expanduser()
     frame = _read_frame(file)
+    original = frame if file.suffix.lower() in PARQUET_SUFFIXES else _csv_text(file, frame)
     chosen = _select_columns(frame, columns, id_column, file)
     data = _booleans_as_numbers(frame[chosen])
+    for c in set(text_columns or []) & set(chosen):
+        if _is_numeric(data[c]):  # as its text, so that values match the model's categories
+            cells = original.iloc[:, frame.columns.get_loc(c)]
+            data[c] = cells.astype(str).where(frame[c].notna(), None)
     non_numeric = [c for c in chosen if not _is_numeric(data[c])]
     if non_numeric and categorical == "refuse":
         raise InputError(
@@ -310,11 +317,11 @@ def read_table(
     infinite = [str(c) for c, bad in zip(data.columns, np.isinf(X).any(axis=0), strict=True) if bad]
     if infinite:
         raise InputError(f"{file} has infinite values in column(s) {_names(infinite)}")
-    original = frame if file.suffix.lower() in PARQUET_SUFFIXES else _csv_text(file, frame)
     id_values = None if id_column is None else original.iloc[:, frame.columns.get_loc(id_column)]
     ids = None if id_values is None else id_values.astype(str).where(id_values.notna(), "").tolist()
     options = {"columns": columns, "id_column": id_column, "categorical": categorical,
-               "fill_missing": fill_missing, "fill_values": values}
+               "fill_missing": fill_missing, "fill_values": values,
+               "categorical_columns": non_numeric}
     records = None if file.suffix.lower() in PARQUET_SUFFIXES else _csv_records(file, len(frame))
     return TableData(X, ids, id_column, [str(c) for c in data.columns], original, file, options,
                      records)
@@ -328,7 +335,8 @@ def align_columns(table: TableData, fitted: list[str]) -> np.ndarray:
     """
     index = {name: j for j, name in enumerate(table.columns)}
     encoded = {name.split("=", 1)[0] for name in fitted if "=" in name and name not in index}
-    encoded &= {name.split("=", 1)[0] for name in table.columns if "=" in name}
+    encoded &= ({name.split("=", 1)[0] for name in table.columns if "=" in name}
+                | set(table.options.get("categorical_columns", [])))  # even if all empty
     missing = [n for n in fitted if n not in index and n.split("=", 1)[0] not in encoded]
     if missing:
         raise InputError(f"{table.path} lacks column(s) the model was fitted on: {_names(missing)}")
@@ -366,6 +374,7 @@ def table_from_args(path: str, args: argparse.Namespace) -> TableData:
         categorical=getattr(args, "categorical", None) or "refuse",
         fill_missing=getattr(args, "fill_missing", None) or "none",
         fill_values=getattr(args, "fill_values", None),
+        text_columns=getattr(args, "text_columns", None),
     )
 
 
@@ -417,6 +426,7 @@ def apply_saved_options(args: argparse.Namespace, saved: Mapping[str, Any],
             taken.append(f"{option} {getattr(args, key)}")
     if (getattr(args, "fill_missing", None) or "none") == saved.get("fill_missing"):
         args.fill_values = saved.get("fill_values") or {}
+    args.text_columns = saved.get("categorical_columns") or []
     return taken
 
 
