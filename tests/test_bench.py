@@ -284,7 +284,7 @@ def test_quick_run_on_digits_writes_and_resumes(tmp_path, capsys):
     assert "0 to run" in capsys.readouterr().out
 
 
-def test_config_file_and_cli_precedence(tmp_path):
+def test_config_file_and_cli_precedence(tmp_path, capsys):
     from mcod.bench.cli import resolve_run_options
 
     cfg = tmp_path / "c.toml"
@@ -300,6 +300,10 @@ def test_config_file_and_cli_precedence(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text("colour = 1\n")
     assert bench_main(["run", "--config", str(bad)]) == 2
+    for option, value, message in (("--max-n", "5", "max-n must be at least 100"),
+                                   ("--threads", "0", "threads must be at least 1")):
+        assert bench_main(["run", "--datasets", "digits", option, value, "--dry-run"]) == 2
+        assert message in capsys.readouterr().err
     broken = tmp_path / "broken.toml"
     broken.write_text("seeds = [0, 1\n")
     with pytest.raises(ValueError, match="broken.toml is not valid TOML"):

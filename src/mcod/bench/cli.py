@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 QUICK_MAX_N = 300
+MIN_MAX_N = 100  # smaller subsamples often hold no outlier at all, and every run then fails
 QUICK_CLASSES = "0,1"
 QUICK_SEEDS = "0"
 
@@ -103,6 +104,10 @@ def resolve_run_options(args: argparse.Namespace) -> dict[str, Any]:
             opts["isolate"] = False
     if opts["isolate"] is None:
         opts["isolate"] = True
+    if opts["max_n"] not in (None, 0) and int(opts["max_n"]) < MIN_MAX_N:
+        raise ValueError(f"max-n must be at least {MIN_MAX_N}, got {opts['max_n']}")
+    if opts["threads"] is not None and int(opts["threads"]) < 1:
+        raise ValueError(f"threads must be at least 1, got {opts['threads']}")
     return {
         "datasets": _as_list(opts["datasets"], str),
         "protocol": str(opts["protocol"]),
