@@ -319,6 +319,8 @@ def test_score_report_names_columns_in_the_models_order(tmp_path):
     page = (report / "index.html").read_text()
     first_row = page.split("<td>1</td><td>#0</td>", 1)[1].split("</tr>", 1)[0]  # rank 1
     assert "<b>p</b> = 50" in first_row
+    z = (50 - train["p"].mean()) / train["p"].std(ddof=0)  # from the training rows
+    assert f'<span class="z">z {z:+.1f}</span>' in first_row and "training mean" in page
 
 
 def test_repeated_ids_are_warned_about(tmp_path, capsys):

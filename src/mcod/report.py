@@ -88,7 +88,7 @@ def render_report(
     sections = [
         ("summary", "Summary", page.summary(source, fit_seconds, model)),
         ("scores", "Score distribution", page.histogram()),
-        ("top", "Top outliers", page.top_outliers(top)),
+        ("top", "Top outliers", page.top_outliers(top, new_data=model is not None)),
         ("memory", "Memory: what mcod learned as normal", page.memory(attention)),
         ("map", "Feature map", page.feature_map(features)),
     ]
@@ -112,6 +112,10 @@ def _img(png: bytes, alt: str, css: str = "", title: str = "") -> str:
 
 def _short(name: str) -> str:
     return name if len(name) <= NAME_CHARS else "\u2026" + name[-(NAME_CHARS - 1) :]
+
+
+def _z_text(z: float) -> str:
+    return f"{z:+.1f}" if abs(z) < 1e4 else f"{z:+.2g}"
 
 
 def _robust_z(table: np.ndarray) -> np.ndarray:
@@ -246,12 +250,14 @@ class _Page:
             note += " Colours show the true labels, which were not used for training."
         return _img(png, "score histogram") + f'<p class="note">{escape(note)}</p>'
 
-    def top_outliers(self, top: int) -> str:
+    def top_outliers(self, top: int, new_data: bool = False) -> str:
+        """``new_data``: rows scored by a saved model, whose deviations are measured from
+        its training rows (a few new rows say little about each other)."""
         index = top_indices(self.scores, top)
         if len(index) == 0:
             return '<p class="note">No samples.</p>'
         if self.is_table:
-            return self._top_rows(index)
+            return self._top_rows(index, new_data)
         captions = []
         for rank, i in enumerate(index, start=1):
             name = self.name(i)
@@ -269,9 +275,17 @@ class _Page:
         )
         return f'<p class="note">{note}</p>' + self._thumbs(index, 96, captions)
 
-    def _top_rows(self, index: np.ndarray) -> str:
-        table = as_table(self.X, min_samples=1).astype(np.float64)
-        z = _robust_z(table)
+    def _top_rows(self, index: np.ndarray, new_data: bool) -> str:
+        table = as_table(self.X, min_samples=1)
+        if new_data:
+            mean = self.detector.scale_mean_.double().numpy()
+            with np.errstate(over="ignore"):
+                z = (table - mean) / self.detector.scale_std_.double().numpy()
+            basis = ("z = (value &minus; training mean) / training sd: how far it lies from "
+                     "the rows the model was trained on.")
+        else:
+            z = _robust_z(table)
+            basis = "z = (value &minus; column median) / (IQR / 1.349), a robust z-score."
         head = "".join(f"<th>deviation {k + 1}</th>" for k in range(min(DEVIATING, table.shape[1])))
         header = f"<tr><th>rank</th><th>row</th><th>score</th>{head}"
         header += "<th>true label</th></tr>" if self.truth is not None else "</tr>"
@@ -285,14 +299,13 @@ class _Page:
             for j in np.argsort(-np.abs(z[i]), kind="stable")[:DEVIATING]:
                 cells.append(
                     f"<td><b>{escape(self.columns[j])}</b> = {_fmt(table[i, j])}"
-                    f'<br><span class="z">z {z[i, j]:+.1f}</span></td>'
+                    f'<br><span class="z">z {_z_text(z[i, j])}</span></td>'
                 )
             if self.truth is not None:
                 cells.append(f"<td>{'outlier' if self.truth[i] else 'inlier'}</td>")
             rows.append("<tr>" + "".join(cells) + "</tr>")
         note = (
-            "The highest-scoring rows with the columns that deviate most from the data: "
-            "z = (value &minus; column median) / (IQR / 1.349), a robust z-score. "
+            f"The highest-scoring rows with the columns that deviate most: {basis} "
             "Red scores are above the threshold."
         )
         return f'<p class="note">{note}</p><table class="data">{header}{"".join(rows)}</table>'
