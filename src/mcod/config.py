@@ -13,7 +13,7 @@ from typing import Literal
 
 @dataclass(frozen=True)
 class MCODConfig:
-    """Hyper-parameters of one MCOD training run (see docs: method.md)."""
+    """Hyper-parameters of one MCOD training run (see docs/method.md)."""
 
     name: str
     backbone: Literal["cnn", "wrn10_4", "mlp"]
