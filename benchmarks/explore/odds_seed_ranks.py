@@ -23,16 +23,22 @@ ODDS_RUNS = Path(__file__).parents[1] / "results" / "odds.jsonl"
 MCOD = "mcod-tabular"
 
 
+def odds_cells(runs: list[dict]) -> dict[str, dict[str, float]]:
+    """set -> detector -> AUROC, the mean over the given runs' seeds."""
+    aurocs: dict[str, dict[str, list[float]]] = {}
+    for run in runs:
+        aurocs.setdefault(run["dataset"], {}).setdefault(run["detector"], []).append(run["auroc"])
+    return {name: {det: float(np.mean(v)) for det, v in row.items()}
+            for name, row in aurocs.items()}
+
+
 def seed_ranks(runs: list[dict], mcod_runs: list[dict]) -> dict[int, tuple[float, float]]:
     """seed -> (mcod's mean rank, the reference's), over the sets with every detector."""
     baselines = [r for r in runs if r["detector"] != MCOD]
     detectors = sorted({r["detector"] for r in baselines} | {MCOD})
     ranks = {}
     for seed in sorted({r["seed"] for r in mcod_runs}):
-        cells: dict[str, dict[str, float]] = {}
-        for run in baselines + mcod_runs:
-            if run["seed"] == seed:
-                cells.setdefault(run["dataset"], {})[run["detector"]] = run["auroc"]
+        cells = odds_cells([r for r in baselines + mcod_runs if r["seed"] == seed])
         mean, _ = mean_ranks(cells, detectors)
         ranks[seed] = (mean[MCOD], mean[ODDS_REFERENCE])
     return ranks

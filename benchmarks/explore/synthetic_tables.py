@@ -56,6 +56,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from odds_seed_ranks import ODDS_RUNS, odds_cells  # beside this script
 from scipy.stats import spearmanr
 from sklearn.datasets import load_diabetes, load_iris, make_swiss_roll
 from sklearn.metrics import roc_auc_score
@@ -72,7 +73,6 @@ FIELDS = ("plain", "skewed", "classes", "natural")
 KINDS = ("global", "local", "clustered", "dependency")
 SEEDS = (0, 1)
 OUTLIER_SHARE = 0.05
-ODDS_RUNS = Path(__file__).parents[1] / "results" / "odds.jsonl"
 MAX_CLASSES = 4  # classes field: tasks per table and seed, at most
 R_PACKAGES = ("r-cran-mlbench", "r-cran-mass", "r-cran-kernlab", "r-cran-survival",
               "r-cran-modeldata", "r-cran-th.data", "r-cran-aer", "r-cran-caret")
@@ -284,15 +284,9 @@ def baseline_aurocs(field: str, seeds: Sequence[int] = SEEDS) -> dict[str, dict[
 def odds_agreement(cells: dict[str, dict[str, float]]) -> float:
     """Spearman correlation between this field's ordering of the ten baselines (mean rank)
     and ODDS's (the recorded runs): how far a choice made here can be expected to carry."""
-    odds: dict[str, dict[str, list[float]]] = {}
-    for record in read_results(ODDS_RUNS):
-        if record["detector"] in TABLE_BASELINES:
-            odds.setdefault(record["dataset"], {}).setdefault(record["detector"], []).append(
-                record["auroc"])
-    odds_cells = {name: {b: float(np.mean(v)) for b, v in row.items()}
-                  for name, row in odds.items()}
+    baselines = [r for r in read_results(ODDS_RUNS) if r["detector"] in TABLE_BASELINES]
     here, _ = mean_ranks(cells, TABLE_BASELINES)
-    there, _ = mean_ranks(odds_cells, TABLE_BASELINES)
+    there, _ = mean_ranks(odds_cells(baselines), TABLE_BASELINES)
     return float(spearmanr([here[b] for b in TABLE_BASELINES],
                            [there[b] for b in TABLE_BASELINES]).statistic)
 

@@ -12,13 +12,12 @@ and prints the same way. Errors a user can fix (bad input, missing files) are ra
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import importlib
 import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import NoReturn
 
@@ -550,10 +549,11 @@ def run_score(args: argparse.Namespace) -> int:
     _check_output_paths(args)
     detector, table_options = load_with_table_options(args.model, device=args.device)
     _check_input_kind(args, detector.input_kind_)
-    if table_options is not None and (args.table or is_table_path(args.input)):
+    table_path = args.table or (args.input if is_table_path(args.input) else None)
+    if table_options is not None and table_path:
         from mcod.tables import apply_saved_options, table_header
 
-        taken = apply_saved_options(args, table_options, table_header(args.table or args.input))
+        taken = apply_saved_options(args, table_options, table_header(table_path))
         if taken:
             _say(args, f"table options from the model: {' '.join(taken)}")
     images = detector.input_kind_ == "image"
@@ -563,8 +563,7 @@ def run_score(args: argparse.Namespace) -> int:
 
         aligned = align_columns(data.table, detector.feature_names_in_)
         data.X = aligned  # the report names the columns in the model's order too:
-        data.table = dataclasses.replace(data.table, X=aligned,
-                                         columns=list(detector.feature_names_in_))
+        data.table = replace(data.table, X=aligned, columns=list(detector.feature_names_in_))
     _say(args, f"data: {_describe(data.X)} ({data.source})")
     _say(args, f"model: {args.model} (config {detector.config_.name}, device {detector.device_})")
     scores = detector.decision_function(data.X)

@@ -56,6 +56,8 @@ def _standardisation(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     such as nanosecond timestamps, or a spread near 1e-300) is measured again around its
     median, where float64 holds it."""
     constant = np.ptp(table, axis=0) == 0
+    if constant.all():
+        raise InputError("every row is the same: there is nothing to tell rows apart")
     with np.errstate(over="ignore", invalid="ignore"):  # refused just below if it matters
         scaler = StandardScaler().fit(table)
     mean, std = scaler.mean_.copy(), scaler.scale_.copy()
@@ -238,8 +240,6 @@ class MCOD(BaseDetector):
         scikit-learn's StandardScaler (a constant column gets scale 1), then float32."""
         table = as_table(raw, min_samples=2 if fitting else 1)
         if fitting:
-            if bool((table == table[0]).all()):
-                raise InputError("every row is the same: there is nothing to tell rows apart")
             self.n_features_in_ = table.shape[1]
             mean, std = _standardisation(table)
             self.scale_mean_, self.scale_std_ = torch.from_numpy(mean), torch.from_numpy(std)
@@ -285,9 +285,8 @@ class MCOD(BaseDetector):
             self.power_lambdas_ = torch.from_numpy(fit_lambdas(z))
         out = yeo_johnson(z, self.power_lambdas_.double().numpy())
         if fitting:
-            scaler = StandardScaler().fit(out)
-            self.power_mean_ = torch.from_numpy(scaler.mean_)
-            self.power_std_ = torch.from_numpy(scaler.scale_)
+            mean, std = _standardisation(out)
+            self.power_mean_, self.power_std_ = torch.from_numpy(mean), torch.from_numpy(std)
         out = (out - self.power_mean_.double().numpy()) / self.power_std_.double().numpy()
         return np.clip(out, -Z_LIMIT, Z_LIMIT)
 

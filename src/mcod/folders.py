@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,12 +79,18 @@ def scan_folder(path: str | Path, extensions: Sequence[str] = IMAGE_EXTENSIONS) 
     return FolderScan(sorted(images), sorted(skipped))
 
 
-def _reason(error: Exception) -> str:
-    from PIL import UnidentifiedImageError
+@contextmanager
+def _reading(path: Path) -> Iterator[None]:
+    """Pillow's errors while opening or decoding ``path`` as one line naming the file."""
+    from PIL import Image, UnidentifiedImageError
 
-    if isinstance(error, UnidentifiedImageError):
-        return "not an image file, or in a format Pillow cannot read"
-    return f"{type(error).__name__}: {error}"
+    try:
+        yield
+    except UnidentifiedImageError:
+        raise InputError(f"cannot read image {path}: not an image file, or in a format "
+                         "Pillow cannot read") from None
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+        raise InputError(f"cannot read image {path}: {type(error).__name__}: {error}") from None
 
 
 def _check_name(path: Path) -> None:
@@ -97,12 +104,9 @@ def _header(path: Path) -> tuple[tuple[int, int], str]:
     """(width, height) as displayed (EXIF rotation applied) and the mode, without decoding."""
     from PIL import Image
 
-    try:
-        with Image.open(path) as im:
-            (width, height), mode = im.size, im.mode
-            turned = im.getexif().get(_EXIF_ORIENTATION, 1) in _TURNED
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
-        raise InputError(f"cannot read image {path}: {_reason(error)}") from None
+    with _reading(path), Image.open(path) as im:
+        (width, height), mode = im.size, im.mode
+        turned = im.getexif().get(_EXIF_ORIENTATION, 1) in _TURNED
     return ((height, width) if turned else (width, height)), mode
 
 
@@ -127,12 +131,9 @@ def _decode(path: Path, grey: bool) -> np.ndarray:
     grey mapped to 8 bits, transparency ignored."""
     from PIL import Image, ImageOps
 
-    try:
-        with Image.open(path) as opened:
-            opened.load()
-            im = ImageOps.exif_transpose(opened)
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
-        raise InputError(f"cannot read image {path}: {_reason(error)}") from None
+    with _reading(path), Image.open(path) as opened:
+        opened.load()
+        im = ImageOps.exif_transpose(opened)
     if im.mode == "F":
         raise InputError(
             f"{path} has 32-bit float pixels, which have no fixed scale; save it as an 8- or "

@@ -148,29 +148,39 @@ def _read_frame(path: Path) -> Any:
     return frame
 
 
-def _csv_text(path: Path, typed: Any) -> Any:
+def _csv_text(path: Path, typed: Any) -> tuple[Any, list[str] | None]:
     """The CSV's cells as their original text, under its header as written (repeated names
-    kept); `typed` is the same file parsed with types, to check the rows line up."""
+    kept), and each record's raw text (:func:`_csv_records`; None if it could not be split).
+    `typed` is the same file parsed with types, to check the rows line up."""
     import pandas as pd
 
-    sep = "\t" if path.suffix.lower() == ".tsv" else ","
-    try:
-        text = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, header=None)
-    except pd.errors.ParserError as error:
-        raise InputError(f"cannot read {path} as CSV: {error}") from None
-    header, body = text.iloc[0].tolist(), text.iloc[1:].reset_index(drop=True)
+    split = _csv_records(path, len(typed))
+    width = typed.shape[1]
+    if split is not None and all(len(row) <= width for row in split[0]):
+        rows, records = split
+        body = pd.DataFrame([row + [""] * (width - len(row)) for row in rows[1:]])
+        header = rows[0] + [""] * (width - len(rows[0]))
+    else:  # the csv module and pandas disagree: the text as pandas splits it, no records
+        sep = "\t" if path.suffix.lower() == ".tsv" else ","
+        try:
+            text = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, header=None)
+        except pd.errors.ParserError as error:
+            raise InputError(f"cannot read {path} as CSV: {error}") from None
+        header, body = text.iloc[0].tolist(), text.iloc[1:].reset_index(drop=True)
+        records = None
     if body.shape != typed.shape:
         raise InputError(f"cannot read {path} consistently as text and as numbers")
     body.columns = header
-    return body
+    return body, records
 
 
-def _csv_records(path: Path, n_rows: int) -> list[str] | None:
-    """The header's and each row's text exactly as in the file (a row may span lines inside
-    quotes); blank lines are not rows. None when that does not give the header plus
-    ``n_rows`` rows, the rows pandas read."""
+def _csv_records(path: Path, n_rows: int) -> tuple[list[list[str]], list[str]] | None:
+    """The cells and the exact text of the header and of each row (a row may span lines
+    inside quotes), from one pass of Python's csv module; blank lines are not rows. None
+    when that does not give the header plus ``n_rows`` rows, the rows pandas read."""
     import csv
 
+    rows: list[list[str]] = []
     records: list[str] = []
     with path.open("rb") as raw:
         bom = raw.read(3) == b"\xef\xbb\xbf"  # parsed without it (as pandas does), kept
@@ -186,13 +196,14 @@ def _csv_records(path: Path, n_rows: int) -> list[str] | None:
         try:
             for row in csv.reader(lines(), delimiter=delimiter):
                 if row and not (len(row) == 1 and not row[0].strip()):  # blank: not a row
+                    rows.append(row)
                     records.append("".join(consumed))
                 consumed.clear()
         except (csv.Error, UnicodeDecodeError):  # rows then written from their cells' text
             return None
     if len(records) != n_rows + 1:
         return None
-    return ["\ufeff" + records[0] if bom else records[0], *records[1:]]
+    return rows, ["\ufeff" + records[0] if bom else records[0], *records[1:]]
 
 
 def _select_columns(frame: Any, columns: list[str] | None, id_column: str | None,
@@ -223,10 +234,13 @@ def _fill_values(frame: Any, fill: str, given: Mapping[str, float]) -> dict[str,
     it has one, else computed here; a column with no values at all fills with 0."""
     values = {}
     for c in frame.columns:
-        if fill != "none" and _is_numeric(frame[c]):
-            col = frame[c].astype("float64")
-            value = given.get(c, {"mean": col.mean(), "median": col.median(), "zero": 0.0}[fill])
-            values[str(c)] = 0.0 if value != value else float(value)  # NaN: all missing
+        if fill == "none" or not _is_numeric(frame[c]):
+            continue
+        if c in given:
+            value = given[c]
+        else:  # "mean" or "median", computed only for the mode in use
+            value = 0.0 if fill == "zero" else getattr(frame[c].astype("float64"), fill)()
+        values[str(c)] = 0.0 if value != value else float(value)  # NaN: all missing
     return values
 
 
@@ -296,7 +310,8 @@ def read_table(
         raise ValueError(f"fill_missing must be one of {FILL_CHOICES}, got {fill_missing!r}")
     file = Path(path).expanduser()
     frame = _read_frame(file)
-    original = frame if file.suffix.lower() in PARQUET_SUFFIXES else _csv_text(file, frame)
+    parquet = file.suffix.lower() in PARQUET_SUFFIXES
+    original, records = (frame, None) if parquet else _csv_text(file, frame)
     chosen = _select_columns(frame, columns, id_column, file)
     data = _booleans_as_numbers(frame[chosen])
     for c in set(text_columns or []) & set(chosen):
@@ -322,7 +337,6 @@ def read_table(
     options = {"columns": columns, "id_column": id_column, "categorical": categorical,
                "fill_missing": fill_missing, "fill_values": values,
                "categorical_columns": non_numeric}
-    records = None if file.suffix.lower() in PARQUET_SUFFIXES else _csv_records(file, len(frame))
     return TableData(X, ids, id_column, [str(c) for c in data.columns], original, file, options,
                      records)
 
