@@ -255,8 +255,9 @@ class MCOD(BaseDetector):
 
     def _prepare_images(self, raw: np.ndarray, fitting: bool, config: MCODConfig) -> torch.Tensor:
         """Scaled to [0, 1] by the training images' intensity range and resized to the
-        config's size, IMAGE_CHUNK_BYTES of float images at a time (no float copy of all
-        the full-size images: a folder of photos would need 4 bytes per pixel each)."""
+        config's size, IMAGE_CHUNK_BYTES of float images at a time into the output (no
+        float copy of all the full-size images: a folder of photos would need 4 bytes per
+        pixel each)."""
         arr = image_array(raw, min_samples=2 if fitting else 1)
         if fitting:
             pixel_range = intensity_range(arr)
@@ -268,16 +269,19 @@ class MCOD(BaseDetector):
                 raise InputError(
                     f"images have {channels}, the model was fitted on {self.n_channels_}"
                 )
-        size, chunks = config.image_size, []
-        step = max(1, IMAGE_CHUNK_BYTES // (4 * math.prod(arr.shape[1:])))
-        for start in range(0, len(arr), step):
-            images = torch.from_numpy(scale_01(arr[start:start + step], pixel_range))
-            if images.shape[-2:] != (size, size):
-                images = F.interpolate(images, size=(size, size), mode="bilinear", antialias=True)
-            chunks.append(images)
+        size = config.image_size
+        if arr.shape[-2:] == (size, size):  # nothing to resize: one scaled copy
+            images = torch.from_numpy(scale_01(arr, pixel_range))
+        else:  # resized into the output chunk by chunk
+            images = torch.empty((len(arr), arr.shape[1], size, size))
+            step = max(1, IMAGE_CHUNK_BYTES // (4 * math.prod(arr.shape[1:])))
+            for start in range(0, len(arr), step):
+                chunk = torch.from_numpy(scale_01(arr[start:start + step], pixel_range))
+                images[start:start + step] = F.interpolate(
+                    chunk, size=(size, size), mode="bilinear", antialias=True)
         if fitting:
             self.pixel_range_, self.n_channels_ = pixel_range, arr.shape[1]
-        return torch.cat(chunks)
+        return images
 
     def _yeo_johnson(self, z: np.ndarray, fitting: bool) -> np.ndarray:
         """Standardised columns through Yeo-Johnson (`mcod.scaling`), standardised again."""
