@@ -335,6 +335,20 @@ def test_images_on_another_scale_than_training_warn():
         detector.decision_function(images[:5])  # the same scale: no warning
 
 
+def test_images_of_another_size_than_training_warn():
+    images = (np.random.default_rng(3).random((24, 8, 8)) * 255).astype(np.uint8)
+    detector = MCOD(**PARAMS).fit(images)
+    assert detector.image_size_in_ == (8, 8)
+    larger = (np.random.default_rng(4).random((3, 12, 10)) * 255).astype(np.uint8)
+    with pytest.warns(UserWarning, match=r"images are 12x10, the model was fitted on 8x8"):
+        detector.decision_function(larger)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        detector.decision_function(images[:5])  # the training size: no warning
+
+
 def test_images_are_prepared_in_chunks_with_the_same_result(monkeypatch):
     import mcod.detector
 

@@ -49,6 +49,7 @@ def test_image_round_trip_gives_identical_scores(image_model, tmp_path):
     _assert_same_fit(image_model, loaded)
     assert isinstance(loaded.get_params()["config"], MCODConfig)
     assert loaded.n_channels_ == image_model.n_channels_
+    assert loaded.image_size_in_ == image_model.image_size_in_ == (8, 8)
     new = _images(12, 5)
     np.testing.assert_array_equal(loaded.decision_function(new), image_model.decision_function(new))
     np.testing.assert_array_equal(loaded.predict(new), image_model.predict(new))
@@ -228,3 +229,20 @@ def test_save_onto_a_folder_is_refused_and_a_torch_device_is_saved_as_text(table
         assert load(save_detector(table_model, tmp_path / "d.pt")).device == "cpu"
     finally:
         table_model.set_params(device="cpu")
+
+
+def test_image_model_saved_before_the_training_size_was_recorded_scores_without_a_warning(
+    image_model, tmp_path
+):
+    path = image_model.save(tmp_path / "m.pt")
+    state = torch.load(path, weights_only=True)
+    del state["image_size_in"]
+    torch.save(state, path)
+    loaded = load(path)
+    assert loaded.image_size_in_ is None
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        scores = loaded.decision_function(np.random.default_rng(2).random((4, 10, 10)))
+    assert scores.shape == (4,)

@@ -305,6 +305,21 @@ def test_a_models_categorical_column_stays_categorical_when_new_values_look_nume
         assert float(score) == pytest.approx(float(scored["train"][i]), rel=1e-5)
 
 
+def test_the_data_line_counts_the_columns_the_model_is_given(tmp_path, capsys):
+    frame = _frame(40).assign(code=["1", "2", "X", "2"] * 10)
+    frame.to_csv(tmp_path / "train.csv", index=False)
+    model = tmp_path / "m.pt"
+    assert main(["detect", str(tmp_path / "train.csv"), "--id-column", "id", "--columns",
+                 "a,code", "--categorical", "onehot", *FAST, "--save-model", str(model)]) == 0
+    frame[frame["code"] != "X"].to_csv(tmp_path / "no_x.csv", index=False)  # code=X absent
+    capsys.readouterr()
+    assert main(["score", str(model), str(tmp_path / "no_x.csv"), "--top", "1"]) == 0
+    out = capsys.readouterr()
+    data_line = next(line for line in (out.out + out.err).splitlines() if line.startswith("data:"))
+    source = f"table {tmp_path / 'no_x.csv'}, rows named by 'id'"
+    assert data_line == f"data: 30 rows of 4 columns, dtype float64 ({source})"
+
+
 def test_score_report_names_columns_in_the_models_order(tmp_path):
     rng = np.random.default_rng(5)
     train = pd.DataFrame(rng.normal(size=(40, 3)), columns=["p", "q", "r"])
@@ -351,3 +366,15 @@ def test_detect_table_errors_are_one_line(tmp_path, csv_file, capsys):
     assert "--id-column applies only to tables" in capsys.readouterr().err
     assert main(["detect", str(csv_file), "--table", str(csv_file), *FAST]) == 2
     assert "not both" in capsys.readouterr().err
+
+
+def test_a_name_with_a_newline_stays_on_its_line_in_the_printed_table(tmp_path, capsys):
+    frame = _frame().assign(id=["two\nlines"] + [f"r{i}" for i in range(29)])
+    frame.to_csv(tmp_path / "nl.csv", index=False)
+    out = tmp_path / "out"
+    assert main(["detect", str(tmp_path / "nl.csv"), "--id-column", "id", "--columns", "a,b",
+                 *FAST, "--top", "30", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert sum(line.endswith("  'two\\nlines'") for line in printed) == 1
+    assert "lines" not in printed
+    assert "two\nlines" in {row["id"] for row in _read_csv(out / "scores.csv")[1]}

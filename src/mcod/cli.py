@@ -321,9 +321,8 @@ def read_input(args: argparse.Namespace, contamination: float | None = None,
 
         path = table or args.input
         data = table_from_args(path, args)
-        source = f"table {path}, {_count(len(data.columns), 'column')}" + (
-            f", rows named by {data.id_column!r}" if data.id_column else ""
-        )
+        # no column count here: the "data:" line counts the columns the model is given
+        source = f"table {path}" + (f", rows named by {data.id_column!r}" if data.id_column else "")
         repeats = 0 if data.ids is None else len(data.ids) - len(set(data.ids))
         if repeats:
             print(f"mcod: warning: --id-column {data.id_column!r} repeats {repeats} value(s); "
@@ -415,7 +414,13 @@ def _print_top(
     print(f"  {'rank':>4}  {'score':>12}  {column}")
     for rank, i in enumerate(top, start=1):
         name = str(i) if names is None else names[i]
-        print(f"  {rank:>4}  {scores[i]:>12.6g}  {name}")
+        print(f"  {rank:>4}  {scores[i]:>12.6g}  {_printable(name)}")
+
+
+def _printable(name: str) -> str:
+    """A name with a newline or other control character, quoted and escaped as Python
+    writes it, so that it stays on its line (scores.csv keeps the name as it is)."""
+    return name if name.isprintable() else repr(name)
 
 
 def report_scores(

@@ -25,6 +25,7 @@ from mcod.inputs import (
     is_frame,
     scale_01,
     warn_if_off_scale,
+    warn_if_other_size,
 )
 from mcod.scaling import fit_lambdas, yeo_johnson
 from mcod.training import train
@@ -264,6 +265,7 @@ class MCOD(BaseDetector):
         else:
             pixel_range = self.pixel_range_
             warn_if_off_scale(arr, pixel_range)
+            warn_if_other_size(arr, self.image_size_in_, config.image_size)
             if arr.shape[1] != self.n_channels_:
                 channels = "1 channel" if arr.shape[1] == 1 else f"{arr.shape[1]} channels"
                 raise InputError(
@@ -281,6 +283,7 @@ class MCOD(BaseDetector):
                     chunk, size=(size, size), mode="bilinear", antialias=True)
         if fitting:
             self.pixel_range_, self.n_channels_ = pixel_range, arr.shape[1]
+            self.image_size_in_ = (int(arr.shape[-2]), int(arr.shape[-1]))
         return images
 
     def _yeo_johnson(self, z: np.ndarray, fitting: bool) -> np.ndarray:

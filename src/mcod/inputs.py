@@ -178,6 +178,23 @@ def warn_if_off_scale(arr: np.ndarray, value_range: tuple[float, float]) -> None
         )
 
 
+def warn_if_other_size(
+    arr: np.ndarray, fitted_size: tuple[int, int] | None, network_size: int
+) -> None:
+    """Warn when new images are not the size of the training images: both are resized to
+    the network's input, but at another resolution fine detail (and so the score) differs.
+    ``fitted_size`` is None for models saved before it was recorded."""
+    size = (int(arr.shape[-2]), int(arr.shape[-1]))
+    if fitted_size is not None and size != tuple(fitted_size):
+        warnings.warn(
+            f"these images are {size[0]}x{size[1]}, the model was fitted on "
+            f"{fitted_size[0]}x{fitted_size[1]} images; both are resized to "
+            f"{network_size}x{network_size}, so their scores are not strictly comparable",
+            UserWarning,
+            stacklevel=5,  # the caller of decision_function / embed
+        )
+
+
 def as_array(X: Any) -> np.ndarray:
     """X as a numeric array of a table (2-D) or images (3-D / 4-D), or a readable error."""
     arr = _as_numeric_array(X)

@@ -77,6 +77,7 @@ def _detector_state(detector: MCOD) -> dict[str, Any]:
         "input_shape": [int(n) for n in detector.input_shape_],
         "n_channels": None if table else int(detector.n_channels_),
         "pixel_range": None if table else [float(v) for v in detector.pixel_range_],
+        "image_size_in": None if table else list(detector.image_size_in_),
         "n_features_in": int(detector.n_features_in_) if table else None,
         "feature_names": _plain(detector.feature_names_in_, "feature names"),
         "scale_mean": detector.scale_mean_.detach().cpu().clone() if table else None,
@@ -181,6 +182,8 @@ def _restore(detector: MCOD, state: dict[str, Any], device: torch.device) -> Non
     else:
         detector.n_channels_ = int(state["n_channels"])
         detector.pixel_range_ = tuple(float(v) for v in state["pixel_range"])
+        size = state.get("image_size_in")  # absent in files before it was recorded
+        detector.image_size_in_ = None if size is None else tuple(int(n) for n in size)
     detector.device_ = device
     detector.network_ = network.to(device).eval()
     scores = state["decision_scores"].numpy().astype(np.float64)
