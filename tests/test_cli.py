@@ -244,6 +244,21 @@ def test_score_reads_a_folder_with_the_models_channels_and_refuses_a_table(tmp_p
     assert "the model was fitted on images, but" in capsys.readouterr().err
 
 
+def test_score_warns_on_one_line_when_images_are_another_size(tmp_path, capsys):
+    model = tmp_path / "m.pt"
+    train = _grey_folder(tmp_path / "train")
+    assert main(["detect", str(train), *FAST, "--quiet", "--save-model", str(model)]) == 0
+    new = tmp_path / "big"
+    new.mkdir()
+    for i in range(3):
+        Image.new("L", (12, 10), 40 * i).save(new / f"{i}.png")  # 10 rows of 12
+    capsys.readouterr()
+    assert main(["score", str(model), str(new), "--quiet"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err == ["mcod: warning: these images are 10x12, the model was fitted on 8x8 images; "
+                   "both are resized to 32x32, so their scores are not strictly comparable"]
+
+
 def test_left_out_files_are_noted(tmp_path, capsys):
     folder = _grey_folder(tmp_path / "f")
     (folder / "a.txt").write_text("x")

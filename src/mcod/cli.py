@@ -16,6 +16,7 @@ import importlib
 import os
 import sys
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -586,6 +587,20 @@ def _one_line(message: str) -> str:
     return "; ".join(line.strip() for line in message.splitlines() if line.strip())
 
 
+def _one_line_for_ours(show: Callable[..., None]) -> Callable[..., None]:
+    """mcod's own warnings (new data unlike the training data) as one line on stderr, the
+    way its errors are shown; a library's warning keeps Python's display (``show``)."""
+    package = Path(__file__).parent
+
+    def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+        if Path(filename).is_relative_to(package):
+            print(f"mcod: warning: {_one_line(str(message))}", file=sys.stderr)
+        else:
+            show(message, category, filename, lineno, file, line)
+
+    return show_warning
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit code (0 ok, 2 usage or input error)."""
     parser = build_parser()
@@ -597,7 +612,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     try:
-        return int(args.func(args))
+        with warnings.catch_warnings():  # restores Python's own display afterwards
+            warnings.showwarning = _one_line_for_ours(warnings.showwarning)
+            return int(args.func(args))
     except USER_ERRORS as error:
         print(f"mcod: error: {_one_line(str(error)) or type(error).__name__}", file=sys.stderr)
         return EXIT_USAGE
