@@ -63,6 +63,9 @@ def test_predict_and_predict_proba(fitted):
     assert proba.shape == (7, 2)
     assert np.all((proba >= 0) & (proba <= 1))
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(fitted.predict_proba(new.tolist()), proba)  # a list of rows too
+    with pytest.raises(ValueError, match="not a valid probability"):  # PyOD checks it still
+        fitted.predict_proba(new, method="neither")
 
 
 def test_decision_function_matches_training_scores(fitted):

@@ -184,6 +184,14 @@ class MCOD(BaseDetector):
         check_is_fitted(self, ["network_"])
         return self._score(self._prepare(X, fitting=False))
 
+    def predict_proba(
+        self, X: np.ndarray, method: str = "linear", return_confidence: bool = False
+    ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+        """PyOD's, for any input `decision_function` takes: PyOD reads ``X.shape``, which a
+        list of rows lacks."""
+        X = X if hasattr(X, "shape") else as_array(X)
+        return super().predict_proba(X, method=method, return_confidence=return_confidence)
+
     def embed(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(features, memory attention) of X: the space the score is measured in.
 
