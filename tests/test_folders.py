@@ -113,6 +113,17 @@ def test_exif_rotation_is_applied(tmp_path):
     assert x[1].argmax() == upright.argmax()  # the marked corner is where it is shown
 
 
+def test_a_tiff_turned_by_its_orientation_tag_is_refused_and_a_half_turn_applied(tmp_path):
+    stored = np.zeros((4, 3), np.uint8)
+    stored[0, 0] = 255  # top left as stored
+    Image.fromarray(stored).save(tmp_path / "half.tif", tiffinfo={0x0112: 3})  # 180 degrees
+    x, _ = load_image_folder(tmp_path)
+    assert x.shape == (1, 4, 3) and x[0, 3, 2] == 255  # shown bottom right
+    Image.fromarray(stored).save(tmp_path / "quarter.tif", tiffinfo={0x0112: 6})
+    with pytest.raises(InputError, match=r"quarter\.tif is a TIFF whose orientation tag turns"):
+        load_image_folder(tmp_path)
+
+
 def test_palette_transparency_and_grey_alpha_load_without_warnings(tmp_path, recwarn):
     palette = Image.new("P", (6, 5), 1)
     palette.putpalette([0, 0, 0, 200, 100, 50] + [0] * 762)
