@@ -246,3 +246,4 @@ def test_image_model_saved_before_the_training_size_was_recorded_scores_without_
         warnings.simplefilter("error")
         scores = loaded.decision_function(np.random.default_rng(2).random((4, 10, 10)))
     assert scores.shape == (4,)
+    assert load(loaded.save(tmp_path / "again.pt")).image_size_in_ is None  # and saves again

@@ -107,7 +107,7 @@ def _header(path: Path) -> tuple[tuple[int, int], str]:
     with _reading(path), Image.open(path) as im:
         (width, height), mode, tiff = im.size, im.mode, im.format == "TIFF"
         turned = im.getexif().get(_EXIF_ORIENTATION, 1) in _TURNED
-    if tiff and turned:  # Pillow turns the size of these but not the pixels it returns
+    if tiff and turned:  # Pillow 13 gives these a size that does not match their pixels
         raise InputError(
             f"{path} is a TIFF whose orientation tag turns it by 90 degrees, which Pillow "
             "decodes into scrambled pixels; save it without the tag (or as PNG) first"

@@ -77,7 +77,8 @@ def _detector_state(detector: MCOD) -> dict[str, Any]:
         "input_shape": [int(n) for n in detector.input_shape_],
         "n_channels": None if table else int(detector.n_channels_),
         "pixel_range": None if table else [float(v) for v in detector.pixel_range_],
-        "image_size_in": None if table else list(detector.image_size_in_),
+        "image_size_in": None if table or detector.image_size_in_ is None
+        else list(detector.image_size_in_),
         "n_features_in": int(detector.n_features_in_) if table else None,
         "feature_names": _plain(detector.feature_names_in_, "feature names"),
         "scale_mean": detector.scale_mean_.detach().cpu().clone() if table else None,
