@@ -100,6 +100,18 @@ def test_float_pixels_are_refused_with_the_file_named(tmp_path):
         load_image_folder(tmp_path)
 
 
+def test_16_bit_images_holding_12_bit_data_warn_about_the_few_grey_levels(tmp_path, recwarn):
+    twelve_bit = np.random.default_rng(0).integers(0, 4096, (4, 5)).astype(np.uint16)
+    twelve_bit[0, 0] = 4095
+    Image.fromarray(twelve_bit).save(tmp_path / "a.png")
+    with pytest.warns(UserWarning, match="values up to 4095 only.*keep 17 grey levels"):
+        load_image_folder(tmp_path)
+    Image.fromarray(twelve_bit * 16).save(tmp_path / "a.png")  # the full 16-bit range
+    recwarn.clear()
+    load_image_folder(tmp_path)
+    assert not recwarn.list
+
+
 def test_exif_rotation_is_applied(tmp_path):
     upright = np.zeros((4, 3), np.uint8)  # 3 wide, 4 high, one marked corner
     upright[0, 2] = 255

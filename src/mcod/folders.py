@@ -10,6 +10,7 @@ is the array itself, not a list of decoded pictures besides it.
 from __future__ import annotations
 
 import os
+import warnings
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -31,6 +32,7 @@ _GREY_MODES = {"1", "L", "LA", *_WIDE_MODES}
 _EXIF_ORIENTATION = 0x0112
 _TURNED = {5, 6, 7, 8}  # EXIF orientations that swap width and height
 _MAX_SIZES_LISTED = 4
+_FEW_LEVELS = 64  # 16-bit images mapped to fewer 8-bit grey levels than this are warned about
 
 
 @dataclass
@@ -131,9 +133,10 @@ def _check_sizes(files: Sequence[Path], sizes: Sequence[tuple[int, int]]) -> Non
     )
 
 
-def _decode(path: Path, grey: bool) -> np.ndarray:
+def _decode(path: Path, grey: bool) -> tuple[np.ndarray, int | None]:
     """One image as uint8 (H, W) or (H, W, 3): first frame, EXIF rotation applied, 16-bit
-    grey mapped to 8 bits, transparency ignored."""
+    grey mapped to 8 bits, transparency ignored; and a 16-bit image's largest value
+    (None for 8 bits), for the warning of `load_images`."""
     from PIL import Image, ImageOps
 
     with _reading(path), Image.open(path) as opened:
@@ -144,14 +147,32 @@ def _decode(path: Path, grey: bool) -> np.ndarray:
             f"{path} has 32-bit float pixels, which have no fixed scale; save it as an 8- or "
             "16-bit image, or give the pixels as a .npy array"
         )
+    wide_max = None
     if im.mode in _WIDE_MODES:
         wide = np.asarray(im).astype(np.int64)
         if wide.min() < 0 or wide.max() > 65535:
             raise InputError(f"{path} has pixel values outside 0..65535 ({im.mode} image)")
+        wide_max = int(wide.max())
         im = Image.fromarray(((wide + 128) // 257).astype(np.uint8), "L")
     if "transparency" in im.info:  # palette transparency: through RGBA, as Pillow advises
         im = im.convert("RGBA")
-    return np.asarray(im.convert("L" if grey else "RGB"), dtype=np.uint8)
+    return np.asarray(im.convert("L" if grey else "RGB"), dtype=np.uint8), wide_max
+
+
+def _warn_if_few_levels(wide_max: int | None) -> None:
+    """16-bit files that hold 12-bit data (a camera or scanner's) keep only a few grey
+    levels under the fixed 65535 -> 255 mapping; say so rather than train on them."""
+    if wide_max is None:
+        return
+    levels = (wide_max + 128) // 257 + 1
+    if levels < _FEW_LEVELS:
+        warnings.warn(
+            f"the 16-bit images use values up to {wide_max} only, so mapped to 8 bits "
+            f"(value / 257) they keep {levels} grey levels; stretch them to the 16-bit "
+            "range or save them as 8-bit first, or give the pixels as a .npy array",
+            UserWarning,
+            stacklevel=3,  # the caller of load_images
+        )
 
 
 def load_images(files: Sequence[Path], progress: bool = False,
@@ -173,12 +194,16 @@ def load_images(files: Sequence[Path], progress: bool = False,
         from tqdm import tqdm
 
         iterator = tqdm(files, desc="loading images", unit="img")
+    widest = None
     for i, file in enumerate(iterator):
-        image = _decode(file, grey)
+        image, wide_max = _decode(file, grey)
+        if wide_max is not None:
+            widest = max(wide_max, widest or 0)
         if image.shape != batch.shape[1:]:  # the header promised another size
             raise InputError(f"cannot read image {file}: it decodes to {image.shape[1]}x"
                              f"{image.shape[0]}, its header says {width}x{height}")
         batch[i] = image
+    _warn_if_few_levels(widest)
     return batch
 
 
