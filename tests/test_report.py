@@ -113,6 +113,7 @@ def test_table_report_shows_deviating_columns(tmp_path):
     for i in np.flatnonzero(detector.labels_):  # flagged rows never stand for normal data
         assert f"row-{i} (" not in memory_table
     assert "5 networks, scores averaged" in html  # the tabular config's ensemble is named
+    assert "<td>table of 5 columns</td>" in html
     assert "per epoch, over the 5 networks" in html
     assert html.count("memory and features of the first of the networks") == 2  # memory, map
     assert "<script" not in html.lower()

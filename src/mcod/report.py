@@ -190,11 +190,12 @@ class _Page:
     def summary(self, source: str | None, fit_seconds: float | None, model: str | None) -> str:
         d, n = self.detector, len(self.scores)
         shape = "x".join(str(s) for s in self.X.shape[1:])
-        kind = "table" if self.is_table else "images"
+        columns = self.X.shape[-1]
         config = d.config_
         facts = [
             ("samples", f"{n:,}"),
-            ("input", f"{kind}, each {shape}" + ("" if self.is_table else f" ({self.X.dtype})")),
+            ("input", f"table of {columns} column{'' if columns == 1 else 's'}" if self.is_table
+             else f"images, each {shape} ({self.X.dtype})"),
             (
                 "configuration",
                 f"{config.name} ({config.epochs} epoch{'' if config.epochs == 1 else 's'}, "
