@@ -286,6 +286,8 @@ def test_a_customised_image_config_is_refused_on_tables():
         (lambda: np.random.default_rng(0).normal(size=(100, 2)) * 1e160, "too large to stand"),
         (lambda: np.full((20, 3), 7.0), "every row is the same"),
         (lambda: __import__("scipy.sparse").sparse.csr_matrix(np.eye(5)), "sparse input.*toarray"),
+        (lambda: (row for row in np.eye(5)), "must be array-like.*got a generator"),
+        (lambda: {"a": [1.0, 2.0]}, "must be array-like.*got a dict"),
     ],
 )
 @pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
@@ -303,9 +305,13 @@ def test_unusable_arrays_are_named(make, match):
         ({"epochs": 0}, "epochs must be"),
         ({"epochs": float("nan")}, "epochs must be"),
         ({"batch_size": float("inf")}, "batch_size must be"),
+        ({"epochs": True}, "epochs must be"),
+        ({"random_state": 2**32}, r"random_state must be an integer seed in 0\.\.2\*\*32 - 1"),
+        ({"random_state": -1}, "random_state must be"),
+        ({"random_state": True}, "random_state must be"),
     ],
 )
-def test_training_sizes_are_checked(params, match):
+def test_training_sizes_and_seeds_are_checked(params, match):
     with pytest.raises(ValueError, match=match):
         MCOD(device="cpu", **params).fit(X)
 
@@ -336,6 +342,7 @@ def test_images_on_another_scale_than_training_warn():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         detector.decision_function(images[:5])  # the same scale: no warning
+        detector.decision_function(np.zeros((1, 8, 8), np.uint8))  # an all-black frame
 
 
 def test_images_of_another_size_than_training_warn():
@@ -361,3 +368,13 @@ def test_images_are_prepared_in_chunks_with_the_same_result(monkeypatch):
     monkeypatch.setattr(mcod.detector, "IMAGE_CHUNK_BYTES", 2 * 4 * 12 * 10 * 3)  # 2 per chunk
     np.testing.assert_array_equal(detector._prepare(images, fitting=False), whole)
     assert whole.shape == (9, 3, TINY.image_size, TINY.image_size)
+
+
+def test_a_refit_on_the_other_kind_of_data_keeps_nothing_of_the_first_fit():
+    detector = MCOD(**{**PARAMS, "config": "default"})
+    detector.fit(np.random.default_rng(0).normal(size=(30, 4)))  # 'default' means tabular here
+    assert detector.n_features_in_ == 4
+    detector.fit(X)  # images
+    assert not hasattr(detector, "n_features_in_") and not hasattr(detector, "scale_mean_")
+    detector.fit(np.random.default_rng(1).normal(size=(30, 3)))
+    assert not hasattr(detector, "pixel_range_") and not hasattr(detector, "image_size_in_")

@@ -121,14 +121,19 @@ class MCOD(BaseDetector):
         self._validate_contamination()
         for name, least in (("batch_size", 2), ("epochs", 1)):
             value = getattr(self, name)
-            if value is not None and not (isinstance(value, numbers.Real) and math.isfinite(value)
-                                          and value == int(value) and value >= least):
+            if value is not None and (isinstance(value, bool) or not (
+                    isinstance(value, numbers.Real) and math.isfinite(value)
+                    and value == int(value) and value >= least)):
                 raise ValueError(f"{name} must be an integer of at least {least}, got {value!r}")
         seed = self.random_state
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
-            raise ValueError(f"random_state must be an integer seed or None, got {seed!r}")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)
+                                 or not 0 <= seed < 2**32):  # torch keeps 32 bits: no aliases
+            raise ValueError(f"random_state must be an integer seed in 0..2**32 - 1 or None, "
+                             f"got {seed!r}")
         device = resolve_device(self.device)
         before = dict(vars(self))
+        for name in [k for k in before if k.endswith("_") and not k.startswith("_")]:
+            delattr(self, name)  # a table's scaling must not outlive a refit on images
         try:
             return self._fit(X, device)
         except BaseException:  # refused data, a failed or interrupted training: keep the old fit

@@ -7,6 +7,7 @@ so the command line can print it as is instead of a traceback from deep inside t
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -39,6 +40,9 @@ def _as_numeric_array(X: Any) -> np.ndarray:
     """np.asarray with a readable error for ragged, sparse or non-numeric input."""
     if hasattr(X, "toarray") and hasattr(X, "nnz"):  # scipy.sparse, without importing it
         raise InputError("sparse input is not supported; convert it with X.toarray()")
+    if isinstance(X, (Mapping, Iterator, set)):  # np.asarray makes a 0-d object array of them
+        raise InputError(f"input must be array-like (an array, a DataFrame or a list of rows), "
+                         f"got a {type(X).__name__}; convert it with np.asarray(list(...))")
     try:
         arr = np.asarray(X)
     except (ValueError, TypeError) as exc:  # ragged nested lists, odd objects
@@ -169,7 +173,8 @@ def warn_if_off_scale(arr: np.ndarray, value_range: tuple[float, float]) -> None
     low, high = value_range
     span = high - low
     new_low, new_high = float(arr.min()), float(arr.max())
-    if new_high <= low + 0.01 * span or new_high > high + span or new_low < low - span:
+    squeezed = low < new_high <= low + 0.01 * span  # 0..1 for 0..255; not all-black frames
+    if squeezed or new_high > high + span or new_low < low - span:
         warnings.warn(
             f"these images span {new_low:g}..{new_high:g}, but the model was fitted on "
             f"{low:g}..{high:g}; give them on the same scale (e.g. both uint8 0-255)",
