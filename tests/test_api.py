@@ -196,6 +196,20 @@ def test_data_frame_columns_are_matched_by_name():
     assert refit.feature_names_in_ is None  # an array carries no names
 
 
+def test_names_given_at_only_one_of_fit_and_scoring_warn_and_go_by_position():
+    frame = _table_frame()
+    named = MCOD(epochs=1, random_state=0, device="cpu").fit(frame)
+    values = frame.to_numpy(dtype=float)
+    with pytest.warns(UserWarning, match="X has no column names, but the model was fitted with"):
+        scores = named.decision_function(values)
+    np.testing.assert_array_equal(scores, named.decision_function(frame))
+    unnamed = MCOD(epochs=1, random_state=0, device="cpu").fit(values)
+    renamed = frame.set_axis(["a", "a", "b"], axis=1)  # repeated names: a model without names
+    with pytest.warns(UserWarning, match="X has column names, but the model was fitted without"):
+        scores = unnamed.decision_function(renamed)  # ... takes them by position
+    np.testing.assert_array_equal(scores, unnamed.decision_function(values))
+
+
 def test_a_refused_refit_leaves_the_model_usable():
     table = np.random.default_rng(1).normal(size=(30, 3))
     detector = MCOD(epochs=1, random_state=0, device="cpu").fit(table)

@@ -572,7 +572,7 @@ def run_score(args: argparse.Namespace) -> int:
         data.table = replace(data.table, X=aligned, columns=list(detector.feature_names_in_))
     _say(args, f"data: {_describe(data.X)} ({data.source})")
     _say(args, f"model: {args.model} (config {detector.config_.name}, device {detector.device_})")
-    scores = detector.decision_function(data.X)
+    scores = detector.decision_function(data.X if data.table is None else data.table.named())
     labels = (scores > detector.threshold_).astype(np.int64)
     report_scores(args, scores, labels, detector.threshold_, detector.contamination, data.names)
     _write_report(args, detector, data, scores, model=args.model)

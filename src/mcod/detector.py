@@ -24,6 +24,7 @@ from mcod.inputs import (
     intensity_range,
     is_frame,
     scale_01,
+    warn_if_names_differ,
     warn_if_off_scale,
     warn_if_other_size,
 )
@@ -232,6 +233,10 @@ class MCOD(BaseDetector):
     def _prepare(self, X: np.ndarray, fitting: bool) -> torch.Tensor:
         """Validate X and turn it into the float tensor the network takes; when fitting,
         also record the input kind, config and scaling (`fit` undoes them if it fails)."""
+        if not fitting and self.input_kind_ == "table":
+            warn_if_names_differ(is_frame(X), self.feature_names_in_ is not None)
+        if is_frame(X) and not fitting and self.feature_names_in_ is None:
+            X = X.set_axis(range(X.shape[1]), axis=1)  # taken by position, as at fit
         if is_frame(X):
             fitted_names = None if fitting else self.feature_names_in_
             names, raw = frame_to_table(X, fitted_names)

@@ -183,6 +183,20 @@ def warn_if_off_scale(arr: np.ndarray, value_range: tuple[float, float]) -> None
         )
 
 
+def warn_if_names_differ(named: bool, fitted_named: bool) -> None:
+    """Warn, as scikit-learn does, when a table comes with column names and the model was
+    fitted without them, or the reverse: its columns are then taken by position, which is
+    right only if they are in the order of the training columns."""
+    if named != fitted_named:
+        given, fitted = (" no", "") if fitted_named else ("", "out")
+        warnings.warn(
+            f"X has{given} column names, but the model was fitted with{fitted} them; its "
+            "columns are taken by position, in the order of the training columns",
+            UserWarning,
+            stacklevel=4,  # the caller of decision_function / embed
+        )
+
+
 def warn_if_other_size(
     arr: np.ndarray, fitted_size: tuple[int, int] | None, network_size: int
 ) -> None:

@@ -71,11 +71,12 @@ def render_report(
     plots and adds ROC / PR curves; ``columns`` names the columns of a table. ``model``:
     the saved model's file, when the data is new data it scores (``mcod score``).
     """
+    model_input = _as_fitted(detector, X)
     X = np.asarray(X)
     if scores is None:
         trained = getattr(detector, "decision_scores_", None)
         scores = trained if trained is not None and len(trained) == len(X) else None
-        scores = detector.decision_function(X) if scores is None else scores
+        scores = detector.decision_function(model_input) if scores is None else scores
     scores = np.asarray(scores, dtype=np.float64)
     if names is not None and len(names) != len(scores):
         raise ValueError(f"{len(names)} names for {len(scores)} samples")
@@ -83,7 +84,7 @@ def render_report(
         truth = np.asarray(truth).astype(np.int64)
         if truth.shape != scores.shape:
             raise ValueError(f"truth {truth.shape} does not match scores {scores.shape}")
-    features, attention = detector.embed(X)
+    features, attention = detector.embed(model_input)
     page = _Page(detector, X, scores, names, truth, columns)
     sections = [
         ("summary", "Summary", page.summary(source, fit_seconds, model)),
@@ -95,6 +96,17 @@ def render_report(
     if truth is not None and 0 < truth.sum() < len(truth):
         sections.append(("truth", "Ground truth: ROC and precision-recall", page.curves()))
     return _document(sections, source)
+
+
+def _as_fitted(detector, X: Any) -> Any:
+    """A table's values under the model's column names when it was fitted on named
+    columns (X holds them in that order), so that the model takes them without a warning."""
+    names = getattr(detector, "feature_names_in_", None)
+    if names is None or hasattr(X, "columns"):
+        return X
+    import pandas as pd
+
+    return pd.DataFrame(np.asarray(X), columns=names)
 
 
 # --------------------------------------------------------------------------- page parts
