@@ -145,6 +145,14 @@ def test_a_boolean_column_with_a_gap_counts_as_numbers(tmp_path):
                                   [[1, 1], [2, 0], [3, 0]])
 
 
+def test_a_parquet_files_named_index_is_a_column_to_use_as_id(tmp_path):
+    frame = _frame()
+    frame.set_index("id").to_parquet(tmp_path / "indexed.parquet")  # the id kept as index
+    table = read_table(tmp_path / "indexed.parquet", columns=["a", "b"], id_column="id")
+    assert table.ids == list(frame["id"])
+    assert "id" in table.frame.columns  # and written back with the kept rows
+
+
 def test_a_missing_id_is_empty_text_in_csv_and_parquet(tmp_path):
     frame = pd.DataFrame({"id": ["a", None, "c"], "x": [1.0, 2.0, 3.0]})
     frame.to_csv(tmp_path / "t.csv", index=False)

@@ -131,6 +131,8 @@ def _read_frame(path: Path) -> Any:
     try:
         if suffix in PARQUET_SUFFIXES:
             frame = pd.read_parquet(path)
+            if any(name is not None for name in frame.index.names):  # saved from set_index
+                frame = frame.reset_index()  # its columns are data: an id, say
         else:
             frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
     except pd.errors.EmptyDataError:
