@@ -192,6 +192,23 @@ def test_failure_leaves_no_partial_output(tmp_path, table_npy, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["table.npy"]
 
 
+def test_sigterm_while_writing_leaves_no_partial_output(tmp_path, table_npy, monkeypatch, capsys):
+    import os
+    import signal
+
+    import mcod.results
+
+    def terminated_midway(*args, **kwargs):  # as `kill` would, while the output is written
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(mcod.results, "write_outliers_csv", terminated_midway)
+    out = tmp_path / "out"
+    assert main(["clean", "--npy", str(table_npy), *FAST, "--out", str(out)]) == 143
+    assert "mcod: terminated" in capsys.readouterr().err
+    assert [p.name for p in tmp_path.iterdir()] == ["table.npy"]  # no .out.tmp-* folder
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # put back
+
+
 def test_clean_help_has_examples(capsys):
     assert main(["clean", "--help"]) == 0
     text = capsys.readouterr().out

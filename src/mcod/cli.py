@@ -14,10 +14,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import NoReturn
@@ -587,6 +589,30 @@ def _one_line(message: str) -> str:
     return "; ".join(line.strip() for line in message.splitlines() if line.strip())
 
 
+class Terminated(BaseException):
+    """SIGTERM (``kill``, ``docker stop``, a job scheduler), raised where the program is,
+    so that half-written outputs are removed as on Ctrl-C instead of being left behind."""
+
+
+def _raise_terminated(signum: int, frame: object) -> NoReturn:
+    raise Terminated
+
+
+@contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """SIGTERM raises :class:`Terminated` inside the block (main thread only: elsewhere
+    Python cannot set handlers, and the default action stays)."""
+    try:
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _one_line_for_ours(show: Callable[..., None]) -> Callable[..., None]:
     """mcod's own warnings (new data unlike the training data) as one line on stderr, the
     way its errors are shown; a library's warning keeps Python's display (``show``)."""
@@ -612,7 +638,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     try:
-        with warnings.catch_warnings():  # restores Python's own display afterwards
+        with _sigterm_raises(), warnings.catch_warnings():  # catch_warnings: restores display
             warnings.showwarning = _one_line_for_ours(warnings.showwarning)
             return int(args.func(args))
     except USER_ERRORS as error:
@@ -621,6 +647,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("mcod: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print("mcod: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
 
 
 if __name__ == "__main__":  # pragma: no cover
