@@ -179,6 +179,16 @@ def test_output_inside_the_input_is_refused(image_folder, capsys):
     assert not (image_folder / "c").exists()
 
 
+def test_output_in_a_folder_linked_from_the_input_is_refused(tmp_path, image_folder, capsys):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (image_folder / "link").symlink_to(elsewhere, target_is_directory=True)
+    out = elsewhere / "clean"  # a rerun would read the first run's inliers through the link
+    assert main(["clean", str(image_folder), *FAST, "--out", str(out)]) == 2
+    assert f"(through a link to {elsewhere.resolve()})" in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_failure_leaves_no_partial_output(tmp_path, table_npy, monkeypatch):
     import mcod.results
 

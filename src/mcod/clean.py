@@ -99,10 +99,17 @@ def _check_out(args: argparse.Namespace) -> Path:
     check_writable("--out", args.out, folder=True)
     out = Path(args.out).expanduser().resolve()
     source = _input_path(args)
-    if source is not None and (_is_within(source, out) or _is_within(out, source)):
-        raise ValueError(
-            f"--out {out} overlaps the input {source}; choose a folder outside the input"
-        )
+    if source is not None and source.is_dir():  # with the folders linked from inside it
+        from mcod.folders import scan_folder
+
+        read = scan_folder(source).folders
+    else:
+        read = [] if source is None else [source]
+    for folder in read:
+        if _is_within(folder, out) or _is_within(out, folder):
+            through = "" if folder == source else f" (through a link to {folder})"
+            raise ValueError(f"--out {out} overlaps the input {source}{through}; choose a "
+                             "folder outside the input")
     if out.exists() and any(out.iterdir()) and not args.overwrite:
         raise FileExistsError(f"{out} exists; pass --overwrite to replace it")
     return out

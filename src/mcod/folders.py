@@ -41,6 +41,7 @@ class FolderScan:
 
     images: list[Path]  # sorted: results are in a deterministic order
     skipped: list[Path]  # other suffixes, and links to nothing
+    folders: list[Path]  # every folder read, resolved (linked ones lead outside the root)
 
     def skipped_note(self) -> str | None:
         """One line naming what was left out by kind (".txt (2), .DS_Store (1)"), or None."""
@@ -78,7 +79,7 @@ def scan_folder(path: str | Path, extensions: Sequence[str] = IMAGE_EXTENSIONS) 
             (images if wanted else skipped).append(path)
     if not images:
         raise InputError(f"no image files found in {root} (looked for {', '.join(extensions)})")
-    return FolderScan(sorted(images), sorted(skipped))
+    return FolderScan(sorted(images), sorted(skipped), sorted(Path(p) for p in seen))
 
 
 @contextmanager
