@@ -14,7 +14,14 @@ from PIL import Image
 
 from mcod import MCOD, __version__
 from mcod.cli import main
-from mcod.report import RECALL, REPORT_FILE, _robust_z, typical_samples, write_report
+from mcod.report import (
+    RECALL,
+    REPORT_FILE,
+    _robust_z,
+    render_report,
+    typical_samples,
+    write_report,
+)
 
 FAST = ["--epochs", "1", "--batch-size", "20", "--device", "cpu"]
 IMAGE_HEADINGS = ("Summary", "Score distribution", "Top outliers", "Memory", "Feature map")
@@ -118,6 +125,12 @@ def test_table_report_shows_deviating_columns(tmp_path):
     assert html.count("memory and features of the first of the networks") == 2  # memory, map
     assert "<script" not in html.lower()
     assert _external_references(html) == []
+    filled = np.zeros(T.shape, bool)
+    filled[7, 3] = True  # as if --fill-missing had put the wild value there
+    html = render_report(detector, T, names=ids, columns=columns, filled=filled, top=60)
+    assert "1 cell filled by --fill-missing" in html
+    row7 = re.search(r"<td>row-7</td>.*?</tr>", html, flags=re.DOTALL).group(0)
+    assert row7.count("<i>filled</i>") == 1 and "= 25 <i>filled</i>" in row7
 
 
 def test_typical_samples_leave_out_flagged_ones():

@@ -101,6 +101,11 @@ def test_missing_values_error_names_columns_and_counts(tmp_path):
     assert read_table(path, fill_missing="median").X[0, 2] == 0.0
     assert read_table(path, fill_missing="zero").X[3, 0] == 0.0
     assert read_table(path, columns=["b"]).X.shape == (4, 1)  # gaps only in unused columns
+    filled = read_table(path, fill_missing="mean")
+    np.testing.assert_array_equal(filled.filled, frame.isna().to_numpy())  # what was a gap
+    assert read_table(path, columns=["b"]).filled is None
+    reordered = align_columns(filled, ["c", "b", "a"])
+    np.testing.assert_array_equal(reordered.filled, frame[["c", "b", "a"]].isna().to_numpy())
 
 
 def test_fill_values_are_recorded_and_a_models_values_override_the_files(tmp_path):
@@ -207,7 +212,9 @@ def test_align_columns_matches_by_name(tmp_path):
     frame = pd.DataFrame({"colour": ["red", "red"], "b": [1.0, 2.0], "a": [3.0, 4.0]})
     frame.to_csv(path, index=False)  # columns reordered, and no green row
     table = read_table(path, categorical="onehot")
-    np.testing.assert_array_equal(align_columns(table, fitted), [[3, 1, 0, 1], [4, 2, 0, 1]])
+    aligned = align_columns(table, fitted)
+    np.testing.assert_array_equal(aligned.X, [[3, 1, 0, 1], [4, 2, 0, 1]])
+    assert aligned.columns == fitted and aligned.ids == table.ids
     frame.assign(colour=["red", "blue"]).to_csv(path, index=False)
     with pytest.raises(InputError, match="not fitted on: 'colour=blue'"):
         align_columns(read_table(path, categorical="onehot"), fitted)
@@ -386,3 +393,16 @@ def test_a_name_with_a_newline_stays_on_its_line_in_the_printed_table(tmp_path, 
     assert sum(line.endswith("  'two\\nlines'") for line in printed) == 1
     assert "lines" not in printed
     assert "two\nlines" in {row["id"] for row in _read_csv(out / "scores.csv")[1]}
+
+
+def test_the_report_marks_cells_that_fill_missing_filled(tmp_path):
+    frame = _frame().assign(a=lambda f: f["a"].where(f.index != 3))  # row3's 'a' is a gap
+    frame.loc[3, "b"] = 50  # and row3 the top outlier, so that the page shows it
+    frame.to_csv(tmp_path / "gap.csv", index=False)
+    report = tmp_path / "rep"
+    assert main(["detect", str(tmp_path / "gap.csv"), "--id-column", "id", "--columns", "a,b",
+                 "--fill-missing", "zero", *FAST, "--top", "30", "--report", str(report)]) == 0
+    page = (report / "index.html").read_text()
+    assert "1 cell filled by --fill-missing" in page
+    row3 = page.split("<td>row3</td>", 1)[1].split("</tr>", 1)[0]
+    assert "<b>a</b> = 0 <i>filled</i>" in row3

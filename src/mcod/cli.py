@@ -20,7 +20,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
@@ -473,6 +473,7 @@ def _write_report(
         names=data.names,
         truth=data.truth,
         columns=None if table is None else table.columns,
+        filled=None if table is None else table.filled,
         source=data.source,
         fit_seconds=fit_seconds,
         model=model,
@@ -569,9 +570,8 @@ def run_score(args: argparse.Namespace) -> int:
     if data.table is not None and detector.feature_names_in_ is not None:
         from mcod.tables import align_columns
 
-        aligned = align_columns(data.table, detector.feature_names_in_)
-        data.X = aligned  # the report names the columns in the model's order too:
-        data.table = replace(data.table, X=aligned, columns=list(detector.feature_names_in_))
+        data.table = align_columns(data.table, detector.feature_names_in_)
+        data.X = data.table.X  # the report names the columns in the model's order too
     _say(args, f"data: {_describe(data.X)} ({data.source})")
     _say(args, f"model: {args.model} (config {detector.config_.name}, device {detector.device_})")
     scores = detector.decision_function(data.X if data.table is None else data.table.named())

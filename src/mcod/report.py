@@ -58,6 +58,7 @@ def render_report(
     names: Sequence[str] | None = None,
     truth: np.ndarray | None = None,
     columns: Sequence[str] | None = None,
+    filled: np.ndarray | None = None,
     source: str | None = None,
     fit_seconds: float | None = None,
     model: str | None = None,
@@ -68,7 +69,8 @@ def render_report(
     ``X`` is the data as given to ``fit`` / ``decision_function``; ``scores`` default to
     the training scores (or are computed when X is other data). ``names``: one per sample
     (image paths, row ids; default: the index). ``truth`` (1 = outlier) only colours the
-    plots and adds ROC / PR curves; ``columns`` names the columns of a table. ``model``:
+    plots and adds ROC / PR curves; ``columns`` names the columns of a table, ``filled``
+    (N x D, True where --fill-missing filled a gap) marks cells that are not data. ``model``:
     the saved model's file, when the data is new data it scores (``mcod score``).
     """
     model_input = _as_fitted(detector, X)
@@ -85,7 +87,7 @@ def render_report(
         if truth.shape != scores.shape:
             raise ValueError(f"truth {truth.shape} does not match scores {scores.shape}")
     features, attention = detector.embed(model_input)
-    page = _Page(detector, X, scores, names, truth, columns)
+    page = _Page(detector, X, scores, names, truth, columns, filled)
     sections = [
         ("summary", "Summary", page.summary(source, fit_seconds, model)),
         ("scores", "Score distribution", page.histogram()),
@@ -163,9 +165,9 @@ def _fmt(value: float) -> str:
 class _Page:
     """The HTML of each section, from one detector and the data it scored."""
 
-    def __init__(self, detector, X, scores, names, truth, columns) -> None:
+    def __init__(self, detector, X, scores, names, truth, columns, filled) -> None:
         self.detector, self.X, self.scores, self.truth = detector, X, scores, truth
-        self.names = names
+        self.names, self.filled = names, filled
         self.threshold = float(detector.threshold_)
         self.flagged = scores > self.threshold
         self.is_table = detector.input_kind_ == "table"
@@ -222,6 +224,10 @@ class _Page:
             ("score range", f"{_fmt(self.scores.min())} to {_fmt(self.scores.max())}"),
             ("device", str(getattr(d, "device_", "?"))),
         ]
+        if self.filled is not None:
+            n_filled = int(self.filled.sum())
+            facts.append(("missing values", f"{n_filled:,} cell{'' if n_filled == 1 else 's'} "
+                                            "filled by --fill-missing, marked 'filled' below"))
         if fit_seconds is not None:
             facts.append(("training time", f"{fit_seconds:.1f} s"))
         if model:
@@ -310,9 +316,11 @@ class _Page:
                 f'<td class="{"flag" if self.flagged[i] else ""}">{_fmt(self.scores[i])}</td>',
             ]
             for j in np.argsort(-np.abs(z[i]), kind="stable")[:DEVIATING]:
+                filled = self.filled is not None and self.filled[i, j]
                 cells.append(
                     f"<td><b>{escape(self.columns[j])}</b> = {_fmt(table[i, j])}"
-                    f'<br><span class="z">z {_z_text(z[i, j])}</span></td>'
+                    + (" <i>filled</i>" if filled else "")
+                    + f'<br><span class="z">z {_z_text(z[i, j])}</span></td>'
                 )
             if self.truth is not None:
                 cells.append(f"<td>{'outlier' if self.truth[i] else 'inlier'}</td>")

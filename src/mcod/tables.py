@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +63,9 @@ class TableData:
     # CSV only: the header's and each row's text as in the file (quotes, line ends, a
     # byte-order mark), so that kept rows are copied exactly; None if it could not be split
     records: list[str] | None = None
+    # (N, D): the cells --fill-missing filled (numeric gaps), so reports do not present
+    # them as data; None when none was filled
+    filled: np.ndarray | None = None
 
     def named(self) -> Any:
         """X as a DataFrame under its column names (a detector fitted on it keeps them)."""
@@ -327,9 +330,12 @@ def read_table(
             "to encode them, or choose numeric columns with --columns"
         )
     values = _fill_values(data, fill_missing, fill_values or {})
+    gaps = data.isna()
     data = _missing(data, values, fill_missing, file)
     if non_numeric:
         data = pd.get_dummies(data, columns=non_numeric, prefix_sep="=", dtype="float64")
+    filled = np.stack([gaps[c].to_numpy(dtype=bool) if c in values else np.zeros(len(data), bool)
+                       for c in data.columns], axis=1)
     X = np.ascontiguousarray(data.to_numpy(dtype=np.float64))
     infinite = [str(c) for c, bad in zip(data.columns, np.isinf(X).any(axis=0), strict=True) if bad]
     if infinite:
@@ -340,11 +346,12 @@ def read_table(
                "fill_missing": fill_missing, "fill_values": values,
                "categorical_columns": non_numeric}
     return TableData(X, ids, id_column, [str(c) for c in data.columns], original, file, options,
-                     records)
+                     records, filled if filled.any() else None)
 
 
-def align_columns(table: TableData, fitted: list[str]) -> np.ndarray:
-    """``table.X`` with its columns put in the order of the model's ``fitted`` names.
+def align_columns(table: TableData, fitted: list[str]) -> TableData:
+    """``table`` with its columns (values and filled cells) put in the order of the model's
+    ``fitted`` names.
 
     Columns are matched by name, not position. A one-hot column of a category absent from
     this table is all zeros; a category or column the model never saw is an error.
@@ -364,11 +371,17 @@ def align_columns(table: TableData, fitted: list[str]) -> np.ndarray:
             "(a '<column>=<value>' is a category not seen in training; leave other columns "
             "out with --columns)"
         )
-    X = np.zeros((len(table.X), len(fitted)))
-    for j, name in enumerate(fitted):
-        if name in index:
-            X[:, j] = table.X[:, index[name]]
-    return X
+    order = [index.get(name) for name in fitted]
+
+    def reorder(values: np.ndarray) -> np.ndarray:
+        out = np.zeros((len(values), len(fitted)), values.dtype)
+        for j, k in enumerate(order):
+            if k is not None:
+                out[:, j] = values[:, k]
+        return out
+
+    filled = None if table.filled is None else reorder(table.filled)
+    return replace(table, X=reorder(table.X), columns=list(fitted), filled=filled)
 
 
 def _split_columns(text: str | None) -> list[str] | None:
