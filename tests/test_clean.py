@@ -219,6 +219,17 @@ def test_sigterm_while_writing_leaves_no_partial_output(tmp_path, table_npy, mon
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # put back
 
 
+def test_too_few_samples_for_the_contamination_are_noted(tmp_path, capsys):
+    path = tmp_path / "five.npy"
+    np.save(path, np.random.default_rng(0).normal(size=(5, 3)))
+    assert main(["clean", "--npy", str(path), *FAST, "--out", str(tmp_path / "out")]) == 0
+    captured = capsys.readouterr()
+    assert "5 samples at contamination 0.1 expect 0.5 outliers" in captured.err
+    assert "removed 1 outlier " in captured.out
+    assert main(["detect", "--npy", str(path), *FAST, "--contamination", "0.2"]) == 0
+    assert "mcod: note" not in capsys.readouterr().err  # 5 x 0.2 = one outlier's worth
+
+
 def test_clean_help_has_examples(capsys):
     assert main(["clean", "--help"]) == 0
     text = capsys.readouterr().out

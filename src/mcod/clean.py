@@ -183,7 +183,15 @@ def _replace_dir(work: Path, out: Path) -> None:
 
 def run_clean(args: argparse.Namespace) -> int:
     """`mcod clean`: fit, cut, write inliers + outliers.csv into --out atomically."""
-    from mcod.cli import _describe, _key_column, _say, make_detector, read_input
+    from mcod.cli import (
+        _count,
+        _describe,
+        _key_column,
+        _say,
+        make_detector,
+        note_if_too_few,
+        read_input,
+    )
     from mcod.results import OUTLIERS_FILE, write_outliers_csv
 
     started = time.perf_counter()
@@ -201,6 +209,7 @@ def run_clean(args: argparse.Namespace) -> int:
     else:
         threshold = float(detector.threshold_)
         how = f"contamination {detector.contamination:g}"
+        note_if_too_few(len(scores), detector.contamination)
     outliers = scores > threshold
     keep = ~outliers
     if not keep.any():
@@ -220,7 +229,7 @@ def run_clean(args: argparse.Namespace) -> int:
         raise
     n = len(scores)
     print(
-        f"kept {int(keep.sum())} of {n} samples, removed {int(outliers.sum())} outliers "
+        f"kept {int(keep.sum())} of {n} samples, removed {_count(int(outliers.sum()), 'outlier')} "
         f"(score > {threshold:.6g}, {how})"
     )
     print(f"wrote {out / written} and {out / OUTLIERS_FILE}")

@@ -521,6 +521,7 @@ def run_detect(args: argparse.Namespace) -> int:
         f"on {detector.device_} in {fit_seconds:.1f} s",
     )
     scores = detector.decision_scores_
+    note_if_too_few(len(scores), detector.contamination)
     report_scores(
         args, scores, detector.labels_, detector.threshold_, detector.contamination, data.names
     )
@@ -537,6 +538,15 @@ def run_detect(args: argparse.Namespace) -> int:
         print(f"saved model to {save_detector(detector, args.save_model, options)}")
     print(f"wall time {time.perf_counter() - started:.1f} s")
     return 0
+
+
+def note_if_too_few(n: int, contamination: float) -> None:
+    """Say so when fewer samples than one outlier's worth are given: the percentile
+    threshold (PyOD's) then still flags the top sample, a larger share than asked for."""
+    if n * contamination < 1:
+        print(f"mcod: note: {n} samples at contamination {contamination:g} expect "
+              f"{n * contamination:.2g} outliers; the threshold still flags the top one",
+              file=sys.stderr)
 
 
 def _check_input_kind(args: argparse.Namespace, fitted_kind: str) -> None:
