@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import re
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +55,15 @@ def test_detect_help_explains_input_and_examples(capsys):
         assert option in text
     assert "examples:" in text
     assert "scores.csv" in text
+
+
+@pytest.mark.parametrize("command", [["detect"], ["score", "m.pt"], ["clean", "x", "--out", "o"],
+                                     ["bench", "run"]])
+def test_an_unknown_option_points_to_its_commands_help(command, capsys):
+    assert main([*command, "--bogus"]) == 2
+    name = " ".join(c for c in command if c not in ("m.pt", "x", "--out", "o"))
+    assert capsys.readouterr().err == (
+        f"mcod: error: unrecognized arguments: --bogus (see 'mcod {name} --help')\n")
 
 
 def test_no_command_prints_help_and_returns_2(capsys):
@@ -206,6 +216,20 @@ def test_unwritable_output_is_refused_before_training(option, make_target, expec
     assert main([*args, "--quiet"]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"mcod: error: {expected} ") and err.count("\n") == 1
+
+
+def test_npy_files_that_are_text_objects_or_truncated_are_named(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("just some text\n")
+    np.save(tmp_path / "objects.npy", np.array([{"a": 1}, None], dtype=object))
+    np.save(tmp_path / "cut.npy", np.zeros((50, 4)))
+    (tmp_path / "cut.npy").write_bytes((tmp_path / "cut.npy").read_bytes()[:200])
+    expected = {"notes.txt": r"is not a \.npy file \(it lacks the \.npy header\)",
+                "objects.npy": "holds Python objects, not numbers; mcod does not unpickle",
+                "cut.npy": "cannot read .*cut.npy as a .npy array"}
+    for name, message in expected.items():
+        assert main(["detect", "--npy", str(tmp_path / name), *FAST, "--quiet"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("mcod: error: ") and re.search(message, err), err
 
 
 def test_score_without_input_is_an_error(npy_run, capsys):

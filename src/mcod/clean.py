@@ -24,7 +24,8 @@ CLEAN_EPILOG = """\
 output (in DIR):
   inliers/        image folder input: copies of the kept images, same relative paths
   inliers.npy     .npy input: the kept rows of the array
-  inliers.csv     table input: the kept rows, every original column (.parquet for Parquet)
+  inliers.csv     table input: the kept rows, every original column, in the input's
+                  format and suffix (inliers.tsv, inliers.parquet, inliers.pq)
   outliers.csv    the removed samples, most outlying first: index|path|id, score, rank
                   (rank among all samples, 1 = most outlying)
 

@@ -117,6 +117,14 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"mcod: error: {message} (see '{self.prog} --help')\n")
 
+    def parse_known_args(self, args=None, namespace=None):  # noqa: ANN001, ANN201 - argparse's
+        """Also record the innermost (sub)command's parser, for `main` to report an
+        unknown option against that command's --help rather than mcod's."""
+        namespace, extras = super().parse_known_args(args, namespace)
+        if not hasattr(namespace, "command_parser"):
+            namespace.command_parser = self
+        return namespace, extras
+
 
 def _positive_int(text: str) -> int:
     value = int(text)
@@ -288,13 +296,25 @@ class InputData:
     key_column: str | None = None  # header naming the samples in outputs (tables: the id)
 
 
+NPY_MAGIC = b"\x93NUMPY"  # how every .npy file begins
+
+
 def _load_npy(path: str) -> np.ndarray:
     file = Path(path).expanduser()
     if not file.is_file():
         raise FileNotFoundError(f"no such file: {file}")
+    with file.open("rb") as handle:
+        if handle.read(len(NPY_MAGIC)) != NPY_MAGIC:
+            raise InputError(f"{file} is not a .npy file (it lacks the .npy header); save "
+                             "arrays with numpy.save")
     try:
         return np.load(file, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as error:
+    except ValueError as error:
+        if "allow_pickle" in str(error):  # an object array: loading it would run pickle
+            raise InputError(f"{file} holds Python objects, not numbers; mcod does not "
+                             "unpickle files") from None
+        raise InputError(f"cannot read {file} as a .npy array: {error}") from None
+    except (OSError, EOFError) as error:
         raise InputError(f"cannot read {file} as a .npy array: {error}") from None
 
 
@@ -641,7 +661,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit code (0 ok, 2 usage or input error)."""
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args, unknown = parser.parse_known_args(argv)
+        if unknown:
+            args.command_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     except SystemExit as exit_:  # --help, --version, usage errors
         return exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
     if args.func is None:
