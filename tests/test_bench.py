@@ -441,3 +441,18 @@ def test_in_process_flag_wins_over_the_default():
 
     assert resolve_run_options(argparse.Namespace(isolate=False))["isolate"] is False
     assert resolve_run_options(argparse.Namespace(isolate=None))["isolate"] is True
+
+
+def test_bench_help_has_examples_and_the_quick_one_plans_runs(capsys, tmp_path):
+    from mcod.bench.cli import RUN_EXAMPLES
+    from mcod.cli import main
+
+    for command in (["bench"], ["bench", "run"], ["bench", "report"]):
+        assert main([*command, "--help"]) == 0
+        assert "examples:" in capsys.readouterr().out
+    quick = RUN_EXAMPLES.splitlines()[0].split("#")[0].split()[1:]  # the digits smoke run
+    quick[quick.index("/tmp/quick.jsonl")] = str(tmp_path / "quick.jsonl")
+    assert main([*quick, "--dry-run"]) == 0
+    assert "would run digits uod" in capsys.readouterr().out
+    for command in RUN_EXAMPLES.replace("\\\n", " ").splitlines():  # ad-hoc runs never
+        assert "--config" in command or "--results" in command  # append to the recorded ones

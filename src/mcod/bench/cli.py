@@ -127,16 +127,42 @@ def resolve_run_options(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+RUN_EXAMPLES = """\
+  mcod bench run --quick --datasets digits --results /tmp/quick.jsonl   # smoke run, minutes
+  mcod bench run --protocol odds --datasets wbc --detectors iforest,mcod-tabular --seeds 0 \\
+      --results /tmp/wbc.jsonl         # your own runs: keep them out of benchmarks/results
+  mcod bench run --config benchmarks/configs/part6_odds.toml   # RESULTS.md part 6 (ODDS)
+  mcod bench run --config benchmarks/configs/part6_odds.toml --dry-run   # what is left"""
+BENCH_EPILOG = f"""\
+examples:
+{RUN_EXAMPLES}
+  mcod bench report                    # RESULTS.md from benchmarks/results/*.jsonl
+  mcod bench list                      # detector names and groups for --detectors
+
+Datasets are read from --data-dir or $MCOD_DATA_DIR (digits needs no files)."""
+RUN_EPILOG = f"examples:\n{RUN_EXAMPLES}"
+REPORT_EPILOG = """\
+examples:
+  mcod bench report
+  mcod bench report --results /tmp/quick.jsonl --include-quick --out /tmp/QUICK.md"""
+
+
 def register(subparsers: Any) -> argparse.ArgumentParser:
     """Add ``bench`` (with ``run``, ``report``, ``list``) to a main parser's subparsers."""
+    raw = argparse.RawDescriptionHelpFormatter
     bench = subparsers.add_parser(
         "bench", help="benchmark mcod and baselines, render benchmarks/RESULTS.md",
-        description="Benchmark mcod and raw-pixel baselines (see benchmarks/README.md).",
+        description="Benchmark mcod against baselines on images and the ODDS tables, and "
+        "render benchmarks/RESULTS.md (protocols and parts: benchmarks/README.md).",
+        epilog=BENCH_EPILOG, formatter_class=raw,
     )
     bench.set_defaults(func=run, bench_command=None)
     sub = bench.add_subparsers(dest="bench_command")
 
-    p = sub.add_parser("run", help="run (or resume) benchmark runs, appending to a results file")
+    p = sub.add_parser("run", help="run (or resume) benchmark runs, appending to a results file",
+                       description="Run every (dataset, class, share, seed, detector) not yet "
+                       "in the results file, one JSON line per run as it ends.",
+                       epilog=RUN_EPILOG, formatter_class=raw)
     p.add_argument("--config", help="TOML/JSON file with any of these options")
     p.add_argument("--datasets", help="comma list: mnist,fashion-mnist,cifar10,digits; for "
                    "--protocol odds, ODDS set names or 'all'")
@@ -165,15 +191,21 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--dry-run", dest="dry_run", action="store_true", default=None,
                    help="list pending runs, run nothing")
 
-    r = sub.add_parser("report", help="render RESULTS.md and figures from results files")
+    r = sub.add_parser("report", help="render RESULTS.md and figures from results files",
+                       description="Render the tables and figures of RESULTS.md from "
+                       "recorded runs (nothing is run).", epilog=REPORT_EPILOG,
+                       formatter_class=raw)
     r.add_argument("--results", nargs="+", default=["benchmarks/results/*.jsonl"],
                    help="results files or glob patterns")
-    r.add_argument("--out", default="benchmarks/RESULTS.md")
+    r.add_argument("--out", default="benchmarks/RESULTS.md",
+                   help="Markdown file to write (default: benchmarks/RESULTS.md)")
     r.add_argument("--figures", help="folder for PNGs (default: <out folder>/figures)")
     r.add_argument("--include-quick", action="store_true",
                    help="also count --quick runs (excluded by default)")
 
-    sub.add_parser("list", help="list detectors, groups and ablations")
+    sub.add_parser("list", help="list detectors, groups and ablations",
+                   description="List the detectors, the groups --detectors takes, and the "
+                   "ablations.")
     return bench
 
 
