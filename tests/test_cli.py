@@ -173,7 +173,7 @@ ERROR_CASES = {
     "both-inputs": (lambda d: ["detect", str(d), "--npy", _zeros_npy(d)], "not both"),
     "not-npy": (
         lambda d: ["detect", "--npy", str(Path(_empty_folder(d)) / "readme.txt")],
-        "cannot read",
+        "is not a .npy file",
     ),
     "bad-device": (lambda d: ["detect", "--npy", _zeros_npy(d), "--device", "tpu9"], "device"),
     "missing-model": (lambda d: ["score", str(d / "m.pt"), "--npy", _zeros_npy(d)], "not found"),
