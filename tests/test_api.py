@@ -9,7 +9,7 @@ from sklearn.exceptions import NotFittedError
 from tiny import TINY
 
 from mcod import MCOD, get_config
-from mcod.inputs import InputError
+from mcod.inputs import DataWarning, InputError
 
 PARAMS = dict(contamination=0.1, config=TINY, epochs=1, batch_size=12, device="cpu", random_state=0)
 
@@ -364,8 +364,12 @@ def test_images_of_another_size_than_training_warn():
     detector = MCOD(**PARAMS).fit(images)
     assert detector.image_size_in_ == (8, 8)
     larger = (np.random.default_rng(4).random((3, 12, 10)) * 255).astype(np.uint8)
-    with pytest.warns(UserWarning, match=r"images are 12x10, the model was fitted on 8x8"):
+    with pytest.warns(UserWarning, match=r"images are 12x10, the model was fitted on 8x8") as got:
         detector.decision_function(larger)
+    assert got[0].filename == __file__  # the user's line, not mcod's
+    with pytest.warns(DataWarning, match=r"images are 12x10") as got:
+        detector.predict(larger)  # through PyOD's predict too
+    assert got[0].filename == __file__
     import warnings
 
     with warnings.catch_warnings():

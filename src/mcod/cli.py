@@ -29,7 +29,7 @@ import numpy as np
 from mcod import __version__
 from mcod.config import CONFIGS
 from mcod.datasets import DatasetMissingError
-from mcod.inputs import InputError
+from mcod.inputs import DataWarning, InputError
 from mcod.tables import TableData, is_table_path, table_options_given
 
 __all__ = [
@@ -649,7 +649,7 @@ def _one_line_for_ours(show: Callable[..., None]) -> Callable[..., None]:
     package = Path(__file__).parent
 
     def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-        if Path(filename).is_relative_to(package):
+        if issubclass(category, DataWarning) or Path(filename).is_relative_to(package):
             print(f"mcod: warning: {_one_line(str(message))}", file=sys.stderr)
         else:
             show(message, category, filename, lineno, file, line)

@@ -10,7 +10,6 @@ is the array itself, not a list of decoded pictures besides it.
 from __future__ import annotations
 
 import os
-import warnings
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mcod.inputs import InputError
+from mcod.inputs import InputError, warn_about_data
 
 __all__ = ["IMAGE_EXTENSIONS", "FolderScan", "load_image_folder", "load_images", "scan_folder"]
 
@@ -167,12 +166,10 @@ def _warn_if_few_levels(wide_max: int | None) -> None:
         return
     levels = (wide_max + 128) // 257 + 1
     if levels < _FEW_LEVELS:
-        warnings.warn(
+        warn_about_data(
             f"the 16-bit images use values up to {wide_max} only, so mapped to 8 bits "
             f"(value / 257) they keep {levels} grey levels; stretch them to the 16-bit "
-            "range or save them as 8-bit first, or give the pixels as a .npy array",
-            UserWarning,
-            stacklevel=3,  # the caller of load_images
+            "range or save them as 8-bit first, or give the pixels as a .npy array"
         )
 
 

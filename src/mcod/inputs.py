@@ -6,6 +6,8 @@ so the command line can print it as is instead of a traceback from deep inside t
 
 from __future__ import annotations
 
+import os
+import sys
 import warnings
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -167,6 +169,23 @@ def as_image_batch(
     return scale_01(arr, value_range)
 
 
+class DataWarning(UserWarning):
+    """Data mcod can use but probably not as meant: another scale or size than the
+    training images, columns taken by position, images with few grey levels."""
+
+
+def warn_about_data(message: str) -> None:
+    """A :class:`DataWarning` shown at the first caller outside mcod and PyOD, the user's
+    own line (PyOD's predict and predict_proba reach decision_function too)."""
+    import pyod
+
+    libraries = (os.path.dirname(__file__), os.path.dirname(pyod.__file__))
+    frame, level = sys._getframe(1), 2
+    while frame is not None and frame.f_code.co_filename.startswith(libraries):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, DataWarning, stacklevel=level)
+
+
 def warn_if_off_scale(arr: np.ndarray, value_range: tuple[float, float]) -> None:
     """Warn when new images use another intensity scale than the training images (0-255
     against 0-1, say): they would be scored as nearly black, or far too bright."""
@@ -175,11 +194,9 @@ def warn_if_off_scale(arr: np.ndarray, value_range: tuple[float, float]) -> None
     new_low, new_high = float(arr.min()), float(arr.max())
     squeezed = low < new_high <= low + 0.01 * span  # 0..1 for 0..255; not all-black frames
     if squeezed or new_high > high + span or new_low < low - span:
-        warnings.warn(
+        warn_about_data(
             f"these images span {new_low:g}..{new_high:g}, but the model was fitted on "
             f"{low:g}..{high:g}; give them on the same scale (e.g. both uint8 0-255)",
-            UserWarning,
-            stacklevel=5,  # the caller of decision_function / embed
         )
 
 
@@ -189,11 +206,9 @@ def warn_if_names_differ(named: bool, fitted_named: bool) -> None:
     right only if they are in the order of the training columns."""
     if named != fitted_named:
         given, fitted = (" no", "") if fitted_named else ("", "out")
-        warnings.warn(
+        warn_about_data(
             f"X has{given} column names, but the model was fitted with{fitted} them; its "
             "columns are taken by position, in the order of the training columns",
-            UserWarning,
-            stacklevel=4,  # the caller of decision_function / embed
         )
 
 
@@ -205,12 +220,10 @@ def warn_if_other_size(
     ``fitted_size`` is None for models saved before it was recorded."""
     size = (int(arr.shape[-2]), int(arr.shape[-1]))
     if fitted_size is not None and size != tuple(fitted_size):
-        warnings.warn(
+        warn_about_data(
             f"these images are {size[0]}x{size[1]}, the model was fitted on "
             f"{fitted_size[0]}x{fitted_size[1]} images; both are resized to "
             f"{network_size}x{network_size}, so their scores are not strictly comparable",
-            UserWarning,
-            stacklevel=5,  # the caller of decision_function / embed
         )
 
 
