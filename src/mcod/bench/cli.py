@@ -68,7 +68,10 @@ def _as_list(value: Any, convert: Any) -> list:
 def load_config_file(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     text = path.read_text(encoding="utf-8")
-    import tomllib  # Python 3.11+
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # the same parser, from PyPI
+        import tomli as tomllib
 
     try:
         data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
