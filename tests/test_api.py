@@ -208,6 +208,17 @@ def test_names_given_at_only_one_of_fit_and_scoring_warn_and_go_by_position():
     with pytest.warns(UserWarning, match="X has column names, but the model was fitted without"):
         scores = unnamed.decision_function(renamed)  # ... takes them by position
     np.testing.assert_array_equal(scores, unnamed.decision_function(values))
+    import warnings
+
+    frame_of = type(frame)  # pandas.DataFrame
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # integer names are no names, as in scikit-learn:
+        by_position = MCOD(epochs=1, random_state=0, device="cpu").fit(frame_of(values))
+        assert by_position.feature_names_in_ is None
+        by_position.decision_function(values)
+        unnamed.decision_function(frame_of(values))
+        with pytest.raises(InputError, match="must be array-like"):  # an error, no warning
+            named.decision_function(row for row in values)
 
 
 def test_a_refused_refit_leaves_the_model_usable():
@@ -357,6 +368,7 @@ def test_images_on_another_scale_than_training_warn():
         warnings.simplefilter("error")
         detector.decision_function(images[:5])  # the same scale: no warning
         detector.decision_function(np.zeros((1, 8, 8), np.uint8))  # an all-black frame
+        detector.decision_function(images[:2] % 3)  # dark 8-bit frames: the same scale
 
 
 def test_images_of_another_size_than_training_warn():

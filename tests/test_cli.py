@@ -171,6 +171,9 @@ ERROR_CASES = {
     "no-images": (lambda d: ["detect", _empty_folder(d)], "no image files"),
     "missing-folder": (lambda d: ["detect", str(d / "nowhere")], "folder not found"),
     "both-inputs": (lambda d: ["detect", str(d), "--npy", _zeros_npy(d)], "not both"),
+    "npy-folder": (lambda d: ["detect", "--npy", str(d)], "is a folder, not a .npy file"),
+    "seed-range": (lambda d: ["detect", "--seed", "-1"], "--seed: must be in 0..2**32 - 1"),
+    "seed-text": (lambda d: ["detect", "--seed", "x"], "--seed: must be an integer, got 'x'"),
     "not-npy": (
         lambda d: ["detect", "--npy", str(Path(_empty_folder(d)) / "readme.txt")],
         "is not a .npy file",
@@ -277,10 +280,11 @@ def test_score_warns_on_one_line_when_images_are_another_size(tmp_path, capsys):
     for i in range(3):
         Image.new("L", (12, 10), 40 * i).save(new / f"{i}.png")  # 10 rows of 12
     capsys.readouterr()
-    assert main(["score", str(model), str(new), "--quiet"]) == 0
-    err = capsys.readouterr().err.splitlines()
+    assert main(["score", str(model), str(new), "--quiet", "--report", str(tmp_path / "r")]) == 0
+    err = capsys.readouterr().err.splitlines()  # once, though the report reads them again
     assert err == ["mcod: warning: these images are 10x12, the model was fitted on 8x8 images; "
-                   "both are resized to 32x32, so their scores are not strictly comparable"]
+                   "they are resized to 32x32, the network's input, as those were, so their "
+                   "scores are not strictly comparable"]
 
 
 def test_left_out_files_are_noted(tmp_path, capsys):

@@ -71,6 +71,14 @@ def test_image_report_has_every_section_and_picture(image_report):
     assert not [p for p in path.parent.iterdir() if p.name != REPORT_FILE]  # no temp files
 
 
+def test_a_report_on_new_images_that_are_all_flagged_shows_no_typical_ones(image_report):
+    detector, _, _ = image_report
+    new, _ = _images()
+    scores = np.full(3, detector.threshold_ + 1.0)  # every scored image above the threshold
+    html = render_report(detector, new[:3], scores=scores, model="m.pt")
+    assert html.count("No unflagged samples to show.") == detector.memory_items_.shape[0]
+
+
 def test_report_is_self_contained(image_report):
     _, _, html = image_report
     assert _external_references(html) == []

@@ -156,6 +156,9 @@ def test_a_parquet_files_named_index_is_a_column_to_use_as_id(tmp_path):
     table = read_table(tmp_path / "indexed.parquet", columns=["a", "b"], id_column="id")
     assert table.ids == list(frame["id"])
     assert "id" in table.frame.columns  # and written back with the kept rows
+    frame.set_index("id").rename_axis("a").to_parquet(tmp_path / "clash.parquet")
+    with pytest.raises(InputError, match=r"index is named like a column \('a'\)"):
+        read_table(tmp_path / "clash.parquet")
 
 
 def test_a_missing_id_is_empty_text_in_csv_and_parquet(tmp_path):

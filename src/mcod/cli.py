@@ -192,7 +192,8 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:1 (default: auto)"
     )
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    parser.add_argument("--seed", type=_seed, default=0,
+                        help="random seed, 0 to 2**32 - 1 (default: 0)")
 
 
 def add_output_arguments(parser: argparse.ArgumentParser) -> None:
@@ -301,6 +302,8 @@ NPY_MAGIC = b"\x93NUMPY"  # how every .npy file begins
 
 def _load_npy(path: str) -> np.ndarray:
     file = Path(path).expanduser()
+    if file.is_dir():
+        raise InputError(f"{file} is a folder, not a .npy file (a folder of images is INPUT)")
     if not file.is_file():
         raise FileNotFoundError(f"no such file: {file}")
     with file.open("rb") as handle:
@@ -385,6 +388,17 @@ def _count(n: int, noun: str) -> str:
 
 
 # --------------------------------------------------------------------------- model
+
+
+def _seed(text: str) -> int:
+    """--seed as torch takes it: 32 bits (larger seeds would alias smaller ones)."""
+    try:
+        seed = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+    if not 0 <= seed < 2**32:
+        raise argparse.ArgumentTypeError(f"must be in 0..2**32 - 1, got {seed}")
+    return seed
 
 
 def _check_contamination(value: float) -> float:
@@ -485,19 +499,21 @@ def _write_report(
 
     table = getattr(data, "table", None)
     _say(args, f"writing report to {Path(args.report) / REPORT_FILE}")
-    path = write_report(
-        args.report,
-        detector,
-        data.X,
-        scores=scores,
-        names=data.names,
-        truth=data.truth,
-        columns=None if table is None else table.columns,
-        filled=None if table is None else table.filled,
-        source=data.source,
-        fit_seconds=fit_seconds,
-        model=model,
-    )
+    with warnings.catch_warnings():  # the report reads the data again: warned once already
+        warnings.simplefilter("ignore", DataWarning)
+        path = write_report(
+            args.report,
+            detector,
+            data.X,
+            scores=scores,
+            names=data.names,
+            truth=data.truth,
+            columns=None if table is None else table.columns,
+            filled=None if table is None else table.filled,
+            source=data.source,
+            fit_seconds=fit_seconds,
+            model=model,
+        )
     print(f"wrote {path}")
 
 
@@ -537,7 +553,7 @@ def run_detect(args: argparse.Namespace) -> int:
     fit_seconds = time.perf_counter() - fit_started
     _say(
         args,
-        f"trained {detector.config_.epochs} epochs of config {detector.config_.name} "
+        f"trained {_count(detector.config_.epochs, 'epoch')} of config {detector.config_.name} "
         f"on {detector.device_} in {fit_seconds:.1f} s",
     )
     scores = detector.decision_scores_

@@ -233,19 +233,22 @@ class MCOD(BaseDetector):
     def _prepare(self, X: np.ndarray, fitting: bool) -> torch.Tensor:
         """Validate X and turn it into the float tensor the network takes; when fitting,
         also record the input kind, config and scaling (`fit` undoes them if it fails)."""
-        if not fitting and self.input_kind_ == "table":
-            warn_if_names_differ(is_frame(X), self.feature_names_in_ is not None)
-        if is_frame(X) and not fitting and self.feature_names_in_ is None:
-            X = X.set_axis(range(X.shape[1]), axis=1)  # taken by position, as at fit
-        if is_frame(X):
-            fitted_names = None if fitting else self.feature_names_in_
-            names, raw = frame_to_table(X, fitted_names)
+        # as in scikit-learn, only text column names count as names
+        named = is_frame(X) and all(isinstance(c, str) for c in X.columns)
+        by_name = named and (fitting or self.feature_names_in_ is not None)
+        names = None
+        if by_name:
+            names, raw = frame_to_table(X, None if fitting else self.feature_names_in_)
+        elif is_frame(X):  # its columns go by position
+            _, raw = frame_to_table(X.set_axis(range(X.shape[1]), axis=1))
         else:
-            names, raw = None, as_array(X)
+            raw = as_array(X)
         kind = "table" if raw.ndim == 2 else "image"
         if not fitting and kind != self.input_kind_:
             raise InputError(f"the model was fitted on {self.input_kind_}s, but X is a "
                              f"{raw.ndim}-D array of shape {raw.shape} ({kind}s)")
+        if not fitting and kind == "table":
+            warn_if_names_differ(named, self.feature_names_in_ is not None)
         config = self._resolve_config(kind) if fitting else self.config_
         data = self._prepare_table(raw, fitting, config) if kind == "table" else (
             self._prepare_images(raw, fitting, config))

@@ -192,7 +192,8 @@ def warn_if_off_scale(arr: np.ndarray, value_range: tuple[float, float]) -> None
     low, high = value_range
     span = high - low
     new_low, new_high = float(arr.min()), float(arr.max())
-    squeezed = low < new_high <= low + 0.01 * span  # 0..1 for 0..255; not all-black frames
+    squeezed = (np.issubdtype(arr.dtype, np.floating)  # 0..1 floats for 0..255, say; not
+                and low < new_high <= low + 0.01 * span)  # dark 8-bit or all-black frames
     if squeezed or new_high > high + span or new_low < low - span:
         warn_about_data(
             f"these images span {new_low:g}..{new_high:g}, but the model was fitted on "
@@ -222,8 +223,9 @@ def warn_if_other_size(
     if fitted_size is not None and size != tuple(fitted_size):
         warn_about_data(
             f"these images are {size[0]}x{size[1]}, the model was fitted on "
-            f"{fitted_size[0]}x{fitted_size[1]} images; both are resized to "
-            f"{network_size}x{network_size}, so their scores are not strictly comparable",
+            f"{fitted_size[0]}x{fitted_size[1]} images; they are resized to "
+            f"{network_size}x{network_size}, the network's input, as those were, so their "
+            "scores are not strictly comparable",
         )
 
 

@@ -187,7 +187,10 @@ class _Page:
         return as_image_batch(self.X[np.asarray(index)], min_samples=1)
 
     def _thumbs(self, index: Sequence[int], size: int, captions: Sequence[str]) -> str:
-        """A grid of thumbnails of the given samples, each over its caption (HTML)."""
+        """A grid of thumbnails of the given samples, each over its caption (HTML); none
+        for none (a memory item recalls no unflagged sample when all are flagged)."""
+        if len(index) == 0:
+            return '<p class="note">No unflagged samples to show.</p>'
         pictures = self._images(np.asarray(index))
         cards = []
         for i, picture, caption in zip(index, pictures, captions, strict=True):
@@ -227,7 +230,8 @@ class _Page:
         if self.filled is not None:
             n_filled = int(self.filled.sum())
             facts.append(("missing values", f"{n_filled:,} cell{'' if n_filled == 1 else 's'} "
-                                            "filled by --fill-missing, marked 'filled' below"))
+                                            "filled by --fill-missing, marked 'filled' where "
+                                            "shown"))
         if fit_seconds is not None:
             facts.append(("training time", f"{fit_seconds:.1f} s"))
         if model:

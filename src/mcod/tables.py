@@ -133,11 +133,11 @@ def _read_frame(path: Path) -> Any:
     suffix = path.suffix.lower()
     try:
         if suffix in PARQUET_SUFFIXES:
-            frame = pd.read_parquet(path)
-            if any(name is not None for name in frame.index.names):  # saved from set_index
-                frame = frame.reset_index()  # its columns are data: an id, say
+            frame = _index_as_columns(pd.read_parquet(path), path)
         else:
             frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
+    except InputError:
+        raise
     except pd.errors.EmptyDataError:
         raise InputError(f"empty file: {path} has no header and no rows") from None
     except ImportError as error:  # no parquet engine
@@ -151,6 +151,17 @@ def _read_frame(path: Path) -> Any:
         raise InputError(f"{path} has a header but no rows")
     frame.columns = [str(c) for c in frame.columns]
     return frame
+
+
+def _index_as_columns(frame: Any, path: Path) -> Any:
+    """A Parquet frame's named index (written after ``set_index``) as its first columns:
+    it is data, such as an id."""
+    named = [str(n) for n in frame.index.names if n is not None]
+    clash = [n for n in named if n in {str(c) for c in frame.columns}]
+    if clash:
+        raise InputError(f"{path}: its index is named like a column ({_names(clash)}); rename "
+                         "one of them")
+    return frame.reset_index() if named else frame
 
 
 def _csv_text(path: Path, typed: Any) -> tuple[Any, list[str] | None]:

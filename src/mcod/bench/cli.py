@@ -135,7 +135,7 @@ RUN_EXAMPLES = """\
   mcod bench run --protocol odds --datasets wbc --detectors iforest,mcod-tabular --seeds 0 \\
       --results /tmp/wbc.jsonl         # your own runs: keep them out of benchmarks/results
   mcod bench run --config benchmarks/configs/part6_odds.toml   # RESULTS.md part 6 (ODDS)
-  mcod bench run --config benchmarks/configs/part6_odds.toml --dry-run   # what is left"""
+  mcod bench run --config benchmarks/configs/part6_odds.toml --dry-run   # left (reads data)"""
 BENCH_EPILOG = f"""\
 examples:
 {RUN_EXAMPLES}
@@ -160,7 +160,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         epilog=BENCH_EPILOG, formatter_class=raw,
     )
     bench.set_defaults(func=run, bench_command=None)
-    sub = bench.add_subparsers(dest="bench_command")
+    sub = bench.add_subparsers(dest="bench_command", metavar="COMMAND")
 
     p = sub.add_parser("run", help="run (or resume) benchmark runs, appending to a results file",
                        description="Run every (dataset, class, share, seed, detector) not yet "
