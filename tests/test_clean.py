@@ -230,6 +230,23 @@ def test_too_few_samples_for_the_contamination_are_noted(tmp_path, capsys):
     assert "mcod: note" not in capsys.readouterr().err  # 5 x 0.2 = one outlier's worth
 
 
+def test_a_failed_final_rename_puts_the_previous_result_back(tmp_path, table_npy, monkeypatch):
+    out = tmp_path / "out"
+    assert main(["clean", "--npy", str(table_npy), *FAST, "--out", str(out)]) == 0
+    before = _hashes(out)
+    real_rename = Path.rename
+
+    def failing(self, target):  # the work folder's move into place fails
+        if Path(target) == out and ".tmp-" in self.name:
+            raise OSError("rename failed")
+        return real_rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", failing)
+    assert main(["clean", "--npy", str(table_npy), *FAST, "--out", str(out), "--overwrite"]) == 2
+    assert _hashes(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "table.npy"]
+
+
 def test_clean_help_has_examples(capsys):
     assert main(["clean", "--help"]) == 0
     text = capsys.readouterr().out

@@ -126,10 +126,15 @@ def test_uod_split_exact_floor():
     assert y.sum() == 100
 
 
-@pytest.mark.parametrize("rho", [0, 0.5, -0.1, 0.7, float("nan")])
+@pytest.mark.parametrize("rho", [0, 0.51, -0.1, 0.7, float("nan")])
 def test_uod_split_bad_rho(rho):
     with pytest.raises(ValueError, match="rho"):
         uod_split(LABELS, 0, rho, seed=0)
+
+
+def test_uod_split_takes_half_outliers_like_the_largest_contamination():
+    _, y = uod_split(LABELS, 0, 0.5, seed=0)
+    assert y.sum() == (y == 0).sum()
 
 
 def test_uod_split_errors():

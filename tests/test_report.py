@@ -17,6 +17,7 @@ from mcod.cli import main
 from mcod.report import (
     RECALL,
     REPORT_FILE,
+    _fmt,
     _robust_z,
     render_report,
     typical_samples,
@@ -139,6 +140,26 @@ def test_table_report_shows_deviating_columns(tmp_path):
     assert "1 cell filled by --fill-missing" in html
     row7 = re.search(r"<td>row-7</td>.*?</tr>", html, flags=re.DOTALL).group(0)
     assert row7.count("<i>filled</i>") == 1 and "= 25 <i>filled</i>" in row7
+
+
+def test_a_report_on_new_rows_scores_them_even_when_as_many_as_the_training_rows():
+    T = np.random.default_rng(0).normal(size=(40, 3))
+    detector = MCOD(epochs=1, random_state=0, device="cpu").fit(T)
+    assert detector.config_.batch_size == 5  # the batch used on 40 rows, not the config's 128
+    html = render_report(detector, T + 50.0)  # 40 new rows, far from the training ones
+    new = detector.decision_function(T + 50.0)
+    assert f"{_fmt(new.min())} to {_fmt(new.max())}" in html and "batch 5," in html
+
+
+def test_thumbnails_keep_the_training_images_scale():
+    from mcod.report import _Page
+
+    X, _ = _images()
+    detector = MCOD(epochs=1, random_state=0, device="cpu").fit(X.astype(np.float32))
+    dark = np.full((2, 8, 8), 0.5, np.float32)  # nearly black on the training 0..255 scale
+    dark[:, 0, 0] = 0.0
+    page = _Page(detector, dark, np.zeros(2), None, None, None, None)
+    assert page._images([0, 1]).max() < 0.05  # drawn dark, not stretched to white
 
 
 def test_typical_samples_leave_out_flagged_ones():

@@ -174,7 +174,13 @@ def _replace_dir(work: Path, out: Path) -> None:
     if out.exists():
         old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old-"))
         out.rename(old / "previous")
-    work.rename(out)
+    try:
+        work.rename(out)
+    except BaseException:  # the previous result goes back where it was
+        if old is not None:
+            (old / "previous").rename(out)
+            old.rmdir()
+        raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
 

@@ -7,6 +7,8 @@ and so that ablations are a `dataclasses.replace` away.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import typing
 from dataclasses import dataclass
 from typing import Literal
 
@@ -60,11 +62,16 @@ class MCODConfig:
     members: int  # networks trained from different random draws; their scores averaged
 
     def __post_init__(self) -> None:
-        # checked here, not after a fit's training, where these are first used
-        if self.score not in ("read", "nearest"):
-            raise ValueError(f"score must be 'read' or 'nearest', got {self.score!r}")
-        if not 0.0 <= self.consolidate_trim < 1.0:
-            raise ValueError(f"consolidate_trim must be in [0, 1), got {self.consolidate_trim!r}")
+        # checked here, not during or after a fit's training, where these are first used
+        for name, allowed in _choices().items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        for name in ("consolidate_trim", "read_trim"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)!r}")
+        if self.average_weights_from is not None and not 0.0 <= self.average_weights_from < 1.0:
+            raise ValueError("average_weights_from must be None or in [0, 1), got "
+                             f"{self.average_weights_from!r}")
         if self.members < 1:
             raise ValueError(f"members must be at least 1, got {self.members!r}")
         if self.score_by_norm and not self.normalize_features:
@@ -89,6 +96,15 @@ class MCODConfig:
                 " (refit the model, or add the fields)"
             )
         return cls(**values)  # type: ignore[arg-type]
+
+
+@functools.cache
+def _choices() -> dict[str, tuple[object, ...]]:
+    """The allowed values of each Literal field: a typo such as "entropie" is refused when
+    the config is made, not taken silently for another choice."""
+    hints = typing.get_type_hints(MCODConfig)
+    return {name: typing.get_args(hint) for name, hint in hints.items()
+            if typing.get_origin(hint) is Literal}
 
 
 RELEASE = MCODConfig(

@@ -471,8 +471,8 @@ def _read_mat(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _check_rho(rho: float) -> None:
-    if not (isinstance(rho, (int, float, np.floating)) and 0.0 < rho < 0.5):
-        raise ValueError(f"rho (outlier share) must be in (0, 0.5), got {rho!r}")
+    if not (isinstance(rho, (int, float, np.floating)) and 0.0 < rho <= 0.5):  # as contamination
+        raise ValueError(f"rho (outlier share) must be in (0, 0.5], got {rho!r}")
 
 
 def _n_outliers(n_inliers: int, rho: float) -> int:

@@ -149,6 +149,7 @@ class MCOD(BaseDetector):
         batch_size = self.batch_size or min(self.config_.batch_size, max(2, len(data) // 8))
         batch_size = min(int(batch_size), len(data))
         config = self._schedule(self.config_, steps_per_epoch=len(data) // batch_size)
+        config = config.replace(batch_size=batch_size)  # config_ records what was used
         self.config_ = config
         self.device_ = device
         queue_size = min(config.queue_size, max(batch_size, len(data) - batch_size))

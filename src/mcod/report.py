@@ -66,19 +66,18 @@ def render_report(
 ) -> str:
     """The report as one HTML string.
 
-    ``X`` is the data as given to ``fit`` / ``decision_function``; ``scores`` default to
-    the training scores (or are computed when X is other data). ``names``: one per sample
-    (image paths, row ids; default: the index). ``truth`` (1 = outlier) only colours the
-    plots and adds ROC / PR curves; ``columns`` names the columns of a table, ``filled``
-    (N x D, True where --fill-missing filled a gap) marks cells that are not data. ``model``:
-    the saved model's file, when the data is new data it scores (``mcod score``).
+    ``X`` is the data as given to ``fit`` / ``decision_function``; ``scores`` (pass
+    ``decision_scores_`` for the training data) are computed from X when not given.
+    ``names``: one per sample (image paths, row ids; default: the index). ``truth``
+    (1 = outlier) only colours the plots and adds ROC / PR curves; ``columns`` names the
+    columns of a table, ``filled`` (N x D, True where --fill-missing filled a gap) marks
+    cells that are not data. ``model``: the saved model's file, when the data is new data
+    it scores (``mcod score``).
     """
     model_input = _as_fitted(detector, X)
     X = np.asarray(X)
-    if scores is None:
-        trained = getattr(detector, "decision_scores_", None)
-        scores = trained if trained is not None and len(trained) == len(X) else None
-        scores = detector.decision_function(model_input) if scores is None else scores
+    if scores is None:  # scored here, never guessed to be the training scores
+        scores = detector.decision_function(model_input)
     scores = np.asarray(scores, dtype=np.float64)
     if names is not None and len(names) != len(scores):
         raise ValueError(f"{len(names)} names for {len(scores)} samples")
@@ -183,8 +182,10 @@ class _Page:
         return f"#{i}" if self.names is None else str(self.names[i])
 
     def _images(self, index: np.ndarray) -> np.ndarray:
-        """(n, C, H, W) in [0, 1] of the given samples, scaled as the detector scales them."""
-        return as_image_batch(self.X[np.asarray(index)], min_samples=1)
+        """(n, C, H, W) in [0, 1] of the given samples, scaled as the detector scales them
+        (by the training images' range: a dark image stays dark)."""
+        return as_image_batch(self.X[np.asarray(index)], min_samples=1,
+                              value_range=self.detector.pixel_range_)
 
     def _thumbs(self, index: Sequence[int], size: int, captions: Sequence[str]) -> str:
         """A grid of thumbnails of the given samples, each over its caption (HTML); none

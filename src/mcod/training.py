@@ -34,11 +34,7 @@ def train(
     rotate = c.rotation_weight > 0 and data.dim() == 4
     history: list[dict[str, float]] = []
     averaged, average_start = None, epochs  # no averaging: the start is never reached
-    if c.average_weights_from is not None:
-        if not 0.0 <= c.average_weights_from < 1.0:
-            raise ValueError(
-                f"average_weights_from must be in [0, 1), got {c.average_weights_from}"
-            )
+    if c.average_weights_from is not None:  # in [0, 1): checked by MCODConfig
         averaged = AveragedModel(net.query)
         average_start = math.floor(c.average_weights_from * epochs)
     net.train()
