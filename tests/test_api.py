@@ -408,3 +408,15 @@ def test_a_refit_on_the_other_kind_of_data_keeps_nothing_of_the_first_fit():
     assert not hasattr(detector, "n_features_in_") and not hasattr(detector, "scale_mean_")
     detector.fit(np.random.default_rng(1).normal(size=(30, 3)))
     assert not hasattr(detector, "pixel_range_") and not hasattr(detector, "image_size_in_")
+
+
+def test_a_cuda_device_this_machine_lacks_is_named(monkeypatch):
+    import torch
+
+    from mcod.detector import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # as on a one-GPU machine
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert resolve_device("cuda:0") == torch.device("cuda:0")
+    with pytest.raises(ValueError, match=r"'cuda:7' asked for, but this machine has 1 CUDA"):
+        resolve_device("cuda:7")

@@ -172,7 +172,7 @@ ERROR_CASES = {
     "missing-folder": (lambda d: ["detect", str(d / "nowhere")], "folder not found"),
     "both-inputs": (lambda d: ["detect", str(d), "--npy", _zeros_npy(d)], "not both"),
     "npy-folder": (lambda d: ["detect", "--npy", str(d)], "is a folder, not a .npy file"),
-    "seed-range": (lambda d: ["detect", "--seed", "-1"], "--seed: must be in 0..2**32 - 1"),
+    "seed-range": (lambda d: ["detect", "--seed", "-1"], "--seed: must be in 0..4294967295"),
     "seed-text": (lambda d: ["detect", "--seed", "x"], "--seed: must be an integer, got 'x'"),
     "not-npy": (
         lambda d: ["detect", "--npy", str(Path(_empty_folder(d)) / "readme.txt")],

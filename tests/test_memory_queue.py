@@ -10,7 +10,7 @@ from mcod.queue import KeyQueue
 
 
 def test_memory_starts_with_unit_items():
-    memory = Memory(5, 8, torch.Generator().manual_seed(0))
+    memory = Memory(5, 8)
     assert memory.items.shape == (5, 8)
     torch.testing.assert_close(memory.items.norm(dim=1), torch.ones(5))
 

@@ -14,16 +14,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["atomic_write", "write_atomic"]
+__all__ = ["atomic_write", "plain_mode", "write_atomic"]
 
 _TEMP_SUFFIX = ".tmp"
 
 
-def _default_mode() -> int:
-    """The permissions a plain ``open(path, "w")`` would give a new file (0o666 & ~umask)."""
+def plain_mode(folder: bool = False) -> int:
+    """The permissions a plain ``open(path, "w")`` (or ``mkdir``) would give: 0o666 (0o777)
+    & ~umask; mkstemp and mkdtemp make 0o600 and 0o700."""
     umask = os.umask(0)
     os.umask(umask)
-    return 0o666 & ~umask
+    return (0o777 if folder else 0o666) & ~umask
 
 
 @contextmanager
@@ -55,7 +56,7 @@ def atomic_write(
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(temp, _default_mode())
+        os.chmod(temp, plain_mode())
         os.replace(temp, target)
     except BaseException:
         temp.unlink(missing_ok=True)

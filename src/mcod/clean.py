@@ -8,7 +8,6 @@ either no result or the previous one, never half of one.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import sys
 import tempfile
@@ -17,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from mcod.atomic import plain_mode
 
 __all__ = ["register", "run_clean"]
 
@@ -162,12 +163,6 @@ def _write_inliers(args: argparse.Namespace, data: Any, keep: np.ndarray, work: 
     return "inliers.npy"
 
 
-def _default_dir_mode() -> int:
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o777 & ~umask
-
-
 def _replace_dir(work: Path, out: Path) -> None:
     """Move ``work`` to ``out``; an existing ``out`` is moved aside first, then removed."""
     old = None
@@ -193,7 +188,6 @@ def run_clean(args: argparse.Namespace) -> int:
     from mcod.cli import (
         _count,
         _describe,
-        _key_column,
         _say,
         make_detector,
         note_if_too_few,
@@ -225,10 +219,10 @@ def run_clean(args: argparse.Namespace) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
     try:
-        work.chmod(_default_dir_mode())  # mkdtemp makes 0700; give DIR a plain mkdir's mode
+        work.chmod(plain_mode(folder=True))  # mkdtemp makes 0700; give DIR mkdir's mode
         written = _write_inliers(args, data, keep, work)
         write_outliers_csv(
-            work / OUTLIERS_FILE, scores, outliers, data.names, _key_column(args, data.names)
+            work / OUTLIERS_FILE, scores, outliers, data.names, data.key_column
         )
         _replace_dir(work, out)
     except BaseException:

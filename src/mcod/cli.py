@@ -126,18 +126,30 @@ class _Parser(argparse.ArgumentParser):
         return namespace, extras
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+def _integer(text: str, least: int, most: int | None = None) -> int:
+    """An option's integer in [least, most], or a message naming the problem (argparse
+    would otherwise name the converting function)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+    if value < least or (most is not None and value > most):
+        span = f"at least {least}" if most is None else f"in {least}..{most}"
+        raise argparse.ArgumentTypeError(f"must be {span}, got {value}")
     return value
+
+
+def _positive_int(text: str) -> int:
+    return _integer(text, 1)
 
 
 def _non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
-    return value
+    return _integer(text, 0)
+
+
+def _seed(text: str) -> int:
+    """--seed as torch takes it: 32 bits (larger seeds would alias smaller ones)."""
+    return _integer(text, 0, 2**32 - 1)
 
 
 def add_input_arguments(parser: argparse.ArgumentParser, demo: bool) -> None:
@@ -294,7 +306,7 @@ class InputData:
     source: str  # one line: where the data came from
     truth: np.ndarray | None = None  # demo only, 1 = planted outlier; never used for training
     table: TableData | None = None  # tables only: ids, column names, the frame as read
-    key_column: str | None = None  # header naming the samples in outputs (tables: the id)
+    key_column: str = "index"  # header naming the samples in outputs: index, path or the id
 
 
 NPY_MAGIC = b"\x93NUMPY"  # how every .npy file begins
@@ -369,7 +381,8 @@ def read_input(args: argparse.Namespace, contamination: float | None = None,
         if note:
             print(f"mcod: note: below {args.input}, {note}", file=sys.stderr)
         images = load_images(scan.images, progress=not args.quiet, channels=channels)
-        return InputData(images, [str(f) for f in scan.images], f"images in {args.input}")
+        return InputData(images, [str(f) for f in scan.images], f"images in {args.input}",
+                         key_column="path")
     if getattr(args, "demo_class", None) is None:
         raise InputError("no input: give an image folder, a table (.csv, .parquet) or --npy FILE")
     return _load_demo(args.demo_class, 0.1 if contamination is None else contamination, args.seed)
@@ -388,17 +401,6 @@ def _count(n: int, noun: str) -> str:
 
 
 # --------------------------------------------------------------------------- model
-
-
-def _seed(text: str) -> int:
-    """--seed as torch takes it: 32 bits (larger seeds would alias smaller ones)."""
-    try:
-        seed = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
-    if not 0 <= seed < 2**32:
-        raise argparse.ArgumentTypeError(f"must be in 0..2**32 - 1, got {seed}")
-    return seed
 
 
 def _check_contamination(value: float) -> float:
@@ -431,15 +433,8 @@ def _say(args: argparse.Namespace, message: str) -> None:
         print(message, flush=True)
 
 
-def _key_column(args: argparse.Namespace, names: Sequence[str] | None) -> str:
-    """What names the samples: a table's --id-column (or 'index'), 'path' or 'index'."""
-    if getattr(args, "table", None) or is_table_path(getattr(args, "input", None)):
-        return getattr(args, "id_column", None) or "index"
-    return "index" if names is None else "path"
-
-
 def _print_top(
-    scores: np.ndarray, names: Sequence[str] | None, n: int, column: str | None = None
+    scores: np.ndarray, names: Sequence[str] | None, n: int, column: str
 ) -> None:
     from mcod.results import top_indices
 
@@ -447,7 +442,6 @@ def _print_top(
     if len(top) == 0:
         return
     print(f"top {len(top)} of {len(scores)} (higher score = more outlying):")
-    column = column or ("index" if names is None else "path")
     print(f"  {'rank':>4}  {'score':>12}  {column}")
     for rank, i in enumerate(top, start=1):
         name = str(i) if names is None else names[i]
@@ -462,16 +456,16 @@ def _printable(name: str) -> str:
 
 def report_scores(
     args: argparse.Namespace,
+    data: InputData,
     scores: np.ndarray,
     labels: np.ndarray,
     threshold: float,
     contamination: float,
-    names: Sequence[str] | None,
 ) -> None:
     """Print the top --top samples and the outlier count; write --out DIR/scores.csv."""
     from mcod.results import SCORES_FILE, write_scores_csv
 
-    key_column = _key_column(args, names)
+    names, key_column = data.names, data.key_column
     _print_top(scores, names, args.top, key_column)
     print(
         f"{int(labels.sum())} of {len(labels)} samples labelled outliers "
@@ -559,7 +553,7 @@ def run_detect(args: argparse.Namespace) -> int:
     scores = detector.decision_scores_
     note_if_too_few(len(scores), detector.contamination)
     report_scores(
-        args, scores, detector.labels_, detector.threshold_, detector.contamination, data.names
+        args, data, scores, detector.labels_, detector.threshold_, detector.contamination
     )
     if data.truth is not None:
         from sklearn.metrics import roc_auc_score
@@ -622,7 +616,7 @@ def run_score(args: argparse.Namespace) -> int:
     _say(args, f"model: {args.model} (config {detector.config_.name}, device {detector.device_})")
     scores = detector.decision_function(data.X if data.table is None else data.table.named())
     labels = (scores > detector.threshold_).astype(np.int64)
-    report_scores(args, scores, labels, detector.threshold_, detector.contamination, data.names)
+    report_scores(args, data, scores, labels, detector.threshold_, detector.contamination)
     _write_report(args, detector, data, scores, model=args.model)
     print(f"wall time {time.perf_counter() - started:.1f} s")
     return 0

@@ -13,7 +13,6 @@ import io
 import math
 import os
 import tarfile
-import tempfile
 import warnings
 import zipfile
 from collections.abc import Callable
@@ -21,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from mcod.atomic import atomic_write
 
 __all__ = [
     "DATASET_NAMES",
@@ -359,20 +360,6 @@ def _read_cache(path: Path, keys: tuple[str, ...]) -> dict[str, np.ndarray] | No
     return data if len(n) == 1 else None
 
 
-def _write_cache_atomic(path: Path, data: dict[str, np.ndarray]) -> None:
-    """Write to a temp file in the same folder, then os.replace: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **data)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; the cache is not secret
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _cached(
     path: Path, keys: tuple[str, ...], build: Callable[[], dict[str, np.ndarray]]
 ) -> dict[str, np.ndarray]:
@@ -382,7 +369,9 @@ def _cached(
         return data
     data = build()
     try:
-        _write_cache_atomic(path, data)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_write(path, "wb") as handle:  # readers never see half a file
+            np.savez(handle, **data)
     except OSError as exc:  # read-only home etc.: still usable, just slow next time
         warnings.warn(f"could not write dataset cache {path}: {exc}", stacklevel=3)
     return data

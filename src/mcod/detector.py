@@ -49,6 +49,9 @@ def resolve_device(device: str | torch.device) -> torch.device:
         raise ValueError(f"invalid device {device!r}: {error}") from None
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {device!r} asked for, but CUDA is not available here")
+    if resolved.type == "cuda" and (resolved.index or 0) >= torch.cuda.device_count():
+        raise ValueError(f"device {device!r} asked for, but this machine has "
+                         f"{torch.cuda.device_count()} CUDA device(s)")
     return resolved
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "DataWarning",
     "InputError",
     "as_array",
     "as_image_batch",
@@ -24,7 +25,10 @@ __all__ = [
     "image_array",
     "intensity_range",
     "scale_01",
+    "warn_about_data",
+    "warn_if_names_differ",
     "warn_if_off_scale",
+    "warn_if_other_size",
 ]
 
 _CHANNELS_LAST = {1, 3, 4}  # grey, RGB, RGBA
@@ -62,7 +66,8 @@ def _check_samples(arr: np.ndarray, min_samples: int) -> None:
         raise InputError(f"empty input: shape {arr.shape} holds no values")
     if arr.shape[0] < min_samples:
         raise InputError(
-            f"need at least 2 samples to find outliers, got {arr.shape[0]} (shape {arr.shape})"
+            f"need at least {min_samples} samples to find outliers, got {arr.shape[0]} "
+            f"(shape {arr.shape})"
         )
 
 

@@ -15,9 +15,9 @@ class Memory(nn.Module):
 
     items: torch.Tensor
 
-    def __init__(self, n_items: int, dim: int, generator: torch.Generator | None = None) -> None:
+    def __init__(self, n_items: int, dim: int) -> None:
         super().__init__()
-        init = torch.randn(n_items, dim, generator=generator)
+        init = torch.randn(n_items, dim)
         self.register_buffer("items", F.normalize(init, dim=1))
 
     def read(self, logits: torch.Tensor, items: torch.Tensor | None = None) -> torch.Tensor:

@@ -19,6 +19,8 @@ from mcod.memory import Memory, best_fitting
 from mcod.networks import MCODEncoder
 from mcod.queue import KeyQueue
 
+CONSOLIDATE_BATCH = 1024  # samples encoded at a time in the final write
+
 Keys = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # key features, embeddings, logits
 
 
@@ -30,7 +32,6 @@ class MCODNet(nn.Module):
         config: MCODConfig,
         input_shape: tuple[int, ...],
         queue_size: int,
-        generator: torch.Generator | None = None,
     ) -> None:
         super().__init__()
         self.config = config
@@ -38,7 +39,7 @@ class MCODNet(nn.Module):
         self.key = copy.deepcopy(self.query)
         for parameter in self.key.parameters():
             parameter.requires_grad_(False)
-        self.memory = Memory(config.n_memory, config.feature_dim, generator)
+        self.memory = Memory(config.n_memory, config.feature_dim)
         self.queue = KeyQueue(queue_size, config.feature_dim, config.embedding_dim, config.n_memory)
 
     def memory_feature(self, features: torch.Tensor) -> torch.Tensor:
@@ -107,7 +108,7 @@ class MCODNet(nn.Module):
         self.memory.write(features, logits)
 
     @torch.no_grad()
-    def consolidate(self, data: torch.Tensor, batch_size: int = 1024) -> None:
+    def consolidate(self, data: torch.Tensor) -> None:
         """One last write from clean, eval-mode features of all the data.
 
         Queue keys come from augmented views and an encoder a few steps old; scoring
@@ -117,7 +118,7 @@ class MCODNet(nn.Module):
         items are not placed among the outliers they would otherwise recall.
         """
         self.eval()
-        batches = data.split(batch_size)
+        batches = data.split(CONSOLIDATE_BATCH)
         parts = [self.encode(view) for batch in batches for view in self.views(batch)]
         raw, logits = torch.cat([f for f, _ in parts]), torch.cat([w for _, w in parts])
         features = self.memory_feature(raw)

@@ -121,6 +121,10 @@ def _names(items: list[str]) -> str:
     return shown + (f" and {more} more" if more > 0 else "")
 
 
+def _separator(path: Path) -> str:
+    return "\t" if path.suffix.lower() == ".tsv" else ","
+
+
 def _read_frame(path: Path) -> Any:
     import pandas as pd
 
@@ -135,7 +139,7 @@ def _read_frame(path: Path) -> Any:
         if suffix in PARQUET_SUFFIXES:
             frame = _index_as_columns(pd.read_parquet(path), path)
         else:
-            frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
+            frame = pd.read_csv(path, sep=_separator(path))
     except InputError:
         raise
     except pd.errors.EmptyDataError:
@@ -177,9 +181,9 @@ def _csv_text(path: Path, typed: Any) -> tuple[Any, list[str] | None]:
         body = pd.DataFrame([row + [""] * (width - len(row)) for row in rows[1:]])
         header = rows[0] + [""] * (width - len(rows[0]))
     else:  # the csv module and pandas disagree: the text as pandas splits it, no records
-        sep = "\t" if path.suffix.lower() == ".tsv" else ","
         try:
-            text = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, header=None)
+            text = pd.read_csv(path, sep=_separator(path), dtype=str, keep_default_na=False,
+                               header=None)
         except pd.errors.ParserError as error:
             raise InputError(f"cannot read {path} as CSV: {error}") from None
         header, body = text.iloc[0].tolist(), text.iloc[1:].reset_index(drop=True)
@@ -208,7 +212,7 @@ def _csv_records(path: Path, n_rows: int) -> tuple[list[list[str]], list[str]] |
                 consumed.append(line)
                 yield line
 
-        delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+        delimiter = _separator(path)
         try:
             for row in csv.reader(lines(), delimiter=delimiter):
                 if row and not (len(row) == 1 and not row[0].strip()):  # blank: not a row
@@ -429,8 +433,7 @@ def table_header(path: str | os.PathLike[str]) -> list[str] | None:
             import pyarrow.parquet as pq
 
             return [str(c) for c in pq.read_schema(file).names]
-        sep = "\t" if file.suffix.lower() == ".tsv" else ","
-        return [str(c) for c in pd.read_csv(file, sep=sep, nrows=0).columns]
+        return [str(c) for c in pd.read_csv(file, sep=_separator(file), nrows=0).columns]
     except Exception:  # noqa: BLE001 - any reader error is reported by read_table
         return None
 
@@ -493,7 +496,7 @@ def write_table(frame: Any, path: str | os.PathLike[str]) -> Path:
             frame.to_parquet(handle, index=False)
     elif suffix in CSV_SUFFIXES:
         with atomic_write(target, "w", newline="") as handle:
-            frame.to_csv(handle, index=False, sep="\t" if suffix == ".tsv" else ",")
+            frame.to_csv(handle, index=False, sep=_separator(target))
     else:
         raise ValueError(f"cannot write a table as {suffix!r}; use one of {TABLE_SUFFIXES}")
     return target

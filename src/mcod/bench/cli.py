@@ -243,7 +243,7 @@ def run(args: argparse.Namespace) -> int:
         for group, members in det.groups().items():
             print(f"group {group}: {', '.join(members)}")
         for ab, changes in det.ABLATIONS.items():
-            print(f"ablation {ab}: {changes if changes is not None else 'NOT DEFINED YET'}")
+            print(f"ablation {ab}: {changes}")
         return 0
     print("usage: mcod bench {run,report,list} ... (see --help)", file=sys.stderr)
     return 2

@@ -119,7 +119,7 @@ def _mcod_epochs(config: Any) -> Callable[[bool], int | None]:
     return epochs
 
 
-def _ablation_config(name: str, changes: dict[str, Any]) -> Any:
+def ablation_config(name: str, changes: dict[str, Any]) -> Any:
     from mcod.config import get_config
 
     try:
@@ -256,7 +256,7 @@ def _mcod_spec(name: str, config: str, input: Literal["image", "table"]) -> Dete
 
 
 def registry(
-    ablations: Mapping[str, dict[str, Any] | None] | None = None,
+    ablations: Mapping[str, dict[str, Any]] | None = None,
 ) -> dict[str, DetectorSpec]:
     """All detectors by name. ``ablations`` overrides/extends ``ABLATIONS``."""
     specs: dict[str, DetectorSpec] = {
@@ -269,7 +269,7 @@ def registry(
         name = f"mcod-{ab}"
 
         def build(seed: int, quick: bool, _ab: str = ab, _ch: Any = changes) -> Any:
-            return _mcod(_ablation_config(_ab, _ch))(seed, quick)
+            return _mcod(ablation_config(_ab, _ch))(seed, quick)
 
         specs[name] = DetectorSpec(name, "ablation", "image", build, _mcod_epochs("default"))
     specs.update(_BASELINE_SPECS)

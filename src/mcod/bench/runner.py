@@ -70,7 +70,7 @@ def _check_ablations(names: Sequence[str], ablations: Mapping[str, Any] | None) 
     merged = {**det.ABLATIONS, **(ablations or {})}
     for name in names:
         if name.startswith("mcod-") and name[5:] in merged:
-            det._ablation_config(name[5:], merged[name[5:]])
+            det.ablation_config(name[5:], merged[name[5:]])
 
 
 def _load_tasks(
