@@ -354,6 +354,9 @@ def test_table_detectors_and_standardised_input():
     np.testing.assert_allclose(x[:, :2].mean(axis=0), 0, atol=1e-6)
     np.testing.assert_allclose(x[:, :2].std(axis=0), 1, atol=1e-5)
     assert np.all(x[:, 2] == 0)
+    new = X[:5] + 3.0  # rows to score: standardised by the fit rows' mean and sd
+    scored = det.prepare_input(det.get("copod"), new, fitted_on=X)
+    np.testing.assert_allclose(scored[:, :2], x[:5, :2] + 3.0 / X[:, :2].std(axis=0), rtol=1e-5)
     with pytest.raises(ValueError, match="does not take tables"):
         det.prepare_input(det.get("mcod-default"), X)
     with pytest.raises(ValueError, match="does not take images"):

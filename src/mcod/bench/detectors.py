@@ -313,23 +313,28 @@ def takes(spec: DetectorSpec, table: bool) -> bool:
     return (spec.input == "table" or spec.tables) if table else spec.input != "table"
 
 
-def standardise(X: np.ndarray) -> np.ndarray:
+def standardise(X: np.ndarray, fitted_on: np.ndarray | None = None) -> np.ndarray:
     """Features scaled to mean 0, sd 1 (constant features: 0) by a StandardScaler fitted on
-    ``X`` itself: the unlabeled rows the detector is fitted on."""
+    the unlabeled rows the detector is fitted on: ``fitted_on``, else ``X`` itself."""
     from sklearn.preprocessing import StandardScaler
 
-    return StandardScaler().fit_transform(np.asarray(X, dtype=np.float64)).astype(np.float32)
+    rows = np.asarray(X if fitted_on is None else fitted_on, dtype=np.float64)
+    scaler = StandardScaler().fit(rows)
+    return scaler.transform(np.asarray(X, dtype=np.float64)).astype(np.float32)
 
 
-def prepare_input(spec: DetectorSpec, images: np.ndarray) -> np.ndarray:
+def prepare_input(
+    spec: DetectorSpec, images: np.ndarray, fitted_on: np.ndarray | None = None
+) -> np.ndarray:
     """The array a detector is fitted/scored on: images as-is, or flattened pixels in [0, 1];
-    a 2-D table standardised (see :func:`standardise`)."""
+    a 2-D table standardised (see :func:`standardise`; ``fitted_on``: the fit rows, when
+    ``images`` are rows to score)."""
     table = images.ndim == 2
     if not takes(spec, table):
         kind = "tables" if table else "images"
         raise ValueError(f"detector {spec.name!r} does not take {kind}")
     if table:
-        return standardise(images)
+        return standardise(images, fitted_on)
     if spec.input == "image":
         return images
     flat = images.reshape(len(images), -1).astype(np.float32)

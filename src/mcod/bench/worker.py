@@ -78,7 +78,7 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     x_fit = detectors.prepare_input(spec, job["fit_images"])
     x_score = (
         None if job.get("score_images") is None
-        else detectors.prepare_input(spec, job["score_images"])
+        else detectors.prepare_input(spec, job["score_images"], fitted_on=job["fit_images"])
     )
     y = np.asarray(job["y"])
 
