@@ -247,3 +247,10 @@ def test_image_model_saved_before_the_training_size_was_recorded_scores_without_
         scores = loaded.decision_function(np.random.default_rng(2).random((4, 10, 10)))
     assert scores.shape == (4,)
     assert load(loaded.save(tmp_path / "again.pt")).image_size_in_ is None  # and saves again
+
+
+def test_an_unusable_device_at_load_is_named_not_blamed_on_the_file(image_model, tmp_path):
+    path = image_model.save(tmp_path / "m.pt")
+    with pytest.raises(ValueError, match="'mps': mcod runs on cpu or cuda") as info:
+        load(path, device="mps")
+    assert "damaged" not in str(info.value)

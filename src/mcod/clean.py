@@ -185,14 +185,7 @@ def _replace_dir(work: Path, out: Path) -> None:
 
 def run_clean(args: argparse.Namespace) -> int:
     """`mcod clean`: fit, cut, write inliers + outliers.csv into --out atomically."""
-    from mcod.cli import (
-        _count,
-        _describe,
-        _say,
-        make_detector,
-        note_if_too_few,
-        read_input,
-    )
+    from mcod.cli import _count, _say, make_detector, note_if_too_few, read_input, train_on
     from mcod.results import OUTLIERS_FILE, write_outliers_csv
 
     started = time.perf_counter()
@@ -200,10 +193,7 @@ def run_clean(args: argparse.Namespace) -> int:
     out = _check_out(args)
     detector = make_detector(args)
     data = read_input(args)
-    _say(args, f"data: {_describe(np.asarray(data.X))} ({data.source})")
-    _say(args, "training MCOD ...")
-    detector.fit(data.X)
-    _say(args, f"trained config {detector.config_.name} on {detector.device_}")
+    train_on(args, detector, data)
     scores = np.asarray(detector.decision_scores_, dtype=np.float64)
     if args.threshold is not None:
         threshold, how = float(args.threshold), f"--threshold {args.threshold:g}"

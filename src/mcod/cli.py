@@ -196,7 +196,8 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         "--epochs",
         type=_positive_int,
         metavar="N",
-        help="training epochs (default: the config's, 20 for 'default')",
+        help="training epochs (default: the config's, 20 for 'default', raised on small "
+        "data to reach its minimum number of steps)",
     )
     parser.add_argument(
         "--batch-size", type=_positive_int, metavar="N", help="default: the config's"
@@ -534,22 +535,26 @@ def _check_output_paths(args: argparse.Namespace) -> None:
             check_writable(option, value, folder)
 
 
+def train_on(args: argparse.Namespace, detector, data: InputData) -> float:
+    """Fit ``detector`` on the input (a table under its column names, kept for `score`),
+    saying what was trained; return the seconds it took."""
+    _say(args, f"data: {_describe(np.asarray(data.X))} ({data.source})")
+    _say(args, "training MCOD ...")  # the config it resolves to is named once trained
+    started = time.perf_counter()
+    detector.fit(data.X if data.table is None else data.table.named())
+    seconds = time.perf_counter() - started
+    _say(args, f"trained {_count(detector.config_.epochs, 'epoch')} of config "
+               f"{detector.config_.name} on {detector.device_} in {seconds:.1f} s")
+    return seconds
+
+
 def run_detect(args: argparse.Namespace) -> int:
     """`mcod detect`: train on the input, rank it, optionally save scores and model."""
     started = time.perf_counter()
     _check_output_paths(args)
     detector = make_detector(args)
     data = read_input(args, contamination=args.contamination)
-    _say(args, f"data: {_describe(data.X)} ({data.source})")
-    _say(args, "training MCOD ...")  # the config it resolves to is named once trained
-    fit_started = time.perf_counter()
-    detector.fit(data.X if data.table is None else data.table.named())  # names: for `score`
-    fit_seconds = time.perf_counter() - fit_started
-    _say(
-        args,
-        f"trained {_count(detector.config_.epochs, 'epoch')} of config {detector.config_.name} "
-        f"on {detector.device_} in {fit_seconds:.1f} s",
-    )
+    fit_seconds = train_on(args, detector, data)
     scores = detector.decision_scores_
     note_if_too_few(len(scores), detector.contamination)
     report_scores(

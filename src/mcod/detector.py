@@ -45,8 +45,11 @@ def resolve_device(device: str | torch.device) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         resolved = torch.device(device)
-    except (RuntimeError, TypeError) as error:
-        raise ValueError(f"invalid device {device!r}: {error}") from None
+    except (RuntimeError, TypeError):
+        raise ValueError(f"invalid device {device!r}: use auto, cpu, cuda or cuda:N") from None
+    if resolved.type not in ("cpu", "cuda"):  # the devices mcod is built and tested for
+        raise ValueError(f"device {device!r}: mcod runs on cpu or cuda (auto picks CUDA "
+                         "when present)")
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {device!r} asked for, but CUDA is not available here")
     if resolved.type == "cuda" and (resolved.index or 0) >= torch.cuda.device_count():
