@@ -49,6 +49,15 @@ def image_report(tmp_path_factory):
     return detector, path, path.read_text(encoding="utf-8")
 
 
+def clone_with_config(detector, config):
+    """A shallow copy of a fitted detector that reports another (schedule) config."""
+    import copy
+
+    other = copy.copy(detector)
+    other.config_ = config
+    return other
+
+
 def _external_references(html: str) -> list[str]:
     """Every src=/href= that is not an inline data URI or an in-page anchor."""
     targets = re.findall(r"""(?:src|href)\s*=\s*["']?([^"'\s>]*)""", html, flags=re.IGNORECASE)
@@ -68,6 +77,12 @@ def test_image_report_has_every_section_and_picture(image_report):
     expected = 1 + 1 + 24 + n_items * RECALL + 1 + 1
     assert html.count("<img") >= expected
     assert "AUROC" in html and "true outlier" in html
+    assert "inst, the instance contrastive loss" in html  # the loss names are explained
+    assert "after a warm-up" not in html  # one epoch: no warm-up to speak of
+    config = detector.config_.replace(epochs=20, warmup_epochs=5)  # a default-like schedule
+    warmed = render_report(clone_with_config(detector, config), _images()[0])
+    assert "read, how far features are from what memory recalls" in warmed
+    assert "on from epoch 6, after a warm-up" in warmed
     assert f"mcod {__version__}" in html
     assert not [p for p in path.parent.iterdir() if p.name != REPORT_FILE]  # no temp files
 

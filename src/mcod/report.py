@@ -260,7 +260,13 @@ class _Page:
             when = " (when the saved model was trained)" if model else ""
             html += (
                 f"<h3>Training loss per epoch{when}</h3>{_img(curves, 'training loss curves')}"
-                f'<p class="note">Mean of each loss term per epoch{over}.</p>'
+                f'<p class="note">Mean of each loss term per epoch{over}: inst, the '
+                "instance contrastive loss (two views of a sample agree); clu, the cluster "
+                "contrastive loss over memory assignments; bal, the balance of memory usage; "
+                "read, how far features are from what memory recalls (the score's basis"
+                + (f"; on from epoch {config.warmup_epochs + 1}, after a warm-up"
+                   if config.warmup_epochs else "")
+                + ").</p>"
             )
         return html
 
