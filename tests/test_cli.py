@@ -173,6 +173,8 @@ ERROR_CASES = {
     "both-inputs": (lambda d: ["detect", str(d), "--npy", _zeros_npy(d)], "not both"),
     "npy-folder": (lambda d: ["detect", "--npy", str(d)], "is a folder, not a .npy file"),
     "device-mps": (lambda d: ["detect", "--device", "mps"], "mcod runs on cpu or cuda"),
+    "contamination": (lambda d: ["detect", "--contamination", "0.6"],
+                      "--contamination must be in (0, 0.5], got 0.6"),
     "device-typo": (lambda d: ["detect", "--device", "gpu"], "use auto, cpu, cuda or cuda:N"),
     "seed-range": (lambda d: ["detect", "--seed", "-1"], "--seed: must be in 0..4294967295"),
     "seed-text": (lambda d: ["detect", "--seed", "x"], "--seed: must be an integer, got 'x'"),

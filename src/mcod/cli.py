@@ -404,19 +404,13 @@ def _count(n: int, noun: str) -> str:
 # --------------------------------------------------------------------------- model
 
 
-def _check_contamination(value: float) -> float:
-    if not 0.0 < value <= 0.5:  # also false for NaN
-        raise ValueError(f"--contamination must be in (0, 0.5], got {value}")
-    return value
-
-
 def make_detector(args: argparse.Namespace):  # -> MCOD
     """An unfitted MCOD from the options of `add_model_arguments` (validated)."""
-    from mcod.detector import MCOD, resolve_device
+    from mcod.detector import MCOD, check_contamination, resolve_device
 
     resolve_device(args.device)  # fail early and clearly on a bad device
     return MCOD(
-        contamination=_check_contamination(args.contamination),
+        contamination=check_contamination(args.contamination, "--contamination"),
         config=args.config,
         epochs=args.epochs,
         batch_size=args.batch_size,

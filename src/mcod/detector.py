@@ -58,6 +58,16 @@ def resolve_device(device: str | torch.device) -> torch.device:
     return resolved
 
 
+def check_contamination(value: object, name: str = "contamination") -> float:
+    """The expected outlier share, a Python float in (0, 0.5] (PyOD takes any other type
+    for a thresholder object), or a ValueError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{name} must be a Python float in (0, 0.5], got {value!r}")
+    if not 0.0 < value <= 0.5:  # also false for NaN
+        raise ValueError(f"{name} must be in (0, 0.5], got {value!r}")
+    return float(value)
+
+
 def _standardisation(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Column means and sds (StandardScaler's; a constant column gets sd 1). A column that
     StandardScaler takes for constant though it varies (a tiny spread on a huge offset,
@@ -229,11 +239,7 @@ class MCOD(BaseDetector):
         return self.network_.first.memory.items.cpu().numpy()
 
     def _validate_contamination(self) -> None:
-        c = self.contamination
-        if not isinstance(c, (int, float)):  # PyOD takes any other type for a thresholder
-            raise ValueError(f"contamination must be a Python float in (0, 0.5], got {c!r}")
-        if not 0.0 < c <= 0.5:  # also false for NaN
-            raise ValueError(f"contamination must be in (0, 0.5], got {c!r}")
+        check_contamination(self.contamination)
 
     # ------------------------------------------------------------------ data
 
