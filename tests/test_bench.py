@@ -459,3 +459,12 @@ def test_bench_help_has_examples_and_the_quick_one_plans_runs(capsys, tmp_path):
     assert "would run digits uod" in capsys.readouterr().out
     for command in RUN_EXAMPLES.replace("\\\n", " ").splitlines():  # ad-hoc runs never
         assert "--config" in command or "--results" in command  # append to the recorded ones
+
+
+def test_bad_run_lists_name_the_option(capsys):
+    from mcod.cli import main
+
+    assert main(["bench", "run", "--classes", "a", "--dry-run"]) == 2
+    assert "classes must be a comma list of integers" in capsys.readouterr().err
+    assert main(["bench", "run", "--rhos", "x", "--dry-run"]) == 2
+    assert "rhos must be a comma list of numbers" in capsys.readouterr().err

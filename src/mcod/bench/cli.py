@@ -111,13 +111,17 @@ def resolve_run_options(args: argparse.Namespace) -> dict[str, Any]:
         raise ValueError(f"max-n must be at least {MIN_MAX_N}, got {opts['max_n']}")
     if opts["threads"] is not None and int(opts["threads"]) < 1:
         raise ValueError(f"threads must be at least 1, got {opts['threads']}")
+    lists = {}
+    for key, convert in (("datasets", str), ("rhos", float), ("classes", int), ("seeds", int),
+                         ("detectors", str)):
+        try:
+            lists[key] = None if opts[key] is None else _as_list(opts[key], convert)
+        except ValueError:
+            kind = "integers (0,3,5 or 0-9)" if convert is int else "numbers (0.05,0.1)"
+            raise ValueError(f"{key} must be a comma list of {kind}, got {opts[key]!r}") from None
     return {
-        "datasets": _as_list(opts["datasets"], str),
+        **lists,
         "protocol": str(opts["protocol"]),
-        "rhos": _as_list(opts["rhos"], float),
-        "classes": None if opts["classes"] is None else _as_list(opts["classes"], int),
-        "seeds": _as_list(opts["seeds"], int),
-        "detectors": _as_list(opts["detectors"], str),
         "results": str(opts["results"]),
         "quick": bool(opts["quick"]),
         "max_n": None if opts["max_n"] in (None, 0) else int(opts["max_n"]),
