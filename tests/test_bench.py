@@ -465,6 +465,11 @@ def test_bad_run_lists_name_the_option(capsys):
     from mcod.cli import main
 
     assert main(["bench", "run", "--classes", "a", "--dry-run"]) == 2
-    assert "classes must be a comma list of integers" in capsys.readouterr().err
+    assert "--classes must be a comma list of integers" in capsys.readouterr().err
     assert main(["bench", "run", "--rhos", "x", "--dry-run"]) == 2
-    assert "rhos must be a comma list of numbers" in capsys.readouterr().err
+    assert "--rhos must be a comma list of numbers" in capsys.readouterr().err
+    for option, value, message in (("--seeds", "-1", "--seeds must be in 0..2**32 - 1"),
+                                   ("--rhos", "0.7", "--rhos must be in (0, 0.5]"),
+                                   ("--classes", "9-0", "--classes lists nothing")):
+        assert main(["bench", "run", option, value, "--dry-run"]) == 2
+        assert message in capsys.readouterr().err

@@ -247,6 +247,29 @@ def test_a_failed_final_rename_puts_the_previous_result_back(tmp_path, table_npy
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "table.npy"]
 
 
+def test_sigterm_while_the_old_result_is_removed_leaves_no_old_folder(
+    tmp_path, table_npy, monkeypatch
+):
+    import os
+    import shutil
+    import signal
+
+    out = tmp_path / "out"
+    assert main(["clean", "--npy", str(table_npy), *FAST, "--out", str(out)]) == 0
+    real_rmtree, calls = shutil.rmtree, []
+
+    def terminated_while_removing(path, *args, **kwargs):
+        calls.append(path)
+        if len(calls) == 1:  # as `kill` would, just as the old result is being deleted
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real_rmtree(path, *args, **kwargs)
+
+    monkeypatch.setattr(shutil, "rmtree", terminated_while_removing)
+    assert main(["clean", "--npy", str(table_npy), *FAST, "--out", str(out), "--overwrite"]) == 143
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "table.npy"]  # no .old-*
+    assert sorted(p.name for p in out.iterdir()) == ["inliers.npy", "outliers.csv"]
+
+
 def test_clean_help_has_examples(capsys):
     assert main(["clean", "--help"]) == 0
     text = capsys.readouterr().out

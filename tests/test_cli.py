@@ -175,6 +175,7 @@ ERROR_CASES = {
     "npy-folder": (lambda d: ["detect", "--npy", str(d)], "is a folder, not a .npy file"),
     "device-mps": (lambda d: ["detect", "--device", "mps"], "mcod runs on cpu or cuda"),
     "device-typo": (lambda d: ["detect", "--device", "gpu"], "use auto, cpu, cuda or cuda:N"),
+    "batch-size": (lambda d: ["detect", "--batch-size", "1"], "--batch-size: must be at least 2"),
     "seed-range": (lambda d: ["detect", "--seed", "-1"], "--seed: must be in 0..4294967295"),
     "seed-text": (lambda d: ["detect", "--seed", "x"], "--seed: must be an integer, got 'x'"),
     "not-npy": (

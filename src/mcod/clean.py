@@ -176,8 +176,12 @@ def _replace_dir(work: Path, out: Path) -> None:
             (old / "previous").rename(out)
             old.rmdir()
         raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    if old is not None:  # the result is in place: finish removing the old one even if
+        try:  # Ctrl-C or SIGTERM arrives meanwhile, then let that go on
+            shutil.rmtree(old, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(old, ignore_errors=True)
+            raise
 
 
 # --------------------------------------------------------------------------- command

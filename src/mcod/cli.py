@@ -147,6 +147,10 @@ def _non_negative_int(text: str) -> int:
     return _integer(text, 0)
 
 
+def _batch_size(text: str) -> int:
+    return _integer(text, 2)  # contrastive pairs need another sample in the batch
+
+
 def _seed(text: str) -> int:
     """--seed as torch takes it: 32 bits (larger seeds would alias smaller ones)."""
     return _integer(text, 0, 2**32 - 1)
@@ -200,7 +204,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         "data to reach its minimum number of steps)",
     )
     parser.add_argument(
-        "--batch-size", type=_positive_int, metavar="N", help="default: the config's"
+        "--batch-size", type=_batch_size, metavar="N", help="at least 2 (default: the config's)"
     )
     parser.add_argument(
         "--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:1 (default: auto)"

@@ -118,7 +118,13 @@ def resolve_run_options(args: argparse.Namespace) -> dict[str, Any]:
             lists[key] = None if opts[key] is None else _as_list(opts[key], convert)
         except ValueError:
             kind = "integers (0,3,5 or 0-9)" if convert is int else "numbers (0.05,0.1)"
-            raise ValueError(f"{key} must be a comma list of {kind}, got {opts[key]!r}") from None
+            raise ValueError(f"--{key} must be a comma list of {kind}, got {opts[key]!r}") from None
+        if lists[key] == []:
+            raise ValueError(f"--{key} lists nothing: {opts[key]!r}")
+    if any(not 0 <= seed < 2**32 for seed in lists["seeds"]):
+        raise ValueError(f"--seeds must be in 0..2**32 - 1, got {opts['seeds']!r}")
+    if any(not 0.0 < rho <= 0.5 for rho in lists["rhos"]):
+        raise ValueError(f"--rhos must be in (0, 0.5], got {opts['rhos']!r}")
     return {
         **lists,
         "protocol": str(opts["protocol"]),
