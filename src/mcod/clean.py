@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from mcod.atomic import plain_mode
+from mcod.folders import FolderScan
 
 __all__ = ["register", "run_clean"]
 
@@ -94,19 +95,18 @@ def _is_within(path: Path, other: Path) -> bool:
     return path == other or other in path.parents
 
 
-def _check_out(args: argparse.Namespace) -> Path:
-    """The resolved output folder; refuse one that holds or sits inside the input."""
+def _check_out(args: argparse.Namespace) -> tuple[Path, FolderScan | None]:
+    """The resolved output folder, and the input folder's scan (None for other input),
+    which the input is then read from; refuse an output that holds or sits inside the input."""
     from mcod.cli import check_writable
+    from mcod.folders import scan_folder
 
     check_writable("--out", args.out, folder=True)
     out = Path(args.out).expanduser().resolve()
     source = _input_path(args)
-    if source is not None and source.is_dir():  # with the folders linked from inside it
-        from mcod.folders import scan_folder
-
-        read = scan_folder(source).folders
-    else:
-        read = [] if source is None else [source]
+    scan = scan_folder(args.input) if source is not None and source.is_dir() else None
+    # the folders read: linked ones lead outside the input
+    read = scan.folders if scan is not None else [] if source is None else [source]
     for folder in read:
         if _is_within(folder, out) or _is_within(out, folder):
             through = "" if folder == source else f" (through a link to {folder})"
@@ -114,7 +114,7 @@ def _check_out(args: argparse.Namespace) -> Path:
                              "folder outside the input")
     if out.exists() and any(out.iterdir()) and not args.overwrite:
         raise FileExistsError(f"{out} exists; pass --overwrite to replace it")
-    return out
+    return out, scan
 
 
 # --------------------------------------------------------------------------- writers
@@ -189,14 +189,14 @@ def _replace_dir(work: Path, out: Path) -> None:
 
 def run_clean(args: argparse.Namespace) -> int:
     """`mcod clean`: fit, cut, write inliers + outliers.csv into --out atomically."""
-    from mcod.cli import _count, _say, make_detector, note_if_too_few, read_input, train_on
-    from mcod.results import OUTLIERS_FILE, write_outliers_csv
+    from mcod.cli import _say, make_detector, note_if_too_few, read_input, train_on
+    from mcod.results import OUTLIERS_FILE, counted, write_outliers_csv
 
     started = time.perf_counter()
     _check_cut(args)
-    out = _check_out(args)
+    out, scan = _check_out(args)
     detector = make_detector(args)
-    data = read_input(args)
+    data = read_input(args, scan=scan)
     train_on(args, detector, data)
     scores = np.asarray(detector.decision_scores_, dtype=np.float64)
     if args.threshold is not None:
@@ -224,7 +224,7 @@ def run_clean(args: argparse.Namespace) -> int:
         raise
     n = len(scores)
     print(
-        f"kept {int(keep.sum())} of {n} samples, removed {_count(int(outliers.sum()), 'outlier')} "
+        f"kept {int(keep.sum())} of {n} samples, removed {counted(int(outliers.sum()), 'outlier')} "
         f"(score > {threshold:.6g}, {how})"
     )
     print(f"wrote {out / written} and {out / OUTLIERS_FILE}")

@@ -27,9 +27,11 @@ from typing import NoReturn
 import numpy as np
 
 from mcod import __version__
-from mcod.config import CONFIGS
+from mcod.config import CONFIGS, MAX_SEED
 from mcod.datasets import DatasetMissingError
+from mcod.folders import FolderScan
 from mcod.inputs import DataWarning, InputError
+from mcod.results import counted
 from mcod.tables import TableData, is_table_path, table_options_given
 
 __all__ = [
@@ -152,8 +154,7 @@ def _batch_size(text: str) -> int:
 
 
 def _seed(text: str) -> int:
-    """--seed as torch takes it: 32 bits (larger seeds would alias smaller ones)."""
-    return _integer(text, 0, 2**32 - 1)
+    return _integer(text, 0, MAX_SEED)
 
 
 def add_input_arguments(parser: argparse.ArgumentParser, demo: bool) -> None:
@@ -352,10 +353,11 @@ def _load_demo(inlier: int, contamination: float, seed: int) -> InputData:
 
 
 def read_input(args: argparse.Namespace, contamination: float | None = None,
-               channels: int | None = None) -> InputData:
+               channels: int | None = None, scan: FolderScan | None = None) -> InputData:
     """The data named by INPUT / --npy; the demo when neither is given and the command has
     --demo-class (``contamination`` then sets the planted share). ``channels``: a fitted
-    model's, so that a folder's images are all read as grey (1) or RGB (3)."""
+    model's, so that a folder's images are all read as grey (1) or RGB (3); ``scan``: the
+    INPUT folder's, when the caller has walked it already."""
     table = getattr(args, "table", None)
     if sum(bool(x) for x in (args.input, args.npy, table)) > 1:
         raise InputError("give one of INPUT, --npy FILE or --table FILE, not both")
@@ -381,7 +383,7 @@ def read_input(args: argparse.Namespace, contamination: float | None = None,
     if args.input:
         from mcod.folders import load_images, scan_folder
 
-        scan = scan_folder(args.input)
+        scan = scan or scan_folder(args.input)
         note = scan.skipped_note()
         if note:
             print(f"mcod: note: below {args.input}, {note}", file=sys.stderr)
@@ -395,14 +397,11 @@ def read_input(args: argparse.Namespace, contamination: float | None = None,
 
 def _describe(X: np.ndarray) -> str:
     if X.ndim == 2:
-        return f"{X.shape[0]} rows of {_count(X.shape[1], 'column')}, dtype {X.dtype}"
+        return f"{X.shape[0]} rows of {counted(X.shape[1], 'column')}, dtype {X.dtype}"
     kind = "images" if X.ndim in (3, 4) else "samples"
     shape = "x".join(str(n) for n in X.shape[1:]) or "scalar"
     return f"{X.shape[0] if X.ndim else 0} {kind} of shape {shape}, dtype {X.dtype}"
 
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 # --------------------------------------------------------------------------- model
@@ -492,21 +491,19 @@ def _write_report(
 
     table = getattr(data, "table", None)
     _say(args, f"writing report to {Path(args.report) / REPORT_FILE}")
-    with warnings.catch_warnings():  # the report reads the data again: warned once already
-        warnings.simplefilter("ignore", DataWarning)
-        path = write_report(
-            args.report,
-            detector,
-            data.X,
-            scores=scores,
-            names=data.names,
-            truth=data.truth,
-            columns=None if table is None else table.columns,
-            filled=None if table is None else table.filled,
-            source=data.source,
-            fit_seconds=fit_seconds,
-            model=model,
-        )
+    path = write_report(
+        args.report,
+        detector,
+        data.X,
+        scores=scores,
+        names=data.names,
+        truth=data.truth,
+        columns=None if table is None else table.columns,
+        filled=None if table is None else table.filled,
+        source=data.source,
+        fit_seconds=fit_seconds,
+        model=model,
+    )
     print(f"wrote {path}")
 
 
@@ -541,7 +538,7 @@ def train_on(args: argparse.Namespace, detector, data: InputData) -> float:
     started = time.perf_counter()
     detector.fit(data.X if data.table is None else data.table.named())
     seconds = time.perf_counter() - started
-    _say(args, f"trained {_count(detector.config_.epochs, 'epoch')} of config "
+    _say(args, f"trained {counted(detector.config_.epochs, 'epoch')} of config "
                f"{detector.config_.name} on {detector.device_} in {seconds:.1f} s")
     return seconds
 

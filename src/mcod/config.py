@@ -12,6 +12,8 @@ import typing
 from dataclasses import dataclass
 from typing import Literal
 
+MAX_SEED = 2**32 - 1  # torch keeps 32 bits of a seed: larger ones would alias smaller ones
+
 
 @dataclass(frozen=True)
 class MCODConfig:

@@ -13,7 +13,7 @@ from pyod.models.base import BaseDetector
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
-from mcod.config import MCODConfig, get_config
+from mcod.config import MAX_SEED, MCODConfig, get_config
 from mcod.ensemble import MCODEnsemble, mean_history
 from mcod.inputs import (
     InputError,
@@ -91,6 +91,12 @@ def _standardisation(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean, std
 
 
+def _standardised(values: np.ndarray, mean: torch.Tensor, std: torch.Tensor) -> np.ndarray:
+    """(values - mean) / std in float64, clipped at Z_LIMIT training sds."""
+    z = (values - mean.double().numpy()) / std.double().numpy()
+    return np.clip(z, -Z_LIMIT, Z_LIMIT)
+
+
 class MCOD(BaseDetector):
     """Unsupervised outlier detection with memory and contrastive learning.
 
@@ -135,7 +141,7 @@ class MCOD(BaseDetector):
 
     def fit(self, X: np.ndarray, y: object = None) -> MCOD:
         """Learn features and memory from X alone; `y` is ignored (unsupervised)."""
-        self._validate_contamination()
+        check_contamination(self.contamination)
         for name, least in (("batch_size", 2), ("epochs", 1)):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not (
@@ -144,7 +150,7 @@ class MCOD(BaseDetector):
                 raise ValueError(f"{name} must be an integer of at least {least}, got {value!r}")
         seed = self.random_state
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)
-                                 or not 0 <= seed < 2**32):  # torch keeps 32 bits: no aliases
+                                 or not 0 <= seed <= MAX_SEED):
             raise ValueError(f"random_state must be an integer seed in 0..2**32 - 1 or None, "
                              f"got {seed!r}")
         device = resolve_device(self.device)
@@ -238,9 +244,6 @@ class MCOD(BaseDetector):
         check_is_fitted(self, ["network_"])
         return self.network_.first.memory.items.cpu().numpy()
 
-    def _validate_contamination(self) -> None:
-        check_contamination(self.contamination)
-
     # ------------------------------------------------------------------ data
 
     def _prepare(self, X: np.ndarray, fitting: bool) -> torch.Tensor:
@@ -282,8 +285,7 @@ class MCOD(BaseDetector):
             raise InputError(
                 f"X has {table.shape[1]} features, the model was fitted on {self.n_features_in_}"
             )
-        z = (table - self.scale_mean_.double().numpy()) / self.scale_std_.double().numpy()
-        z = np.clip(z, -Z_LIMIT, Z_LIMIT)
+        z = _standardised(table, self.scale_mean_, self.scale_std_)
         if config.table_yeo_johnson:
             z = self._yeo_johnson(z, fitting)
         return torch.from_numpy(z.astype(np.float32))
@@ -328,8 +330,7 @@ class MCOD(BaseDetector):
         if fitting:
             mean, std = _standardisation(out)
             self.power_mean_, self.power_std_ = torch.from_numpy(mean), torch.from_numpy(std)
-        out = (out - self.power_mean_.double().numpy()) / self.power_std_.double().numpy()
-        return np.clip(out, -Z_LIMIT, Z_LIMIT)
+        return _standardised(out, self.power_mean_, self.power_std_)
 
     def _resolve_config(self, kind: str) -> MCODConfig:
         config = get_config(self.config)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import os
+import warnings
 from collections.abc import Sequence
 from html import escape
 from pathlib import Path
@@ -24,8 +25,8 @@ import numpy as np
 from mcod import __version__
 from mcod import report_figures as figures
 from mcod.atomic import write_atomic
-from mcod.inputs import as_image_batch, as_table
-from mcod.results import top_indices
+from mcod.inputs import DataWarning, as_image_batch, as_table
+from mcod.results import counted, top_indices
 
 __all__ = ["REPORT_FILE", "render_report", "write_report"]
 
@@ -85,15 +86,17 @@ def render_report(
         truth = np.asarray(truth).astype(np.int64)
         if truth.shape != scores.shape:
             raise ValueError(f"truth {truth.shape} does not match scores {scores.shape}")
-    features, attention = detector.embed(model_input)
     page = _Page(detector, X, scores, names, truth, columns, filled)
-    sections = [
-        ("summary", "Summary", page.summary(source, fit_seconds, model)),
-        ("scores", "Score distribution", page.histogram()),
-        ("top", "Top outliers", page.top_outliers(top, new_data=model is not None)),
-        ("memory", "Memory: what mcod learned as normal", page.memory(attention)),
-        ("map", "Feature map", page.feature_map(features)),
-    ]
+    with warnings.catch_warnings():  # X was scored (and warned about) already: read quietly
+        warnings.simplefilter("ignore", DataWarning)
+        features, attention = detector.embed(model_input)
+        sections = [
+            ("summary", "Summary", page.summary(source, fit_seconds, model)),
+            ("scores", "Score distribution", page.histogram()),
+            ("top", "Top outliers", page.top_outliers(top, new_data=model is not None)),
+            ("memory", "Memory: what mcod learned as normal", page.memory(attention)),
+            ("map", "Feature map", page.feature_map(features)),
+        ]
     if truth is not None and 0 < truth.sum() < len(truth):
         sections.append(("truth", "Ground truth: ROC and precision-recall", page.curves()))
     return _document(sections, source)
@@ -153,10 +156,6 @@ def typical_samples(attention: np.ndarray, flagged: np.ndarray, shown: int) -> l
     ]
 
 
-def _samples(n: int) -> str:
-    return f"{n:,} sample" + ("" if n == 1 else "s")
-
-
 def _fmt(value: float) -> str:
     return f"{value:.4g}"
 
@@ -212,11 +211,11 @@ class _Page:
         config = d.config_
         facts = [
             ("samples", f"{n:,}"),
-            ("input", f"table of {columns} column{'' if columns == 1 else 's'}" if self.is_table
+            ("input", f"table of {counted(columns, 'column')}" if self.is_table
              else f"images, each {shape} ({self.X.dtype})"),
             (
                 "configuration",
-                f"{config.name} ({config.epochs} epoch{'' if config.epochs == 1 else 's'}, "
+                f"{config.name} ({counted(config.epochs, 'epoch')}, "
                 f"batch {config.batch_size}, "
                 f"{config.n_memory} memory items"
                 + (f"; {config.members} networks, scores averaged" if config.members > 1 else "")
@@ -229,8 +228,7 @@ class _Page:
             ("device", str(getattr(d, "device_", "?"))),
         ]
         if self.filled is not None:
-            n_filled = int(self.filled.sum())
-            facts.append(("missing values", f"{n_filled:,} cell{'' if n_filled == 1 else 's'} "
+            facts.append(("missing values", f"{counted(int(self.filled.sum()), 'cell')} "
                                             "filled by --fill-missing, marked 'filled' where "
                                             "shown"))
         if fit_seconds is not None:
@@ -372,7 +370,7 @@ class _Page:
             captions = [f"{attention[i, j]:.2f}" for i in best]
             parts.append(
                 f'<div class="item"><div class="itemhead"><b>item {j}</b>{bar}'
-                f'<span class="count">{_samples(int(round(usage[j] * n)))}</span></div>'
+                f'<span class="count">{counted(int(round(usage[j] * n)), "sample")}</span></div>'
                 f"{self._thumbs(best, 56, captions)}</div>"
             )
         if self.is_table:

@@ -14,6 +14,7 @@ from mcod.atomic import atomic_write
 __all__ = [
     "OUTLIERS_FILE",
     "SCORES_FILE",
+    "counted",
     "ranks",
     "top_indices",
     "write_outliers_csv",
@@ -22,6 +23,11 @@ __all__ = [
 
 SCORES_FILE = "scores.csv"
 OUTLIERS_FILE = "outliers.csv"
+
+
+def counted(n: int, noun: str) -> str:
+    """'1 outlier', '2,500 outliers': a count with its noun, for messages and reports."""
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
 def _check(scores: np.ndarray, labels: np.ndarray, names: Sequence[str] | None) -> None:

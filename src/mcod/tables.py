@@ -264,10 +264,10 @@ def _fill_values(frame: Any, fill: str, given: Mapping[str, float]) -> dict[str,
     return values
 
 
-def _missing(frame: Any, values: dict[str, float], fill: str, path: Path) -> Any:
-    """Numeric gaps: an error, or filled with ``values``. Categorical gaps stay: they
-    one-hot to all zeros."""
-    counts = frame.isna().sum()
+def _missing(frame: Any, gaps: Any, values: dict[str, float], fill: str, path: Path) -> Any:
+    """Numeric gaps (``gaps``: ``frame.isna()``): an error, or filled with ``values``.
+    Categorical gaps stay: they one-hot to all zeros."""
+    counts = gaps.sum()
     bad = {str(c): int(n) for c, n in counts.items() if n and _is_numeric(frame[c])}
     if not bad:
         return frame
@@ -346,11 +346,13 @@ def read_table(
         )
     values = _fill_values(data, fill_missing, fill_values or {})
     gaps = data.isna()
-    data = _missing(data, values, fill_missing, file)
+    data = _missing(data, gaps, values, fill_missing, file)
     if non_numeric:
         data = pd.get_dummies(data, columns=non_numeric, prefix_sep="=", dtype="float64")
-    filled = np.stack([gaps[c].to_numpy(dtype=bool) if c in values else np.zeros(len(data), bool)
-                       for c in data.columns], axis=1)
+    filled = None  # built only when a gap was filled (N x D booleans otherwise)
+    if any(gaps[c].any() for c in values):
+        filled = np.stack([gaps[c].to_numpy(dtype=bool) if c in values
+                           else np.zeros(len(data), bool) for c in data.columns], axis=1)
     X = np.ascontiguousarray(data.to_numpy(dtype=np.float64))
     infinite = [str(c) for c, bad in zip(data.columns, np.isinf(X).any(axis=0), strict=True) if bad]
     if infinite:
@@ -361,7 +363,7 @@ def read_table(
                "fill_missing": fill_missing, "fill_values": values,
                "categorical_columns": non_numeric}
     return TableData(X, ids, id_column, [str(c) for c in data.columns], original, file, options,
-                     records, filled if filled.any() else None)
+                     records, filled)
 
 
 def align_columns(table: TableData, fitted: list[str]) -> TableData:

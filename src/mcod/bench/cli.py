@@ -121,7 +121,9 @@ def resolve_run_options(args: argparse.Namespace) -> dict[str, Any]:
             raise ValueError(f"--{key} must be a comma list of {kind}, got {opts[key]!r}") from None
         if lists[key] == []:
             raise ValueError(f"--{key} lists nothing: {opts[key]!r}")
-    if any(not 0 <= seed < 2**32 for seed in lists["seeds"]):
+    from mcod.config import MAX_SEED
+
+    if any(not 0 <= seed <= MAX_SEED for seed in lists["seeds"]):
         raise ValueError(f"--seeds must be in 0..2**32 - 1, got {opts['seeds']!r}")
     if any(not 0.0 < rho <= 0.5 for rho in lists["rhos"]):
         raise ValueError(f"--rhos must be in (0, 0.5], got {opts['rhos']!r}")
