@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ import numpy as np
 
 from mcod.atomic import plain_mode
 from mcod.folders import FolderScan
+from mcod.results import OUTLIERS_FILE, counted, write_outliers_csv
 
 __all__ = ["register", "run_clean"]
 
@@ -97,14 +97,17 @@ def _is_within(path: Path, other: Path) -> bool:
 
 def _check_out(args: argparse.Namespace) -> tuple[Path, FolderScan | None]:
     """The resolved output folder, and the input folder's scan (None for other input),
-    which the input is then read from; refuse an output that holds or sits inside the input."""
-    from mcod.cli import check_writable
+    which the input is then read from; refuse an output that holds or sits inside the input,
+    or that is a link or not ours to replace (mcod.output_paths)."""
+    from mcod.cli import input_files
     from mcod.folders import scan_folder
+    from mcod.output_paths import check_outputs, folder_output
 
-    check_writable("--out", args.out, folder=True)
-    out = Path(args.out).expanduser().resolve()
+    output = folder_output("--out", args.out)
     source = _input_path(args)
     scan = scan_folder(args.input) if source is not None and source.is_dir() else None
+    check_outputs([output], input_files(args, None))
+    out = Path(args.out).expanduser().resolve()
     # the folders read: linked ones lead outside the input
     read = scan.folders if scan is not None else [] if source is None else [source]
     for folder in read:
@@ -112,9 +115,18 @@ def _check_out(args: argparse.Namespace) -> tuple[Path, FolderScan | None]:
             through = "" if folder == source else f" (through a link to {folder})"
             raise ValueError(f"--out {out} overlaps the input {source}{through}; choose a "
                              "folder outside the input")
-    if out.exists() and any(out.iterdir()) and not args.overwrite:
-        raise FileExistsError(f"{out} exists; pass --overwrite to replace it")
     return out, scan
+
+
+def _check_empty(out: Path, overwrite: bool) -> frozenset[tuple[str, int, int]]:
+    """What DIR holds now (to see at the end whether it changed); refused if it holds
+    anything and --overwrite was not given."""
+    from mcod.folder_swap import fingerprint
+
+    content = fingerprint(out) or frozenset()
+    if content and not overwrite:
+        raise FileExistsError(f"{out} exists; pass --overwrite to replace it")
+    return content
 
 
 # --------------------------------------------------------------------------- writers
@@ -163,38 +175,40 @@ def _write_inliers(args: argparse.Namespace, data: Any, keep: np.ndarray, work: 
     return "inliers.npy"
 
 
-def _replace_dir(work: Path, out: Path) -> None:
-    """Move ``work`` to ``out``; an existing ``out`` is moved aside first, then removed."""
-    old = None
-    if out.exists():
-        old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old-"))
-        out.rename(old / "previous")
-    try:
-        work.rename(out)
-    except BaseException:  # the previous result goes back where it was
-        if old is not None:
-            (old / "previous").rename(out)
-            old.rmdir()
-        raise
-    if old is not None:  # the result is in place: finish removing the old one even if
-        try:  # Ctrl-C or SIGTERM arrives meanwhile, then let that go on
-            shutil.rmtree(old, ignore_errors=True)
-        except BaseException:
-            shutil.rmtree(old, ignore_errors=True)
-            raise
-
-
 # --------------------------------------------------------------------------- command
 
 
 def run_clean(args: argparse.Namespace) -> int:
-    """`mcod clean`: fit, cut, write inliers + outliers.csv into --out atomically."""
-    from mcod.cli import _say, make_detector, note_if_too_few, read_input, train_on
-    from mcod.results import OUTLIERS_FILE, counted, write_outliers_csv
+    """`mcod clean`: fit, cut, write inliers + outliers.csv into --out. DIR is locked for
+    the whole run and replaced in one step at the end (mcod.folder_swap)."""
+    from mcod.cli import _say
+    from mcod.folder_swap import FolderLock, recover
 
     started = time.perf_counter()
     _check_cut(args)
     out, scan = _check_out(args)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with FolderLock(out):
+        for line in recover(out):
+            print(f"mcod: note: {line}", file=sys.stderr)
+        before = _check_empty(out, args.overwrite)
+        written, kept, removed, cut = _clean_into(args, out, scan, before)
+    n = kept + removed
+    print(f"kept {kept} of {n} samples, removed {counted(removed, 'outlier')} ({cut})")
+    print(f"wrote {out / written} and {out / OUTLIERS_FILE}")
+    _say(args, f"wall time {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+def _clean_into(
+    args: argparse.Namespace, out: Path, scan: FolderScan | None,
+    before: frozenset[tuple[str, int, int]],
+) -> tuple[str, int, int, str]:
+    """Fit, cut and put the result in place of ``out`` (unless ``out`` changed from
+    ``before`` meanwhile); return what was written, the kept and removed counts and the cut."""
+    from mcod.cli import make_detector, note_if_too_few, read_input, train_on
+    from mcod.folder_swap import fingerprint, replace_folder, work_folder
+
     detector = make_detector(args)
     data = read_input(args, scan=scan)
     train_on(args, detector, data)
@@ -210,23 +224,15 @@ def run_clean(args: argparse.Namespace) -> int:
     if not keep.any():
         print(f"mcod: warning: {how} removes every sample", file=sys.stderr)
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
+    work = work_folder(out, plain_mode(folder=True))
     try:
-        work.chmod(plain_mode(folder=True))  # mkdtemp makes 0700; give DIR mkdir's mode
         written = _write_inliers(args, data, keep, work)
-        write_outliers_csv(
-            work / OUTLIERS_FILE, scores, outliers, data.names, data.key_column
-        )
-        _replace_dir(work, out)
+        write_outliers_csv(work / OUTLIERS_FILE, scores, outliers, data.names, data.key_column)
+        if (fingerprint(out) or frozenset()) != before:
+            raise FileExistsError(f"{out} changed while mcod clean ran; it is left as it is "
+                                  "and this result is discarded")
+        replace_folder(work, out)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
-    n = len(scores)
-    print(
-        f"kept {int(keep.sum())} of {n} samples, removed {counted(int(outliers.sum()), 'outlier')} "
-        f"(score > {threshold:.6g}, {how})"
-    )
-    print(f"wrote {out / written} and {out / OUTLIERS_FILE}")
-    _say(args, f"wall time {time.perf_counter() - started:.1f} s")
-    return 0
+    return written, int(keep.sum()), int(outliers.sum()), f"score > {threshold:.6g}, {how}"

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import signal
 import sys
 import time
@@ -510,24 +509,45 @@ def _write_report(
 # --------------------------------------------------------------------------- commands
 
 
-def check_writable(option: str, value: str, folder: bool) -> None:
-    """Refuse an output path that cannot be written (a file where a folder is needed, or
-    the reverse, or a file on the way to it), before any training is spent."""
-    path = Path(value).expanduser()
-    if folder and path.exists() and not path.is_dir():
-        raise InputError(f"{option} {value} is a file; give a folder")
-    if not folder and (path.is_dir() or value.endswith(("/", os.sep))):
-        raise InputError(f"{option} {value} is a folder; give a file name such as model.pt")
-    blocking = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
-    if blocking is not None:
-        raise InputError(f"{option} {value}: {blocking} is a file, not a folder")
+def input_files(args: argparse.Namespace, scan: FolderScan | None) -> list[Path]:
+    """The files a command reads (array, table, model and, for a folder, its images),
+    for :func:`mcod.output_paths.check_outputs` to keep every output off them."""
+    named = [getattr(args, name, None) for name in ("npy", "table", "model", "input")]
+    files = [Path(value).expanduser() for value in named if value]
+    if scan is not None:
+        files += scan.images
+    return files
 
 
-def _check_output_paths(args: argparse.Namespace) -> None:
-    for option, value, folder in (("--out", args.out, True), ("--report", args.report, True),
-                                  ("--save-model", getattr(args, "save_model", None), False)):
-        if value:
-            check_writable(option, value, folder)
+def _check_outputs(args: argparse.Namespace, scan: FolderScan | None) -> None:
+    """--out, --report and --save-model: never an input, each other or a device, and
+    writable, checked before any training is spent (see mcod.output_paths)."""
+    from mcod.output_paths import check_outputs, file_output, folder_output
+    from mcod.report import REPORT_FILE
+    from mcod.results import SCORES_FILE
+
+    outputs = []
+    if args.out:
+        outputs.append(folder_output("--out", args.out, SCORES_FILE))
+    if args.report:
+        outputs.append(folder_output("--report", args.report, REPORT_FILE))
+    if getattr(args, "save_model", None):
+        outputs.append(file_output("--save-model", args.save_model))
+    names = {output.path.name for output in outputs}  # only images of those names can clash
+    if scan is not None:
+        scan = FolderScan([p for p in scan.images if p.name in names], [], scan.folders)
+    check_outputs(outputs, input_files(args, scan))
+
+
+def _scan_input(args: argparse.Namespace) -> FolderScan | None:
+    """The INPUT folder's scan (None for other input): read once, for the output check
+    and then the images."""
+    from mcod.folders import scan_folder
+
+    other = args.npy or getattr(args, "table", None)  # both given: read_input refuses
+    if args.input and not other and Path(args.input).expanduser().is_dir():
+        return scan_folder(args.input)
+    return None
 
 
 def train_on(args: argparse.Namespace, detector, data: InputData) -> float:
@@ -546,9 +566,10 @@ def train_on(args: argparse.Namespace, detector, data: InputData) -> float:
 def run_detect(args: argparse.Namespace) -> int:
     """`mcod detect`: train on the input, rank it, optionally save scores and model."""
     started = time.perf_counter()
-    _check_output_paths(args)
+    scan = _scan_input(args)
+    _check_outputs(args, scan)
     detector = make_detector(args)
-    data = read_input(args, contamination=args.contamination)
+    data = read_input(args, contamination=args.contamination, scan=scan)
     fit_seconds = train_on(args, detector, data)
     scores = detector.decision_scores_
     note_if_too_few(len(scores), detector.contamination)
@@ -595,7 +616,8 @@ def run_score(args: argparse.Namespace) -> int:
     from mcod.persistence import load_with_table_options
 
     started = time.perf_counter()
-    _check_output_paths(args)
+    scan = _scan_input(args)
+    _check_outputs(args, scan)
     detector, table_options = load_with_table_options(args.model, device=args.device)
     _check_input_kind(args, detector.input_kind_)
     table_path = args.table or (args.input if is_table_path(args.input) else None)
@@ -606,7 +628,7 @@ def run_score(args: argparse.Namespace) -> int:
         if taken:
             _say(args, f"table options from the model: {' '.join(taken)}")
     images = detector.input_kind_ == "image"
-    data = read_input(args, channels=detector.n_channels_ if images else None)
+    data = read_input(args, channels=detector.n_channels_ if images else None, scan=scan)
     if data.table is not None and detector.feature_names_in_ is not None:
         from mcod.tables import align_columns
 
