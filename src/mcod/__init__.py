@@ -1,10 +1,40 @@
-"""mcod: find the outliers in unlabeled data with memory and contrastive learning (MCOD)."""
+"""mcod: find the outliers in unlabeled data with memory and contrastive learning (MCOD).
+
+The public names are imported on first use (PEP 562), so that ``import mcod`` and the
+command line's start (``mcod --help``, a Ctrl-C while it loads) do not wait for torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-from mcod.config import MCODConfig, get_config  # noqa: E402
-from mcod.detector import MCOD  # noqa: E402
-from mcod.inputs import DataWarning  # noqa: E402
-from mcod.persistence import load  # noqa: E402
-
 __all__ = ["MCOD", "DataWarning", "MCODConfig", "__version__", "get_config", "load"]
+
+_HOMES = {
+    "MCOD": "mcod.detector",
+    "DataWarning": "mcod.inputs",
+    "MCODConfig": "mcod.config",
+    "get_config": "mcod.config",
+    "load": "mcod.persistence",
+}
+
+if TYPE_CHECKING:
+    from mcod.config import MCODConfig, get_config
+    from mcod.detector import MCOD
+    from mcod.inputs import DataWarning
+    from mcod.persistence import load
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module 'mcod' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_HOMES[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

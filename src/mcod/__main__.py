@@ -1,7 +1,19 @@
-"""`python -m mcod ...` runs the command line, like the `mcod` script."""
+"""The ``mcod`` command (also ``python -m mcod``): a Ctrl-C while the libraries load ends
+it quietly like one during work (exit 130), not with a traceback."""
+
+from __future__ import annotations
 
 import sys
 
-from mcod.cli import main
 
-sys.exit(main())
+def main() -> int:
+    try:
+        from mcod.cli import main as run
+    except KeyboardInterrupt:
+        print("mcod: interrupted", file=sys.stderr)
+        return 130
+    return run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

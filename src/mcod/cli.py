@@ -652,27 +652,36 @@ def _one_line(message: str) -> str:
 
 
 class Terminated(BaseException):
-    """SIGTERM (``kill``, ``docker stop``, a job scheduler), raised where the program is,
-    so that half-written outputs are removed as on Ctrl-C instead of being left behind."""
+    """SIGTERM (``kill``, ``docker stop``, a job scheduler) or SIGHUP (the terminal closed,
+    ssh dropped), raised where the program is, so that half-written outputs are removed as
+    on Ctrl-C instead of being left behind."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+TERMINATING = (signal.SIGTERM, signal.SIGHUP)
 
 
 def _raise_terminated(signum: int, frame: object) -> NoReturn:
-    raise Terminated
+    raise Terminated(signum)
 
 
 @contextmanager
-def _sigterm_raises() -> Iterator[None]:
-    """SIGTERM raises :class:`Terminated` inside the block (main thread only: elsewhere
-    Python cannot set handlers, and the default action stays)."""
+def _terminating_signals_raise() -> Iterator[None]:
+    """SIGTERM and SIGHUP raise :class:`Terminated` inside the block (main thread only:
+    elsewhere Python cannot set handlers, and the default action stays)."""
     try:
-        previous = signal.signal(signal.SIGTERM, _raise_terminated)
+        previous = {signum: signal.signal(signum, _raise_terminated) for signum in TERMINATING}
     except ValueError:  # not the main thread
         yield
         return
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _one_line_for_ours(show: Callable[..., None]) -> Callable[..., None]:
@@ -702,7 +711,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     try:
-        with _sigterm_raises(), warnings.catch_warnings():  # catch_warnings: restores display
+        # catch_warnings: restores the warnings' display afterwards
+        with _terminating_signals_raise(), warnings.catch_warnings():
             warnings.showwarning = _one_line_for_ours(warnings.showwarning)
             return int(args.func(args))
     except USER_ERRORS as error:
@@ -711,9 +721,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("mcod: interrupted", file=sys.stderr)
         return 130
-    except Terminated:
-        print("mcod: terminated", file=sys.stderr)
-        return 128 + signal.SIGTERM
+    except Terminated as stop:
+        print("mcod: terminated" if stop.signum == signal.SIGTERM else "mcod: hangup",
+              file=sys.stderr)
+        return 128 + stop.signum
 
 
 if __name__ == "__main__":  # pragma: no cover
