@@ -71,12 +71,23 @@ def work_folder(out: Path, mode: int) -> Path:
 
 @contextlib.contextmanager
 def _signals_deferred() -> Iterator[None]:
-    """Ctrl-C, SIGTERM and SIGHUP are held until the block ends (then acted on)."""
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _DEFERRED)
+    """Ctrl-C, SIGTERM and SIGHUP that arrive in the block are acted on as it ends. (Their
+    handlers are swapped, not the signals blocked: a blocked signal still reaches the
+    program through any other thread, torch's among them.)"""
+    arrived: list[int] = []
+    try:
+        previous = {signum: signal.signal(signum, lambda n, _: arrived.append(n))
+                    for signum in _DEFERRED}
+    except ValueError:  # not the main thread: Python runs no handlers here anyway
+        yield
+        return
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        for signum in dict.fromkeys(arrived):
+            signal.raise_signal(signum)
 
 
 def replace_folder(work: Path, out: Path) -> None:
