@@ -202,12 +202,15 @@ def _check_archive(path: Path) -> None:
         with zipfile.ZipFile(path) as zipped:
             _check_entries(path, zipped.infolist(), size)
             checksums = [i for i in zipped.infolist() if _is_checksum(i.filename)]
-            stored = zipped.read(checksums[0]).decode("ascii") if checksums else None
-            actual = _digest(zipped)
+            stored = zipped.read(checksums[0]) if checksums else None
+            try:
+                actual = _digest(zipped).encode()
+            except _ZIP_ERRORS:  # an entry's CRC-32 (or its header) is wrong
+                actual = None
     except _ZIP_ERRORS:
         raise _unreadable(path) from None
-    if stored is not None and stored != actual:
-        raise ModelFileError(f"{path} is corrupt: its content does not match the checksum "
+    if actual is None or stored not in (None, actual):
+        raise ModelFileError(f"{path} is corrupt: its content does not match the checksums "
                              "stored in it")
 
 
@@ -335,8 +338,8 @@ def _detector(state: dict[str, Any]) -> MCOD:
           params.get("device"))
     _need(isinstance(params.get("verbose", False), bool), "params.verbose", "True or False",
           params.get("verbose"))
-    detector = MCOD(**params)
-    try:
+    try:  # PyOD checks the contamination as MCOD is made, MCOD the rest
+        detector = MCOD(**params)
         detector.check_settings()
     except ValueError as error:
         raise ValueError(f"params.{error}") from None
@@ -370,6 +373,7 @@ def _input_shape(state: dict[str, Any], config: MCODConfig) -> tuple[str, tuple[
         _need(len(shape) == 1, "input_shape", "[features] for a table model", shape)
     else:
         size = config.image_size
+        _need(size > 0, "config.image_size", "positive in an image model", size)
         _need(len(shape) == 3 and shape[0] <= MAX_CHANNELS and shape[1:] == [size, size],
               "input_shape", f"[channels (1 to {MAX_CHANNELS}), {size}, {size}] (the config's "
               "image_size)", shape)
