@@ -141,10 +141,12 @@ def test_deflate_bomb_entry_is_refused_before_it_unpacks(image_state, tmp_path):
     _refused(path, "is compressed", f"unpack to {8 * n}")
 
 
-def test_caps_on_training_scores_and_file_size(image_model, tmp_path, monkeypatch):
+def test_caps_on_training_scores_entries_and_file_size(image_model, tmp_path, monkeypatch):
     path = image_model.save(tmp_path / "m.pt")
     monkeypatch.setattr(pers, "MAX_SAMPLES", 39)
     _refused(path, "decision_scores must be a 1-D tensor of 2 to 39 training scores")
+    monkeypatch.setattr(pers, "MAX_PICKLE_BYTES", 100)
+    _refused(path, "data.pkl", "entries other than tensors take at most 100")
     monkeypatch.setattr(pers, "MAX_FILE_BYTES", 1000)
     _refused(path, "a model file holds at most 1000")
 

@@ -12,6 +12,7 @@ allocation the model's shapes do not call for.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import math
@@ -44,7 +45,7 @@ CHECKSUM_ENTRY = "mcod.sha256"  # beside torch's data.pkl in the archive's folde
 # What a model file may hold. A fitted model needs far less: mcod's largest network (the
 # release config) is 10 MiB, and scores and labels take 16 bytes a training sample.
 MAX_FILE_BYTES = 2**30
-MAX_PICKLE_BYTES = 64 * 2**20  # the plain values: config, history, names, options
+MAX_PICKLE_BYTES = 64 * 2**20  # an entry read whole: the plain values (data.pkl) and such
 MAX_ENTRIES = 10_000  # one a tensor: a five-member tabular model has 230
 MAX_SAMPLES = 20_000_000  # training scores kept
 MAX_IMAGE_SIZE = 1024  # the network's input side: images are resized to it when scored
@@ -166,14 +167,13 @@ def _digest(zipped: zipfile.ZipFile) -> str:
             continue
         digest.update(f"{info.filename}\0{info.file_size}\0".encode())
         with zipped.open(info) as entry:
-            for chunk in iter(lambda: entry.read(2**20), b""):  # noqa: B023 - read at once
+            for chunk in iter(functools.partial(entry.read, 2**20), b""):
                 digest.update(chunk)
     return f"sha256:{digest.hexdigest()}"
 
 
 def _is_checksum(name: str) -> bool:
     return name.rsplit("/", 1)[-1] == CHECKSUM_ENTRY
-
 
 
 # --------------------------------------------------------------------------- loading
@@ -225,9 +225,11 @@ def _check_entries(path: Path, entries: list[zipfile.ZipInfo], size: int) -> Non
             raise ModelFileError(
                 f"{path}: entry {info.filename!r} is compressed ({info.compress_size} bytes "
                 f"that unpack to {info.file_size}); mcod model files store entries as they are")
-        if info.filename.endswith("/data.pkl") and info.file_size > MAX_PICKLE_BYTES:
-            raise ModelFileError(f"{path}: its plain values take {info.file_size} bytes; a "
-                                 f"model file holds at most {MAX_PICKLE_BYTES}")
+        tensor = "/data/" in info.filename  # mapped, not read, by torch.load(mmap=True)
+        if not tensor and info.file_size > MAX_PICKLE_BYTES:
+            raise ModelFileError(f"{path}: entry {info.filename!r} takes {info.file_size} "
+                                 f"bytes; entries other than tensors take at most "
+                                 f"{MAX_PICKLE_BYTES}")
     if sum(info.file_size for info in entries) > size:
         raise _unreadable(path)
 
