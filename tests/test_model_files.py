@@ -177,6 +177,8 @@ IMAGE_CASES = {
     "address temperature as text": (_set("config.address_temperature", "x"),
                                     "address_temperature must be a number or None"),
     "three channels": (_set("n_channels", 3), "n_channels must be 1"),
+    "channels as a tensor": (_set("n_channels", torch.ones(2)), "n_channels must be 1"),
+    "config name as a list": (_set("params", {"config": ["default"]}), "params.config must be"),
     "image model said a table": (_set("input_kind", "table"), "input_kind"),
     "input shape 2-D": (_set("input_shape", [1, 8]), "input_shape"),
     "table fields in an image model": (_set("scale_mean", torch.zeros(8, dtype=torch.float64)),

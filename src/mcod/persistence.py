@@ -254,7 +254,7 @@ def _read(path: Path) -> dict[str, Any]:
         raise _unreadable(path) from None
     if not isinstance(state, dict) or "format" not in state:
         raise ModelFileError(f"{path} is not an mcod model file (no format tag)")
-    if state["format"] != FORMAT:
+    if not isinstance(state["format"], str) or state["format"] != FORMAT:
         raise ModelFileError(
             f"{path} has format {reprlib.repr(state['format'])}; "
             f"this mcod ({mcod.__version__}) reads {FORMAT!r}"
@@ -334,8 +334,8 @@ def _detector(state: dict[str, Any]) -> MCOD:
     if isinstance(config, dict) and set(config) == {"mcod_config"}:
         params["config"] = _config(config["mcod_config"], "params.config")
     else:
-        _need(config in CONFIGS, "params.config", f"one of {sorted(CONFIGS)} or a config",
-              config)
+        _need(isinstance(config, str) and config in CONFIGS, "params.config",
+              f"one of {sorted(CONFIGS)} or a config", config)
     _need(isinstance(params.get("device", "auto"), str), "params.device", "text",
           params.get("device"))
     _need(isinstance(params.get("verbose", False), bool), "params.verbose", "True or False",
@@ -403,7 +403,7 @@ def _restore_image(detector: MCOD, state: dict[str, Any], shape: tuple[int, ...]
     for name in _TABLE_ONLY:
         _need(state.get(name) is None, name, "None in an image model", state.get(name))
     channels = state["n_channels"]
-    _need(channels == shape[0] and _is_int(channels), "n_channels",
+    _need(_is_int(channels) and channels == shape[0], "n_channels",
           f"{shape[0]} (input_shape's)", channels)
     low_high = state["pixel_range"]
     _need(isinstance(low_high, list) and len(low_high) == 2 and all(map(_is_number, low_high))
@@ -424,7 +424,7 @@ def _restore_table(detector: MCOD, state: dict[str, Any], shape: tuple[int, ...]
     for name in _IMAGE_ONLY:
         _need(state.get(name) is None, name, "None in a table model", state.get(name))
     n = shape[0]
-    _need(state["n_features_in"] == n and _is_int(n), "n_features_in",
+    _need(_is_int(state["n_features_in"]) and state["n_features_in"] == n, "n_features_in",
           f"{n} (input_shape's)", state["n_features_in"])
     names = state.get("feature_names")
     _need(names is None or isinstance(names, list) and len(names) == n
