@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import numbers
 import typing
 from dataclasses import dataclass
 from typing import Literal
@@ -65,6 +66,10 @@ class MCODConfig:
 
     def __post_init__(self) -> None:
         # checked here, not during or after a fit's training, where these are first used
+        for name, kinds in _kinds().items():
+            value = getattr(self, name)
+            if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
+                raise ValueError(f"{name} must be {_KIND_NAMES[kinds]}, got {value!r}")
         for name, allowed in _choices().items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
@@ -74,8 +79,16 @@ class MCODConfig:
         if self.average_weights_from is not None and not 0.0 <= self.average_weights_from < 1.0:
             raise ValueError("average_weights_from must be None or in [0, 1), got "
                              f"{self.average_weights_from!r}")
-        if self.members < 1:
-            raise ValueError(f"members must be at least 1, got {self.members!r}")
+        for name in _COUNTS:
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)!r}")
+        for name in ("image_size", "warmup_epochs", "min_steps"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be at least 0, got {getattr(self, name)!r}")
+        for name in ("temperature", "cluster_temperature", "address_temperature"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:  # also refuses NaN
+                raise ValueError(f"{name} must be positive, got {value!r}")
         if self.score_by_norm and not self.normalize_features:
             raise ValueError("score_by_norm needs normalize_features (it restores the norm)")
 
@@ -98,6 +111,32 @@ class MCODConfig:
                 " (refit the model, or add the fields)"
             )
         return cls(**values)  # type: ignore[arg-type]
+
+
+# sizes and counts that a network or a schedule cannot be built with at 0
+_COUNTS = ("feature_dim", "embedding_dim", "n_memory", "queue_size", "epochs", "batch_size",
+           "members")
+
+_KINDS: dict[object, tuple[type, ...]] = {  # annotation -> the runtime types it admits
+    int: (numbers.Integral,),
+    float: (numbers.Real,),
+    bool: (bool,),
+    str: (str,),
+    float | None: (numbers.Real, type(None)),
+}
+_KIND_NAMES = {(numbers.Integral,): "an integer", (numbers.Real,): "a number",
+               (bool,): "True or False", (str,): "text",
+               (numbers.Real, type(None)): "a number or None"}
+
+
+@functools.cache
+def _kinds() -> dict[str, tuple[type, ...]]:
+    """The runtime types of each non-Literal field: a config read from a file (or typed by
+    hand) with a temperature "0.1" or a size 8.0 is refused here, not deep inside torch.
+    A bool is refused where a number is expected (it is an int to Python)."""
+    hints = typing.get_type_hints(MCODConfig)
+    return {name: _KINDS[hint] for name, hint in hints.items()
+            if typing.get_origin(hint) is not Literal}
 
 
 @functools.cache

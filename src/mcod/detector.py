@@ -141,6 +141,22 @@ class MCOD(BaseDetector):
 
     def fit(self, X: np.ndarray, y: object = None) -> MCOD:
         """Learn features and memory from X alone; `y` is ignored (unsupervised)."""
+        self.check_settings()
+        device = resolve_device(self.device)
+        before = dict(vars(self))
+        for name in [k for k in before if k.endswith("_") and not k.startswith("_")]:
+            delattr(self, name)  # a table's scaling must not outlive a refit on images
+        try:
+            return self._fit(X, device)
+        except BaseException:  # refused data, a failed or interrupted training: keep the old fit
+            vars(self).clear()
+            vars(self).update(before)
+            raise
+
+    def check_settings(self) -> None:
+        """Refuse constructor settings a fit could not use (the device is resolved apart:
+        a loaded model falls back to CPU), with a ValueError naming the setting; run by
+        `fit`, and by `mcod.load` on the settings a model file holds."""
         check_contamination(self.contamination)
         for name, least in (("batch_size", 2), ("epochs", 1)):
             value = getattr(self, name)
@@ -153,16 +169,6 @@ class MCOD(BaseDetector):
                                  or not 0 <= seed <= MAX_SEED):
             raise ValueError(f"random_state must be an integer seed in 0..2**32 - 1 or None, "
                              f"got {seed!r}")
-        device = resolve_device(self.device)
-        before = dict(vars(self))
-        for name in [k for k in before if k.endswith("_") and not k.startswith("_")]:
-            delattr(self, name)  # a table's scaling must not outlive a refit on images
-        try:
-            return self._fit(X, device)
-        except BaseException:  # refused data, a failed or interrupted training: keep the old fit
-            vars(self).clear()
-            vars(self).update(before)
-            raise
 
     def _fit(self, X: np.ndarray, device: torch.device) -> MCOD:
         """The fit itself; `fit` puts the previous state back if this raises."""
@@ -211,7 +217,12 @@ class MCOD(BaseDetector):
     def decision_function(self, X: np.ndarray) -> np.ndarray:
         """Outlier scores of X (higher = more outlying), from the fitted model."""
         check_is_fitted(self, ["network_"])
-        return self._score(self._prepare(X, fitting=False))
+        scores = self._score(self._prepare(X, fitting=False))
+        bad = len(scores) - int(np.isfinite(scores).sum())
+        if bad:  # inputs are clipped or scaled first, so only damaged weights get here
+            raise ValueError(f"the model gave non-finite scores for {bad} of {len(scores)} "
+                             "samples: its weights are damaged; refit it")
+        return scores
 
     def predict_proba(
         self, X: np.ndarray, method: str = "linear", return_confidence: bool = False

@@ -13,6 +13,9 @@ def _conv_bn_relu(c_in: int, c_out: int) -> list[nn.Module]:
     return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()]
 
 
+SMALL_CNN_MIN_SIZE = 8  # its three 2x poolings leave nothing of a smaller image
+
+
 class SmallCNN(nn.Sequential):
     """A four-stage VGG-style CNN: mcod's CPU-friendly default backbone."""
 
@@ -131,6 +134,9 @@ def build_backbone(config: MCODConfig, input_shape: tuple[int, ...]) -> nn.Modul
         )
     channels = input_shape[0]
     if config.backbone == "cnn":
+        if min(input_shape[1:]) < SMALL_CNN_MIN_SIZE:
+            raise ValueError(f"the cnn backbone takes images of at least {SMALL_CNN_MIN_SIZE}"
+                             f"x{SMALL_CNN_MIN_SIZE} pixels, got {input_shape[1:]}")
         return SmallCNN(channels, config.feature_dim)
     if config.backbone == "wrn10_4":
         return WideResNet10x4(channels, config.feature_dim)

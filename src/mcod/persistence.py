@@ -1,16 +1,28 @@
 """Save a fitted MCOD detector to one file and load it back, without pickled code.
 
-The file is written by ``torch.save`` but holds only tensors and plain values (str, int,
-float, bool, None, lists and dicts of them), so it is read back with
-``torch.load(..., weights_only=True)``: loading a file never runs code from it.
+The file is the zip archive ``torch.save`` writes, holding only tensors and plain values
+(str, int, float, bool, None, lists and dicts of them), plus one entry of mcod's own: the
+SHA-256 of all the others. Loading never runs code from the file
+(``torch.load(..., weights_only=True)``); before anything in it is used, the archive's
+entries, their size and the checksum are checked, and every field of the saved state is
+checked against the model's own config: a damaged or hostile file gives one
+:class:`ModelFileError` naming the file and the field, never a traceback or an
+allocation the model's shapes do not call for.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import io
+import math
 import os
 import pickle
+import reprlib
+import struct
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +31,31 @@ import torch
 
 import mcod
 from mcod.atomic import atomic_write
-from mcod.config import MCODConfig
+from mcod.config import CONFIGS, MCODConfig
 from mcod.detector import MCOD, resolve_device
 from mcod.ensemble import MCODEnsemble
+from mcod.inputs import InputError
+from mcod.tables import check_saved_options
 
-__all__ = ["FORMAT", "load", "load_with_table_options", "save_detector"]
+__all__ = ["FORMAT", "ModelFileError", "load", "load_with_table_options", "save_detector"]
 
 FORMAT = "mcod-detector/2"  # 2: the network is an ensemble of members
+CHECKSUM_ENTRY = "mcod.sha256"  # beside torch's data.pkl in the archive's folder
+
+# What a model file may hold. A fitted model needs far less: mcod's largest network (the
+# release config) is 10 MiB, and scores and labels take 16 bytes a training sample.
+MAX_FILE_BYTES = 2**30
+MAX_PICKLE_BYTES = 64 * 2**20  # an entry read whole: the plain values (data.pkl) and such
+MAX_ENTRIES = 10_000  # one a tensor: a five-member tabular model has 230
+MAX_SAMPLES = 20_000_000  # training scores kept
+MAX_IMAGE_SIZE = 1024  # the network's input side: images are resized to it when scored
+MAX_CHANNELS = 4
+MAX_MEMBERS = 64
+
+
+class ModelFileError(InputError):
+    """A model file cannot be used; the one-line message names the file and, where one
+    field is at fault, the field."""
 
 _FITTED = ("network_", "config_", "input_kind_", "input_shape_", "decision_scores_", "threshold_")
 
@@ -109,93 +139,386 @@ def save_detector(detector: MCOD, path: str | os.PathLike[str],
         raise ValueError(f"{target} is a folder; give a file name such as model.pt")
     state = _detector_state(detector)
     state["table_options"] = _plain(table_options, "the table options")
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
     target.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(target, "wb") as handle:
-        torch.save(state, handle)
+        handle.write(_with_checksum(buffer.getvalue()))
     return target
+
+
+def _with_checksum(archive: bytes) -> bytes:
+    """The archive torch.save wrote, with the SHA-256 of its entries as one entry more:
+    torch does not check the zip's CRCs, so a flipped bit would otherwise load as a
+    different model."""
+    buffer = io.BytesIO(archive)
+    with zipfile.ZipFile(buffer, "a") as zipped:
+        folder = zipped.namelist()[0].split("/", 1)[0]
+        zipped.writestr(f"{folder}/{CHECKSUM_ENTRY}", _digest(zipped))
+    return buffer.getvalue()
+
+
+def _digest(zipped: zipfile.ZipFile) -> str:
+    """SHA-256 of every entry but the checksum (names, sizes and bytes, in name order),
+    read a MiB at a time; zipfile also checks each entry's CRC-32 as it reads."""
+    digest = hashlib.sha256()
+    for info in sorted(zipped.infolist(), key=lambda i: i.filename):
+        if _is_checksum(info.filename):
+            continue
+        digest.update(f"{info.filename}\0{info.file_size}\0".encode())
+        with zipped.open(info) as entry:
+            for chunk in iter(functools.partial(entry.read, 2**20), b""):
+                digest.update(chunk)
+    return f"sha256:{digest.hexdigest()}"
+
+
+def _is_checksum(name: str) -> bool:
+    return name.rsplit("/", 1)[-1] == CHECKSUM_ENTRY
 
 
 # --------------------------------------------------------------------------- loading
 
+# What zipfile raises on a damaged archive (a bad CRC is a BadZipFile; an encrypted entry
+# a RuntimeError; a garbled UTF-8 name a UnicodeDecodeError)
+_ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, RuntimeError,
+               struct.error, UnicodeDecodeError)
+
+
+def _unreadable(path: Path) -> ModelFileError:
+    return ModelFileError(f"cannot read {path}: not an mcod model file, or it is corrupt")
+
+
+def _check_archive(path: Path) -> None:
+    """Refuse an archive whose entries could unpack to more than the file holds, or
+    whose content does not match its checksum, before torch reads any of it. Files saved
+    before the checksum have only zipfile's CRCs checked."""
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise ModelFileError(f"{path} is {size} bytes; a model file holds at most "
+                             f"{MAX_FILE_BYTES} (no mcod model needs more)")
+    if not zipfile.is_zipfile(path):  # torch.save writes a zip archive; anything else is not ours
+        raise _unreadable(path)
+    try:
+        with zipfile.ZipFile(path) as zipped:
+            _check_entries(path, zipped.infolist(), size)
+            checksums = [i for i in zipped.infolist() if _is_checksum(i.filename)]
+            stored = zipped.read(checksums[0]) if checksums else None
+            try:
+                actual = _digest(zipped).encode()
+            except _ZIP_ERRORS:  # an entry's CRC-32 (or its header) is wrong
+                actual = None
+    except _ZIP_ERRORS:
+        raise _unreadable(path) from None
+    if actual is None or stored not in (None, actual):
+        raise ModelFileError(f"{path} is corrupt: its content does not match the checksums "
+                             "stored in it")
+
+
+def _check_entries(path: Path, entries: list[zipfile.ZipInfo], size: int) -> None:
+    """Entries stored as they are (torch.save never compresses): what they unpack to is
+    then what the file holds; a deflated entry of a few MB could unpack to GBs."""
+    if len(entries) > MAX_ENTRIES:
+        raise ModelFileError(f"{path} holds {len(entries)} entries; a model file holds at "
+                             f"most {MAX_ENTRIES}")
+    for info in entries:
+        if info.compress_type != zipfile.ZIP_STORED or info.compress_size != info.file_size:
+            raise ModelFileError(
+                f"{path}: entry {info.filename!r} is compressed ({info.compress_size} bytes "
+                f"that unpack to {info.file_size}); mcod model files store entries as they are")
+        tensor = "/data/" in info.filename  # mapped, not read, by torch.load(mmap=True)
+        if not tensor and info.file_size > MAX_PICKLE_BYTES:
+            raise ModelFileError(f"{path}: entry {info.filename!r} takes {info.file_size} "
+                                 f"bytes; entries other than tensors take at most "
+                                 f"{MAX_PICKLE_BYTES}")
+    if sum(info.file_size for info in entries) > size:
+        raise _unreadable(path)
+
 
 def _read(path: Path) -> dict[str, Any]:
+    """The saved state, its tensors mapped from the file (``mmap``), not yet read: each is
+    checked against the model's shapes before its values are used."""
     if not path.exists():
         raise FileNotFoundError(f"model file not found: {path}")
     if not path.is_file():
-        raise ValueError(f"not a file: {path}")
-    unreadable = f"cannot read {path}: not an mcod model file, or it is corrupt"
-    if not zipfile.is_zipfile(path):  # torch.save writes a zip archive; anything else is not ours
-        raise ValueError(unreadable)
+        raise ModelFileError(f"not a file: {path}")
+    _check_archive(path)
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except pickle.UnpicklingError:
         # weights_only refuses classes and functions: this is how a file holding code fails.
-        raise ValueError(
+        raise ModelFileError(
             f"refusing to load {path}: it holds Python objects other than tensors and plain "
             "values (mcod model files never do)"
         ) from None
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError, KeyError):
-        raise ValueError(unreadable) from None
+        raise _unreadable(path) from None
     if not isinstance(state, dict) or "format" not in state:
-        raise ValueError(f"{path} is not an mcod model file (no format tag)")
-    if state["format"] != FORMAT:
-        raise ValueError(
-            f"{path} has format {state['format']!r}; "
+        raise ModelFileError(f"{path} is not an mcod model file (no format tag)")
+    if not isinstance(state["format"], str) or state["format"] != FORMAT:
+        raise ModelFileError(
+            f"{path} has format {reprlib.repr(state['format'])}; "
             f"this mcod ({mcod.__version__}) reads {FORMAT!r}"
         )
     return state
 
 
-def _constructor_params(params: dict[str, Any]) -> dict[str, Any]:
+@contextmanager
+def _blaming(path: Path) -> Iterator[None]:
+    """A field found wrong (a ValueError naming it), or anything the checks did not
+    foresee, becomes one ModelFileError naming the file."""
+    try:
+        yield
+    except (KeyError, TypeError, AttributeError, ValueError, RuntimeError) as error:
+        lines = str(error).strip().splitlines()
+        what = lines[0] if lines else type(error).__name__
+        if not isinstance(error, ValueError):
+            what = f"{type(error).__name__}: {what}"
+        raise ModelFileError(f"{path} is damaged or incomplete: {what}") from None
+
+
+# ------------------------------------------------------------------ checking each field
+
+_REQUIRED = frozenset({
+    "format", "mcod_version", "params", "config", "input_kind", "input_shape", "n_channels",
+    "pixel_range", "n_features_in", "scale_mean", "scale_std", "queue_size", "state_dict",
+    "decision_scores", "threshold", "labels", "history",
+})
+# absent from files of older mcods (before Yeo-Johnson, names, sizes and table options)
+_OPTIONAL = frozenset({"power_lambdas", "power_mean", "power_std", "feature_names",
+                       "image_size_in", "table_options"})
+_IMAGE_ONLY = ("n_channels", "pixel_range", "image_size_in")
+_TABLE_ONLY = ("n_features_in", "feature_names", "scale_mean", "scale_std", *_POWER)
+
+
+def _shown(value: object) -> str:
+    """A short description of a value, for an error message (never its full repr)."""
+    if isinstance(value, torch.Tensor):
+        return f"a {value.dtype} tensor of shape {list(value.shape)}"
+    return reprlib.repr(value)
+
+
+def _need(ok: bool, field: str, expected: str, value: object) -> None:
+    """Raise the one-line complaint about ``field`` unless ``ok``."""
+    if not ok:
+        raise ValueError(f"{field} must be {expected}, got {_shown(value)}")
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(
+        value)
+
+
+def _check_keys(state: dict[str, Any]) -> None:
+    missing = sorted(_REQUIRED - set(state))
+    if missing:
+        raise ValueError(f"it lacks {', '.join(missing)}")
+    unknown = sorted(map(str, set(state) - _REQUIRED - _OPTIONAL))
+    if unknown:
+        raise ValueError(f"unknown field(s) {reprlib.repr(unknown)}")
+
+
+def _detector(state: dict[str, Any]) -> MCOD:
+    """An unfitted MCOD with the saved constructor settings, each checked."""
+    _check_keys(state)
+    _need(isinstance(state["mcod_version"], str), "mcod_version", "text", state["mcod_version"])
+    params = state["params"]
+    _need(isinstance(params, dict), "params", "a dict of settings", params)
+    unknown = sorted(map(str, set(params) - set(MCOD().get_params(deep=False))))
+    _need(not unknown, "params", "MCOD's settings", unknown)
     params = dict(params)
-    config = params.get("config")
-    if isinstance(config, dict):
-        params["config"] = MCODConfig.from_dict(config["mcod_config"])
-    return params
+    config = params.get("config", "default")
+    if isinstance(config, dict) and set(config) == {"mcod_config"}:
+        params["config"] = _config(config["mcod_config"], "params.config")
+    else:
+        _need(isinstance(config, str) and config in CONFIGS, "params.config",
+              f"one of {sorted(CONFIGS)} or a config", config)
+    _need(isinstance(params.get("device", "auto"), str), "params.device", "text",
+          params.get("device"))
+    _need(isinstance(params.get("verbose", False), bool), "params.verbose", "True or False",
+          params.get("verbose"))
+    try:  # PyOD checks the contamination as MCOD is made, MCOD the rest
+        detector = MCOD(**params)
+        detector.check_settings()
+    except ValueError as error:
+        raise ValueError(f"params.{error}") from None
+    return detector
 
 
-def _device(requested: str | torch.device | None, params: dict[str, Any]) -> torch.device:
+def _config(values: object, field: str = "config") -> MCODConfig:
+    """The config, every setting's type and range checked (MCODConfig does), within caps."""
+    _need(isinstance(values, dict), field, "a dict of settings", values)
+    try:
+        config = MCODConfig.from_dict(values)  # type: ignore[arg-type]
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"{field}: {error}") from None
+    _need(config.image_size <= MAX_IMAGE_SIZE, f"{field}.image_size",
+          f"at most {MAX_IMAGE_SIZE}", config.image_size)
+    _need(config.members <= MAX_MEMBERS, f"{field}.members", f"at most {MAX_MEMBERS}",
+          config.members)
+    return config
+
+
+def _input_shape(state: dict[str, Any], config: MCODConfig) -> tuple[str, tuple[int, ...]]:
+    """The input kind and the network's input shape, as the config has them."""
+    kind = state["input_kind"]
+    _need(kind in ("image", "table"), "input_kind", "'image' or 'table'", kind)
+    _need((kind == "table") == (config.backbone == "mlp"), "input_kind",
+          f"what the {config.backbone} backbone takes", kind)
+    shape = state["input_shape"]
+    _need(isinstance(shape, list) and all(_is_int(n) and n > 0 for n in shape), "input_shape",
+          "a list of positive integers", shape)
+    if kind == "table":
+        _need(len(shape) == 1, "input_shape", "[features] for a table model", shape)
+    else:
+        size = config.image_size
+        _need(size > 0, "config.image_size", "positive in an image model", size)
+        _need(len(shape) == 3 and shape[0] <= MAX_CHANNELS and shape[1:] == [size, size],
+              "input_shape", f"[channels (1 to {MAX_CHANNELS}), {size}, {size}] (the config's "
+              "image_size)", shape)
+    return kind, tuple(shape)
+
+
+def _tensor(value: object, field: str, dtype: torch.dtype, shape: tuple[int, ...]) -> None:
+    """A tensor of this dtype and shape holding its own values, all finite: an expanded
+    view (stride 0) of a few stored values would grow to its full size when used."""
+    expected = f"a {dtype} tensor of shape {list(shape)}"
+    _need(isinstance(value, torch.Tensor) and value.dtype == dtype
+          and tuple(value.shape) == shape, field, expected, value)
+    assert isinstance(value, torch.Tensor)  # for type checkers: _need said so
+    owned = (value.layout == torch.strided and value.is_contiguous()
+             and value.storage_offset() == 0
+             and value.untyped_storage().nbytes() == value.numel() * value.element_size())
+    stored = value.untyped_storage().nbytes() // max(1, value.element_size())
+    _need(owned, field, f"{expected} holding its own values",
+          f"a view of {stored} stored values")
+    if value.is_floating_point():
+        _need(bool(torch.isfinite(value).all()), field, "finite", "NaN or infinite values")
+
+
+def _restore_image(detector: MCOD, state: dict[str, Any], shape: tuple[int, ...]) -> None:
+    for name in _TABLE_ONLY:
+        _need(state.get(name) is None, name, "None in an image model", state.get(name))
+    channels = state["n_channels"]
+    _need(_is_int(channels) and channels == shape[0], "n_channels",
+          f"{shape[0]} (input_shape's)", channels)
+    low_high = state["pixel_range"]
+    _need(isinstance(low_high, list) and len(low_high) == 2 and all(map(_is_number, low_high))
+          and low_high[0] < low_high[1] and math.isfinite(low_high[1] - low_high[0]),
+          "pixel_range", "[low, high], finite numbers with low < high", low_high)
+    size = state.get("image_size_in")
+    _need(size is None or isinstance(size, list) and len(size) == 2
+          and all(_is_int(n) and n > 0 for n in size), "image_size_in",
+          "None or [height, width]", size)
+    detector.n_channels_ = channels
+    detector.pixel_range_ = (float(low_high[0]), float(low_high[1]))
+    detector.image_size_in_ = None if size is None else tuple(size)
+    detector.feature_names_in_ = None
+
+
+def _restore_table(detector: MCOD, state: dict[str, Any], shape: tuple[int, ...],
+                   config: MCODConfig) -> None:
+    for name in _IMAGE_ONLY:
+        _need(state.get(name) is None, name, "None in a table model", state.get(name))
+    n = shape[0]
+    _need(_is_int(state["n_features_in"]) and state["n_features_in"] == n, "n_features_in",
+          f"{n} (input_shape's)", state["n_features_in"])
+    names = state.get("feature_names")
+    _need(names is None or isinstance(names, list) and len(names) == n
+          and all(isinstance(c, str) for c in names), "feature_names",
+          f"None or a list of {n} column names", names)
+    scaling = ("scale_mean", "scale_std", *(_POWER if config.table_yeo_johnson else ()))
+    for name in scaling:
+        _tensor(state.get(name), name, torch.float64, (n,))
+        if name.endswith("_std"):
+            _need(bool((state[name] > 0).all()), name, "positive", "a value <= 0")
+        setattr(detector, f"{name}_", state[name].clone())  # not mapped from the file
+    if not config.table_yeo_johnson:
+        for name in _POWER:
+            _need(state.get(name) is None, name, "None without table_yeo_johnson",
+                  state.get(name))
+    detector.n_features_in_ = n
+    detector.feature_names_in_ = names
+
+
+def _network(state: dict[str, Any], config: MCODConfig, shape: tuple[int, ...]) -> MCODEnsemble:
+    """The ensemble, after each saved tensor is checked against one built without memory
+    (on torch's meta device) from the config: names, dtypes and shapes."""
+    queue = state["queue_size"]
+    _need(_is_int(queue) and 1 <= queue <= config.queue_size, "queue_size",
+          f"an integer in 1..{config.queue_size} (the config's queue_size)", queue)
+    with torch.device("meta"):
+        expected = MCODEnsemble(config, shape, queue).state_dict()
+    saved = state["state_dict"]
+    _need(isinstance(saved, dict), "state_dict", "a dict of tensors", saved)
+    _need(saved.keys() == expected.keys(), "state_dict", "the tensors the config makes "
+          f"({len(expected)})", sorted(map(str, set(saved) ^ set(expected))))
+    for name, like in expected.items():
+        _tensor(saved[name], f"state_dict[{name!r}]", like.dtype, tuple(like.shape))
+    network = MCODEnsemble(config, shape, queue)
+    network.load_state_dict(saved, strict=True)
+    return network
+
+
+def _restore_scores(detector: MCOD, state: dict[str, Any]) -> None:
+    """Training scores, threshold and labels: finite, and labels as PyOD sets them."""
+    scores = state["decision_scores"]
+    n = len(scores) if isinstance(scores, torch.Tensor) and scores.dim() == 1 else 0
+    _need(2 <= n <= MAX_SAMPLES, "decision_scores",
+          f"a 1-D tensor of 2 to {MAX_SAMPLES} training scores", scores)
+    _tensor(scores, "decision_scores", torch.float64, (n,))
+    _tensor(state["labels"], "labels", torch.int64, (n,))
+    threshold = state["threshold"]
+    _need(_is_number(threshold), "threshold", "a finite number", threshold)
+    detector.decision_scores_ = scores.numpy().astype(np.float64)
+    detector.threshold_ = float(threshold)
+    detector.labels_ = state["labels"].numpy().astype(int)
+    _need(np.array_equal(detector.labels_, detector.decision_scores_ > detector.threshold_),
+          "labels", "1 where decision_scores > threshold, else 0", "other values")
+    # What PyOD's fit would have set, for predict_proba(method="unify") and friends.
+    detector._mu = float(np.mean(detector.decision_scores_))
+    detector._sigma = float(np.std(detector.decision_scores_))
+    detector._classes = 2
+
+
+def _history(state: dict[str, Any], config: MCODConfig) -> list[dict[str, float]]:
+    history = state["history"]
+    _need(isinstance(history, list) and len(history) <= config.epochs and all(
+        isinstance(epoch, dict) and all(isinstance(k, str) and isinstance(v, (int, float))
+                                        for k, v in epoch.items()) for epoch in history),
+          "history", f"a list of at most {config.epochs} dicts of loss terms", history)
+    return history
+
+
+def _restore(detector: MCOD, state: dict[str, Any], device: torch.device) -> None:
+    """Check every field of the saved state against the config, then set the fit."""
+    config = _config(state["config"])
+    kind, shape = _input_shape(state, config)
+    if kind == "table":
+        _restore_table(detector, state, shape, config)
+    else:
+        _restore_image(detector, state, shape)
+    network = _network(state, config, shape)
+    _restore_scores(detector, state)
+    detector.history_ = _history(state, config)
+    detector.config_ = config
+    detector.input_kind_ = kind
+    detector.input_shape_ = shape
+    detector.device_ = device
+    detector.network_ = network.to(device).eval()
+
+
+def _constructor_device(requested: str | torch.device | None, detector: MCOD) -> torch.device:
     """The device asked for at load time, else the one saved; CPU where CUDA is absent."""
     if requested is not None:
         return resolve_device(requested)
     try:
-        return resolve_device(params.get("device", "auto"))
+        return resolve_device(detector.device)
     except ValueError:
         return torch.device("cpu")
-
-
-def _restore(detector: MCOD, state: dict[str, Any], device: torch.device) -> None:
-    config = MCODConfig.from_dict(state["config"])
-    input_shape = tuple(int(n) for n in state["input_shape"])
-    network = MCODEnsemble(config, input_shape, int(state["queue_size"]))
-    network.load_state_dict(state["state_dict"], strict=True)
-    detector.config_ = config
-    detector.input_kind_ = state["input_kind"]
-    detector.input_shape_ = input_shape
-    detector.feature_names_in_ = state.get("feature_names")  # absent in files before names
-    if detector.input_kind_ == "table":
-        detector.n_features_in_ = int(state["n_features_in"])
-        detector.scale_mean_ = state["scale_mean"]
-        detector.scale_std_ = state["scale_std"]
-        if config.table_yeo_johnson:
-            for name in _POWER:
-                setattr(detector, f"{name}_", state[name])
-    else:
-        detector.n_channels_ = int(state["n_channels"])
-        detector.pixel_range_ = tuple(float(v) for v in state["pixel_range"])
-        size = state.get("image_size_in")  # absent in files before it was recorded
-        detector.image_size_in_ = None if size is None else tuple(int(n) for n in size)
-    detector.device_ = device
-    detector.network_ = network.to(device).eval()
-    scores = state["decision_scores"].numpy().astype(np.float64)
-    detector.decision_scores_ = scores
-    detector.threshold_ = float(state["threshold"])
-    detector.labels_ = state["labels"].numpy().astype(int)
-    detector.history_ = list(state["history"])
-    # What PyOD's fit would have set, for predict_proba(method="unify") and friends.
-    detector._mu = float(np.mean(scores))
-    detector._sigma = float(np.std(scores))
-    detector._classes = 2
 
 
 def load(path: str | os.PathLike[str], device: str | torch.device | None = None) -> MCOD:
@@ -203,7 +526,8 @@ def load(path: str | os.PathLike[str], device: str | torch.device | None = None)
 
     ``device`` overrides the saved one ("auto", "cpu", "cuda", ...); by default the saved
     device is used, falling back to CPU where CUDA is not available. The detector is in
-    evaluation mode and scores exactly as the saved one did.
+    evaluation mode and scores exactly as the saved one did. A file that is not an intact
+    mcod model raises :class:`ModelFileError` naming the file and the field at fault.
     """
     return load_with_table_options(path, device)[0]
 
@@ -214,19 +538,12 @@ def load_with_table_options(
     """:func:`load`, and the table options saved with the detector (None: none saved)."""
     source = Path(path).expanduser()
     state = _read(source)
-    try:
-        params = _constructor_params(state["params"])
-        detector = MCOD(**params)
-    except (KeyError, TypeError, AttributeError, ValueError) as error:
-        raise ValueError(f"{source} is damaged or incomplete ({_first_line(error)})") from None
-    target = _device(device, params)
-    try:
+    with _blaming(source):
+        detector = _detector(state)
+    target = _constructor_device(device, detector)  # a bad device is the caller's, not the file's
+    with _blaming(source):
         _restore(detector, state, target)
-    except (KeyError, TypeError, AttributeError, ValueError, RuntimeError) as error:
-        raise ValueError(f"{source} is damaged or incomplete ({_first_line(error)})") from None
-    return detector, state.get("table_options")  # absent in files before table options
-
-
-def _first_line(error: BaseException) -> str:
-    lines = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+        options = state.get("table_options")  # absent in files before table options
+        if options is not None:
+            check_saved_options(options)
+    return detector, options

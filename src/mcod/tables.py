@@ -12,8 +12,10 @@ with a one-line message.
 from __future__ import annotations
 
 import argparse
+import math
 import os
-from collections.abc import Mapping
+import reprlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,7 @@ __all__ = [
     "add_table_arguments",
     "align_columns",
     "apply_saved_options",
+    "check_saved_options",
     "is_table_path",
     "read_table",
     "table_from_args",
@@ -473,6 +476,42 @@ def apply_saved_options(args: argparse.Namespace, saved: Mapping[str, Any],
         args.fill_values = saved.get("fill_values") or {}
     args.text_columns = saved.get("categorical_columns") or []
     return taken
+
+
+def check_saved_options(options: object) -> None:
+    """Refuse table options that :func:`read_table` did not write (a model file's
+    ``table_options``), with a ValueError naming the option: :func:`apply_saved_options`
+    hands them to the reader of the new table as they are."""
+    if not isinstance(options, Mapping):
+        raise ValueError(f"table_options must be a dict, got {type(options).__name__}")
+    unknown = sorted(map(str, set(options) - set(_SAVED_OPTION_CHECKS)))
+    if unknown:
+        raise ValueError(f"table_options has unknown option(s) {_names(unknown)}")
+    for key, (ok, expected) in _SAVED_OPTION_CHECKS.items():
+        if key in options and not ok(options[key]):
+            raise ValueError(f"table_options.{key} must be {expected}, got "
+                             f"{reprlib.repr(options[key])}")
+
+
+def _texts(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _fills(value: object) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool)
+        and math.isfinite(v) for k, v in value.items())
+
+
+# option -> (its check, what it must be): the options read_table records
+_SAVED_OPTION_CHECKS: dict[str, tuple[Callable[[object], bool], str]] = {
+    "columns": (lambda v: v is None or _texts(v) and len(v) > 0, "None or a list of names"),
+    "id_column": (lambda v: v is None or isinstance(v, str), "None or a column name"),
+    "categorical": (lambda v: v in CATEGORICAL_CHOICES, f"one of {CATEGORICAL_CHOICES}"),
+    "fill_missing": (lambda v: v in FILL_CHOICES, f"one of {FILL_CHOICES}"),
+    "fill_values": (_fills, "a dict of column name -> finite number"),
+    "categorical_columns": (_texts, "a list of column names"),
+}
 
 
 def table_options_given(args: argparse.Namespace) -> list[str]:
