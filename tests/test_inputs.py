@@ -157,3 +157,62 @@ def test_table_errors(x, word):
     with pytest.raises(InputError) as info:
         as_table(x)
     assert word in str(info.value)
+
+
+# --------------------------------------------------------------------------- precision, range
+
+
+def test_uint64_near_2_64_names_the_precision_and_column_not_identical_rows():
+    top = np.iinfo(np.uint64).max
+    x = np.array([[top, 1], [top - 1, 2], [top - 2, 3]], dtype=np.uint64)
+    with pytest.raises(InputError, match=r"column\(s\) \[0\] vary only beyond float64's "
+                       r"precision: integers above 2\*\*53 \(these reach 1\.84e\+19\)"):
+        as_table(x)
+
+
+def test_large_integers_that_stay_distinct_in_float64_are_accepted():
+    x = np.array([[2**62, 1], [2**62 + 2**20, 2]], dtype=np.int64)  # nanosecond-like stamps
+    np.testing.assert_array_equal(as_table(x)[:, 0], [2.0**62, 2.0**62 + 2**20])
+
+
+def test_int64_extremes_do_not_overflow_the_check():
+    x = np.array([[np.iinfo(np.int64).min], [np.iinfo(np.int64).max]], dtype=np.int64)
+    assert as_table(x).shape == (2, 1)
+
+
+def test_images_that_collapse_in_float64_are_refused():
+    x = np.iinfo(np.uint64).max - np.arange(4 * 8 * 8, dtype=np.uint64).reshape(4, 8, 8) % 3
+    with pytest.raises(InputError, match="^values vary only beyond float64's precision"):
+        as_image_batch(x)
+
+
+def test_float64_images_beyond_float32_range_are_refused_naming_it():
+    x = np.ones((4, 8, 8))
+    x[2, 3, 3] = -1e300
+    with pytest.raises(InputError, match=r"image values reach magnitude 1e\+300, beyond "
+                       r"float32's range \(±3\.4e\+38\)"):
+        as_image_batch(x)
+
+
+def test_long_double_tables_beyond_float64_range_are_refused():
+    x = np.ones((3, 2), dtype=np.longdouble)
+    x[0, 0] = np.longdouble("1e400")
+    if not np.isfinite(x[0, 0]):  # long double is float64 on this platform
+        pytest.skip("no long double wider than float64 here")
+    with pytest.raises(InputError, match="beyond float64's range"):
+        as_table(x)
+
+
+@pytest.mark.parametrize(
+    ("x", "expected"),
+    [
+        (np.array([-3e38, 0.0, 3e38], np.float32), [0.0, 0.5, 1.0]),  # span > float32 max
+        (np.array([-1e-300, 0.0, 1e-300]), [0.0, 0.5, 1.0]),  # span < float32's tiniest
+        (2**30 + np.arange(3, dtype=np.int64) * 64, [0.0, 0.5, 1.0]),  # 1e9 + small steps
+    ],
+    ids=["huge-span", "tiny-span", "wide-int"],
+)
+def test_scaling_keeps_spans_float32_cannot(x, expected):
+    out = as_image_batch(x.reshape(3, 1, 1))
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out.ravel(), expected, atol=1e-6)

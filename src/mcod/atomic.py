@@ -7,16 +7,20 @@ writing fails, the temporary file is removed and the destination is left untouch
 
 from __future__ import annotations
 
+import errno
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["atomic_write", "plain_mode", "write_atomic"]
+__all__ = ["atomic_write", "disk_full_named", "plain_mode", "write_atomic"]
 
 _TEMP_SUFFIX = ".tmp"
+_FULL_ERRNOS = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+_SHORT_WRITE = re.compile(r"\d+ requested and \d+ written")  # numpy's tofile, errno unset
 
 
 def plain_mode(folder: bool = False) -> int:
@@ -73,3 +77,18 @@ def write_atomic(
     with atomic_write(path, mode, **open_kwargs) as handle:
         writer(handle)
     return Path(path)
+
+
+@contextmanager
+def disk_full_named(path: str | os.PathLike[str]) -> Iterator[None]:
+    """Raise a full disk (ENOSPC, a quota, or numpy's short write "230400 requested and
+    102272 written") as one OSError, "disk full while writing PATH", which says what to
+    fix; other errors pass unchanged. Wrap the whole write, flush and close included."""
+    try:
+        yield
+    except OSError as error:
+        if error.errno not in _FULL_ERRNOS and not _SHORT_WRITE.fullmatch(str(error)):
+            raise
+        full = OSError(f"disk full while writing {path}")
+        full.errno = errno.ENOSPC
+        raise full from error

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import math
+import os
 import signal
 import sys
 import time
@@ -21,7 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
+from typing import BinaryIO, NoReturn
 
 import numpy as np
 
@@ -317,7 +319,43 @@ class InputData:
 NPY_MAGIC = b"\x93NUMPY"  # how every .npy file begins
 
 
+def _npy_header(handle: BinaryIO, file: Path) -> tuple[tuple[int, ...], np.dtype]:
+    """The shape and dtype a .npy file declares, read from its header alone, so that a
+    damaged or hostile header is caught before numpy allocates what it claims."""
+    from numpy.lib import format as npy_format
+
+    try:
+        version = npy_format.read_magic(handle)
+    except ValueError as error:
+        raise InputError(f"cannot read {file} as a .npy array: {error}") from None
+    readers = {(1, 0): npy_format.read_array_header_1_0, (2, 0): npy_format.read_array_header_2_0}
+    if version not in readers:  # 3.0 is for structured arrays with non-latin-1 field names
+        raise InputError(f"{file} is a .npy file of format version {version[0]}.{version[1]}; "
+                         "mcod reads versions 1.0 and 2.0, which numpy.save writes for numbers")
+    try:
+        shape, _, dtype = readers[version](handle)
+    except ValueError as error:
+        raise InputError(f"cannot read {file} as a .npy array: {error}") from None
+    return shape, dtype
+
+
+def _check_npy_size(file: Path, shape: tuple[int, ...], dtype: np.dtype, start: int) -> None:
+    """Refuse a header that declares more data than the file holds (truncated, or a 1 KB
+    file claiming terabytes): numpy would otherwise try to allocate it all."""
+    if any(n < 0 for n in shape):
+        raise InputError(f"cannot read {file} as a .npy array: its header declares the "
+                         f"negative shape {shape}")
+    declared = math.prod(shape) * dtype.itemsize
+    held = file.stat().st_size - start
+    if declared > held:
+        raise InputError(f"cannot read {file} as a .npy array: its header declares shape "
+                         f"{shape} of {dtype} ({declared:,} bytes), but the file holds "
+                         f"{held:,} bytes of data (truncated, or a damaged header)")
+
+
 def _load_npy(path: str) -> np.ndarray:
+    """The array in a .npy file, memory-mapped read-only: reading it copies no more than
+    is used (scoring in batches reads a batch at a time). Bad files raise InputError."""
     file = Path(path).expanduser()
     if file.is_dir():
         raise InputError(f"{file} is a folder, not a .npy file (a folder of images is INPUT)")
@@ -327,14 +365,16 @@ def _load_npy(path: str) -> np.ndarray:
         if handle.read(len(NPY_MAGIC)) != NPY_MAGIC:
             raise InputError(f"{file} is not a .npy file (it lacks the .npy header); save "
                              "arrays with numpy.save")
-    try:
-        return np.load(file, allow_pickle=False)
-    except ValueError as error:
-        if "allow_pickle" in str(error):  # an object array: loading it would run pickle
-            raise InputError(f"{file} holds Python objects, not numbers; mcod does not "
-                             "unpickle files") from None
-        raise InputError(f"cannot read {file} as a .npy array: {error}") from None
-    except (OSError, EOFError) as error:
+        handle.seek(0)
+        shape, dtype = _npy_header(handle, file)
+        start = handle.tell()
+    if dtype.hasobject:  # an object array: loading it would run pickle
+        raise InputError(f"{file} holds Python objects, not numbers; mcod does not "
+                         "unpickle files")
+    _check_npy_size(file, shape, dtype, start)
+    try:  # np.asarray: a plain (read-only) ndarray view, not the np.memmap subclass
+        return np.asarray(np.load(file, mmap_mode="r", allow_pickle=False))
+    except (ValueError, OSError, EOFError) as error:
         raise InputError(f"cannot read {file} as a .npy array: {error}") from None
 
 

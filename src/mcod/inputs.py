@@ -33,6 +33,9 @@ __all__ = [
 
 _CHANNELS_LAST = {1, 3, 4}  # grey, RGB, RGBA
 _CHANNELS_FIRST = {1, 3}
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+_FLOAT32_TINY = float(np.finfo(np.float32).smallest_normal)
+_FLOAT64_EXACT = 2**53  # every integer up to this is a float64
 
 
 class InputError(ValueError):
@@ -81,6 +84,40 @@ def _check_finite(arr: np.ndarray) -> None:
         raise InputError(
             f"input contains {n_bad} non-finite values ({n_nan} NaN, {n_bad - n_nan} inf); "
             "remove or impute them first"
+        )
+
+
+def _check_range(arr: np.ndarray, computed_in: type[np.floating], what: str) -> None:
+    """Refuse floats beyond the range of the type they are computed in: float64 images at
+    1e300 would become inf in float32 and surface much later as 'training diverged'."""
+    if arr.dtype.kind != "f" or arr.dtype.itemsize <= np.dtype(computed_in).itemsize:
+        return
+    limit = np.finfo(computed_in).max
+    peak = max(abs(arr.min()), abs(arr.max()))
+    if peak > limit:
+        name, shown = np.dtype(computed_in).name, np.format_float_scientific(peak, 2, trim="-")
+        raise InputError(
+            f"{what} values reach magnitude {shown}, "
+            f"beyond {name}'s range (±{float(limit):.3g}) that mcod computes {what}s in; "
+            "rescale them"
+        )
+
+
+def _check_exact(arr: np.ndarray, axis: int | None) -> None:
+    """Refuse integers that vary but become one float64 (uint64 values near 2**64 differ by
+    less than float64 resolves there): they would be reported as all the same. Images and
+    tables are both scaled in float64 (see `scale_01`), so float64 is the limit for both."""
+    if arr.dtype.kind not in "iu" or np.iinfo(arr.dtype).max <= _FLOAT64_EXACT:
+        return
+    lo, hi = arr.min(axis=axis), arr.max(axis=axis)
+    lost = np.atleast_1d((lo != hi) & (lo.astype(np.float64) == hi.astype(np.float64)))
+    if lost.any():
+        where = "values" if axis is None else f"column(s) {np.flatnonzero(lost).tolist()}"
+        peak = max(abs(float(np.min(lo))), abs(float(np.max(hi))))
+        raise InputError(
+            f"{where} vary only beyond float64's precision: integers above 2**53 (these "
+            f"reach {peak:.3g}) are not exact in float64, and all become one value; subtract "
+            "an offset (such as the minimum) first"
         )
 
 
@@ -133,15 +170,23 @@ def intensity_range(arr: np.ndarray) -> tuple[float, float]:
 
 
 def scale_01(arr: np.ndarray, value_range: tuple[float, float]) -> np.ndarray:
-    """Convert to float32, mapping `value_range` onto [0, 1] (values outside are clipped)."""
+    """Convert to float32, mapping `value_range` onto [0, 1] (values outside are clipped).
+
+    Input float32 cannot hold exactly (float64, 32- and 64-bit integers), and spans outside
+    float32's normal range, are shifted and divided in float64: converted first, 1e9 + small
+    offsets would collapse, and hi - lo could overflow or round to 0.
+    """
+    lo, hi = value_range
+    narrow = np.result_type(arr.dtype, np.float32) == np.float32
+    wide = not (narrow and _FLOAT32_TINY <= hi - lo <= _FLOAT32_MAX)
     # One pass that converts and lays out (N, C, H, W) contiguously; always a copy, so the
     # in-place ops below never touch the caller's array.
-    out = np.array(arr, dtype=np.float32, order="C")
-    lo, hi = value_range
+    out = np.array(arr, dtype=np.float64 if wide else np.float32, order="C")
     if (lo, hi) != (0.0, 1.0):
-        out -= np.float32(lo)
-        out *= np.float32(1 / (hi - lo))
-    return np.clip(out, 0.0, 1.0, out=out)
+        out -= lo
+        out /= hi - lo
+    np.clip(out, 0.0, 1.0, out=out)
+    return out.astype(np.float32, copy=False)
 
 
 def image_array(X: Any, min_samples: int = 2) -> np.ndarray:
@@ -155,6 +200,8 @@ def image_array(X: Any, min_samples: int = 2) -> np.ndarray:
     _check_samples(arr, min_samples)
     arr = _to_nchw(arr)
     _check_finite(arr)
+    _check_range(arr, np.float32, "image")
+    _check_exact(arr, axis=None)
     return arr
 
 
@@ -296,4 +343,6 @@ def as_table(X: Any, min_samples: int = 2) -> np.ndarray:
         raise InputError(f"zero columns: shape {arr.shape} has no features")
     _check_samples(arr, min_samples)
     _check_finite(arr)
+    _check_range(arr, np.float64, "table")
+    _check_exact(arr, axis=0)
     return np.ascontiguousarray(arr, dtype=np.float64)
