@@ -328,10 +328,10 @@ def _load_npy(path: str) -> np.ndarray:
         if handle.read(len(NPY_MAGIC)) != NPY_MAGIC:
             raise InputError(f"{file} is not a .npy file (it lacks the .npy header); save "
                              "arrays with numpy.save")
-    try:
-        return np.load(file, allow_pickle=False)
+    try:  # memory-mapped: scoring reads it chunk by chunk (see MCOD._chunks)
+        return np.load(file, allow_pickle=False, mmap_mode="r")
     except ValueError as error:
-        if "allow_pickle" in str(error):  # an object array: loading it would run pickle
+        if "Python objects" in str(error):  # an object array: loading it would run pickle
             raise InputError(f"{file} holds Python objects, not numbers; mcod does not "
                              "unpickle files") from None
         raise InputError(f"cannot read {file} as a .npy array: {error}") from None
