@@ -59,13 +59,30 @@ def test_is_table_path():
 def test_read_csv_and_parquet_agree(tmp_path, csv_file):
     frame = _frame()
     frame.to_parquet(tmp_path / "data.parquet")
-    a = read_table(csv_file, columns=["a", "b", "flag"])
+    a = read_table(csv_file, columns=["a", "b", "flag"], keep_text=True)
     b = read_table(tmp_path / "data.parquet", columns=["a", "b", "flag"])
     assert a.X.shape == (30, 3) and a.X.dtype == np.float64
     assert a.columns == ["a", "b", "flag"] and a.ids is None and a.key_column == "index"
     np.testing.assert_allclose(a.X, b.X)
     np.testing.assert_allclose(a.X[:, 0], frame["a"].to_numpy())
     assert len(a.frame.columns) == 5  # the frame as read keeps every column
+
+
+def test_only_clean_keeps_the_text_and_both_read_the_same_values(tmp_path):
+    path = tmp_path / "codes.csv"
+    path.write_text('id,a,code,a\n007,1.50,1,x\n"0,8",2.0,2,\n009,3e0,X,y\n')
+    kept = read_table(path, id_column="id", categorical="onehot", keep_text=True)
+    lean = read_table(path, id_column="id", categorical="onehot")
+    assert lean.frame is None and lean.records is None  # no per-cell text for detect / score
+    assert kept.records[1] == "007,1.50,1,x\n"
+    assert list(kept.frame.iloc[1]) == ["0,8", "2.0", "2", ""]
+    assert lean.ids == kept.ids == ["007", "0,8", "009"]
+    assert lean.columns == kept.columns
+    np.testing.assert_array_equal(lean.X, kept.X)
+    numbers = tmp_path / "numbers.csv"
+    numbers.write_text("code\n1\n02\n")  # numeric here, categorical in the model
+    as_text = read_table(numbers, text_columns=["code"], categorical="onehot")
+    assert as_text.columns == ["code=02", "code=1"]  # categories as written
 
 
 def test_columns_order_and_id_column(csv_file):
@@ -153,7 +170,8 @@ def test_a_boolean_column_with_a_gap_counts_as_numbers(tmp_path):
 def test_a_parquet_files_named_index_is_a_column_to_use_as_id(tmp_path):
     frame = _frame()
     frame.set_index("id").to_parquet(tmp_path / "indexed.parquet")  # the id kept as index
-    table = read_table(tmp_path / "indexed.parquet", columns=["a", "b"], id_column="id")
+    table = read_table(tmp_path / "indexed.parquet", columns=["a", "b"], id_column="id",
+                       keep_text=True)
     assert table.ids == list(frame["id"])
     assert "id" in table.frame.columns  # and written back with the kept rows
     frame.set_index("id").rename_axis("a").to_parquet(tmp_path / "clash.parquet")

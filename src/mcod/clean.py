@@ -70,7 +70,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument(
         "--quiet", action="store_true", help="no progress bars or status lines, results only"
     )
-    parser.set_defaults(func=run_clean)
+    parser.set_defaults(func=run_clean, keep_text=True)  # tables: kept rows copied as written
     return parser
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+import mmap
 import numbers
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +34,10 @@ from mcod.scaling import fit_lambdas, yeo_johnson
 from mcod.training import train
 
 SCORE_BATCH = 1024
+# Scoring prepares this many bytes of network input at a time (counted as float64, the
+# tables' working precision), in whole SCORE_BATCH batches: the batches the network sees,
+# and so the scores, are those of preparing everything at once.
+SCORE_CHUNK_BYTES = 16 * 2**20
 IMAGE_CHUNK_BYTES = 64 * 2**20  # float32 full-size images scaled and resized at a time
 # A standardised value is clipped to this many training standard deviations: a training
 # row cannot reach it (|z| <= sqrt(N - 1)), and a new row beyond it still scores as the
@@ -95,6 +101,33 @@ def _standardised(values: np.ndarray, mean: torch.Tensor, std: torch.Tensor) -> 
     """(values - mean) / std in float64, clipped at Z_LIMIT training sds."""
     z = (values - mean.double().numpy()) / std.double().numpy()
     return np.clip(z, -Z_LIMIT, Z_LIMIT)
+
+
+def _extremes(arr: np.ndarray) -> np.ndarray:
+    """[min, max] of arr in its dtype, read SCORE_CHUNK_BYTES at a time, so that checking
+    a memory-mapped file's scale does not hold all of it in memory at once."""
+    step = max(1, SCORE_CHUNK_BYTES // max(1, arr[:1].nbytes))
+    parts = []
+    for start in range(0, len(arr), step):
+        part = arr[start:start + step]
+        parts += [part.min(), part.max()]
+        _release_pages(arr)
+    return np.array([min(parts), max(parts)], dtype=arr.dtype)
+
+
+def _release_pages(arr: np.ndarray) -> None:
+    """Let the OS take back the pages of a read-only memory-mapped array (np.load with
+    mmap_mode='r', or a view of one) that have been read: they stay in the page cache, so
+    reading them again needs no disk, but they stop counting in this process's memory,
+    which then stays bounded however large the file. Other arrays are left alone (on a
+    copy-on-write map the advice would drop the caller's changes)."""
+    base, mode = arr, None
+    while base is not None and not isinstance(base, mmap.mmap):
+        if isinstance(base, np.memmap):
+            mode = base.mode
+        base = getattr(base, "base", None)
+    if base is not None and mode == "r" and hasattr(mmap, "MADV_DONTNEED"):
+        base.madvise(mmap.MADV_DONTNEED)
 
 
 class MCOD(BaseDetector):
@@ -194,7 +227,7 @@ class MCOD(BaseDetector):
                       desc="mcod fit" if n == 1 else f"mcod fit {i + 1}/{n}")
                 for i, member in enumerate(self.network_.members)
             ])
-        self.decision_scores_ = self._score(data)
+        self.decision_scores_ = self._score(data.split(SCORE_BATCH))
         if not np.isfinite(self.decision_scores_).all():
             raise ValueError("training diverged: the scores are not finite (is the learning "
                              "rate too large?)")
@@ -217,7 +250,8 @@ class MCOD(BaseDetector):
     def decision_function(self, X: np.ndarray) -> np.ndarray:
         """Outlier scores of X (higher = more outlying), from the fitted model."""
         check_is_fitted(self, ["network_"])
-        scores = self._score(self._prepare(X, fitting=False))
+        batches = (batch for chunk in self._chunks(X) for batch in chunk.split(SCORE_BATCH))
+        scores = self._score(batches)
         bad = len(scores) - int(np.isfinite(scores).sum())
         if bad:  # inputs are clipped or scaled first, so only damaged weights get here
             raise ValueError(f"the model gave non-finite scores for {bad} of {len(scores)} "
@@ -241,10 +275,8 @@ class MCOD(BaseDetector):
         """
         check_is_fitted(self, ["network_"])
         self.network_.eval()
-        parts = [
-            self.network_.first.embed(batch.to(self.device_))
-            for batch in self._prepare(X, fitting=False).split(SCORE_BATCH)
-        ]
+        parts = [self.network_.first.embed(batch.to(self.device_))
+                 for chunk in self._chunks(X) for batch in chunk.split(SCORE_BATCH)]
         features = torch.cat([f for f, _ in parts]).cpu().numpy()
         attention = torch.cat([w for _, w in parts]).softmax(dim=1).cpu().numpy()
         return features, attention
@@ -258,8 +290,30 @@ class MCOD(BaseDetector):
     # ------------------------------------------------------------------ data
 
     def _prepare(self, X: np.ndarray, fitting: bool) -> torch.Tensor:
-        """Validate X and turn it into the float tensor the network takes; when fitting,
-        also record the input kind, config and scaling (`fit` undoes them if it fails)."""
+        """X as the float tensor the network takes, all of it at once (training draws
+        batches from all of it); when fitting, also record the input kind, config and
+        scaling (`fit` undoes them if it fails)."""
+        raw, convert = self._validate(X, fitting)
+        return convert(raw)
+
+    def _chunks(self, X: np.ndarray) -> Iterator[torch.Tensor]:
+        """X prepared as `_prepare` does, in whole SCORE_BATCH batches of about
+        SCORE_CHUNK_BYTES: scoring N samples never holds all N as floats, and the network
+        sees the batches (so gives the scores) it would see in one piece. The pages of a
+        read-only memory-mapped X are let go once prepared."""
+        raw, convert = self._validate(X, fitting=False)
+        row_bytes = 8 * math.prod(self.input_shape_)
+        step = SCORE_BATCH * max(1, SCORE_CHUNK_BYTES // (row_bytes * SCORE_BATCH))
+        for start in range(0, len(raw), step):
+            yield convert(raw[start:start + step])
+            _release_pages(raw)
+
+    def _validate(
+        self, X: np.ndarray, fitting: bool
+    ) -> tuple[np.ndarray, Callable[[np.ndarray], torch.Tensor]]:
+        """X checked, as a float64 table (N, D) or images (N, C, H, W) not yet scaled, with
+        the function that turns any run of its rows into network input; when fitting, the
+        input kind, config and scaling are recorded first."""
         # as in scikit-learn, only text column names count as names
         named = is_frame(X) and all(isinstance(c, str) for c in X.columns)
         by_name = named and (fitting or self.feature_names_in_ is not None)
@@ -277,71 +331,77 @@ class MCOD(BaseDetector):
         if not fitting and kind == "table":
             warn_if_names_differ(named, self.feature_names_in_ is not None)
         config = self._resolve_config(kind) if fitting else self.config_
-        data = self._prepare_table(raw, fitting, config) if kind == "table" else (
-            self._prepare_images(raw, fitting, config))
+        if kind == "table":
+            checked, convert = self._check_table(raw, fitting, config), self._table_tensor
+        else:
+            checked, convert = self._check_images(raw, fitting), self._image_tensor
         if fitting:
             self.input_kind_, self.config_ = kind, config
             self.feature_names_in_ = names
-        return data
+        return checked, convert
 
-    def _prepare_table(self, raw: np.ndarray, fitting: bool, config: MCODConfig) -> torch.Tensor:
-        """Standardised in float64 (a column such as a timestamp keeps its variation) by
-        scikit-learn's StandardScaler (a constant column gets scale 1), then float32."""
+    def _check_table(self, raw: np.ndarray, fitting: bool, config: MCODConfig) -> np.ndarray:
+        """The table in float64; when fitting, its standardisation (scikit-learn's
+        StandardScaler in float64, so that a column such as a timestamp keeps its
+        variation; a constant column gets scale 1) and, for `table_yeo_johnson`, the
+        Yeo-Johnson lambdas (`mcod.scaling`) of the standardised columns and the
+        standardisation of their transform."""
         table = as_table(raw, min_samples=2 if fitting else 1)
-        if fitting:
-            self.n_features_in_ = table.shape[1]
-            mean, std = _standardisation(table)
-            self.scale_mean_, self.scale_std_ = torch.from_numpy(mean), torch.from_numpy(std)
-        elif table.shape[1] != self.n_features_in_:
-            raise InputError(
-                f"X has {table.shape[1]} features, the model was fitted on {self.n_features_in_}"
-            )
-        z = _standardised(table, self.scale_mean_, self.scale_std_)
+        if not fitting:
+            if table.shape[1] != self.n_features_in_:
+                raise InputError(f"X has {table.shape[1]} features, the model was fitted on "
+                                 f"{self.n_features_in_}")
+            return table
+        self.n_features_in_ = table.shape[1]
+        mean, std = _standardisation(table)
+        self.scale_mean_, self.scale_std_ = torch.from_numpy(mean), torch.from_numpy(std)
         if config.table_yeo_johnson:
-            z = self._yeo_johnson(z, fitting)
+            z = _standardised(table, self.scale_mean_, self.scale_std_)
+            self.power_lambdas_ = torch.from_numpy(fit_lambdas(z))
+            mean, std = _standardisation(yeo_johnson(z, self.power_lambdas_.double().numpy()))
+            self.power_mean_, self.power_std_ = torch.from_numpy(mean), torch.from_numpy(std)
+        return table
+
+    def _table_tensor(self, table: np.ndarray) -> torch.Tensor:
+        """Rows standardised (and through Yeo-Johnson, standardised again, for
+        `table_yeo_johnson`) in float64, then float32."""
+        z = _standardised(table, self.scale_mean_, self.scale_std_)
+        if self.config_.table_yeo_johnson:
+            out = yeo_johnson(z, self.power_lambdas_.double().numpy())
+            z = _standardised(out, self.power_mean_, self.power_std_)
         return torch.from_numpy(z.astype(np.float32))
 
-    def _prepare_images(self, raw: np.ndarray, fitting: bool, config: MCODConfig) -> torch.Tensor:
-        """Scaled to [0, 1] by the training images' intensity range and resized to the
-        config's size, IMAGE_CHUNK_BYTES of float images at a time into the output (no
-        float copy of all the full-size images: a folder of photos would need 4 bytes per
-        pixel each)."""
+    def _check_images(self, raw: np.ndarray, fitting: bool) -> np.ndarray:
+        """The images as (N, C, H, W), not yet scaled; when fitting, their intensity range,
+        channels and size; else a warning when they differ from the training images in
+        scale or size, and an error when in channels."""
         arr = image_array(raw, min_samples=2 if fitting else 1)
         if fitting:
-            pixel_range = intensity_range(arr)
-        else:
-            pixel_range = self.pixel_range_
-            warn_if_off_scale(arr, pixel_range)
-            warn_if_other_size(arr, self.image_size_in_, config.image_size)
-            if arr.shape[1] != self.n_channels_:
-                channels = "1 channel" if arr.shape[1] == 1 else f"{arr.shape[1]} channels"
-                raise InputError(
-                    f"images have {channels}, the model was fitted on {self.n_channels_}"
-                )
-        size = config.image_size
-        if arr.shape[-2:] == (size, size):  # nothing to resize: one scaled copy
-            images = torch.from_numpy(scale_01(arr, pixel_range))
-        else:  # resized into the output chunk by chunk
-            images = torch.empty((len(arr), arr.shape[1], size, size))
-            step = max(1, IMAGE_CHUNK_BYTES // (4 * math.prod(arr.shape[1:])))
-            for start in range(0, len(arr), step):
-                chunk = torch.from_numpy(scale_01(arr[start:start + step], pixel_range))
-                images[start:start + step] = F.interpolate(
-                    chunk, size=(size, size), mode="bilinear", antialias=True)
-        if fitting:
-            self.pixel_range_, self.n_channels_ = pixel_range, arr.shape[1]
+            self.pixel_range_, self.n_channels_ = intensity_range(arr), arr.shape[1]
             self.image_size_in_ = (int(arr.shape[-2]), int(arr.shape[-1]))
-        return images
+            return arr
+        warn_if_off_scale(_extremes(arr), self.pixel_range_)
+        warn_if_other_size(arr, self.image_size_in_, self.config_.image_size)
+        if arr.shape[1] != self.n_channels_:
+            channels = "1 channel" if arr.shape[1] == 1 else f"{arr.shape[1]} channels"
+            raise InputError(f"images have {channels}, the model was fitted on {self.n_channels_}")
+        return arr
 
-    def _yeo_johnson(self, z: np.ndarray, fitting: bool) -> np.ndarray:
-        """Standardised columns through Yeo-Johnson (`mcod.scaling`), standardised again."""
-        if fitting:
-            self.power_lambdas_ = torch.from_numpy(fit_lambdas(z))
-        out = yeo_johnson(z, self.power_lambdas_.double().numpy())
-        if fitting:
-            mean, std = _standardisation(out)
-            self.power_mean_, self.power_std_ = torch.from_numpy(mean), torch.from_numpy(std)
-        return _standardised(out, self.power_mean_, self.power_std_)
+    def _image_tensor(self, arr: np.ndarray) -> torch.Tensor:
+        """Images scaled to [0, 1] by the training images' intensity range and resized to
+        the config's size, IMAGE_CHUNK_BYTES of float images at a time into the output (no
+        float copy of all the full-size images: a folder of photos would need 4 bytes per
+        pixel each)."""
+        size = self.config_.image_size
+        if arr.shape[-2:] == (size, size):  # nothing to resize: one scaled copy
+            return torch.from_numpy(scale_01(arr, self.pixel_range_))
+        images = torch.empty((len(arr), arr.shape[1], size, size))
+        step = max(1, IMAGE_CHUNK_BYTES // (4 * math.prod(arr.shape[1:])))
+        for start in range(0, len(arr), step):
+            chunk = torch.from_numpy(scale_01(arr[start:start + step], self.pixel_range_))
+            images[start:start + step] = F.interpolate(
+                chunk, size=(size, size), mode="bilinear", antialias=True)
+        return images
 
     def _resolve_config(self, kind: str) -> MCODConfig:
         config = get_config(self.config)
@@ -359,11 +419,10 @@ class MCOD(BaseDetector):
             raise InputError(f"config {config.name!r} is for tables; images need 'default'")
         return config
 
-    def _score(self, data: torch.Tensor) -> np.ndarray:
+    def _score(self, batches: Iterable[torch.Tensor]) -> np.ndarray:
+        """The network's scores of each batch in turn, as one float64 array."""
         self.network_.eval()
-        scores = [
-            self.network_.score(batch.to(self.device_)).cpu() for batch in data.split(SCORE_BATCH)
-        ]
+        scores = [self.network_.score(batch.to(self.device_)).cpu() for batch in batches]
         return torch.cat(scores).double().numpy()
 
     # ------------------------------------------------------------------ persistence

@@ -2,8 +2,9 @@
 
 ``read_table`` turns a file into a :class:`TableData`: the numeric matrix a detector is
 fitted on, the row ids (from ``--id-column``, else None: rows are named by their 0-based
-index), the names of the matrix's columns, and the original frame (so that ``mcod clean``
-can write the kept rows with every original column; for CSV it holds each cell's text as
+index), the names of the matrix's columns, and, when asked for (``keep_text``: only
+``mcod clean`` needs them, to write the kept rows with every original column), the
+original frame and each CSV record's text (for CSV the frame holds each cell's text as
 written, so kept rows keep leading zeros, number formats and repeated headers). Every
 problem a user can fix raises :class:`~mcod.inputs.InputError` (or ``FileNotFoundError``)
 with a one-line message.
@@ -58,13 +59,15 @@ class TableData:
     ids: list[str] | None  # values of the id column as text; None: rows named by index
     id_column: str | None
     columns: list[str]  # names of X's columns (one-hot columns as "<column>=<value>")
-    frame: Any  # every column as read: Parquet values, or CSV cells' original text
+    frame: Any  # every column as read: Parquet values, or CSV cells' original text; None
+    # unless read with keep_text (a copy of every cell's text costs several times the file)
     path: Path
     # how it was read (read_table's arguments, and each numeric column's fill value), so
     # that a saved model reads new tables the same way
     options: dict[str, Any] = field(default_factory=dict)
-    # CSV only: the header's and each row's text as in the file (quotes, line ends, a
-    # byte-order mark), so that kept rows are copied exactly; None if it could not be split
+    # CSV with keep_text only: the header's and each row's text as in the file (quotes, line
+    # ends, a byte-order mark), so that kept rows are copied exactly; None if it could not
+    # be split
     records: list[str] | None = None
     # (N, D): the cells --fill-missing filled (numeric gaps), so reports do not present
     # them as data; None when none was filled
@@ -74,7 +77,7 @@ class TableData:
         """X as a DataFrame under its column names (a detector fitted on it keeps them)."""
         import pandas as pd
 
-        return pd.DataFrame(self.X, columns=self.columns)
+        return pd.DataFrame(self.X, columns=self.columns, copy=False)  # X's values, no copy
 
     @property
     def key_column(self) -> str:
@@ -197,6 +200,28 @@ def _csv_text(path: Path, typed: Any) -> tuple[Any, list[str] | None]:
     return body, records
 
 
+def _cells_as_text(path: Path, frame: Any, original: Any, columns: list[str]) -> dict[str, Any]:
+    """The given columns' cells as written: from ``original`` (the file's text, or a
+    Parquet frame's values) when it was kept, else read from the CSV again, those columns
+    only, as text."""
+    import pandas as pd
+
+    positions = [frame.columns.get_loc(c) for c in columns]
+    if original is not None:
+        return {c: original.iloc[:, j] for c, j in zip(columns, positions, strict=True)}
+    if not columns:
+        return {}
+    try:
+        cells = pd.read_csv(path, sep=_separator(path), usecols=positions, dtype=str,
+                            keep_default_na=False)
+    except (pd.errors.ParserError, ValueError) as error:
+        raise InputError(f"cannot read {path} as CSV: {error}") from None
+    if len(cells) != len(frame):
+        raise InputError(f"cannot read {path} consistently as text and as numbers")
+    by_position = dict(zip(sorted(positions), cells.columns, strict=True))
+    return {c: cells[by_position[j]].fillna("") for c, j in zip(columns, positions, strict=True)}
+
+
 def _csv_records(path: Path, n_rows: int) -> tuple[list[list[str]], list[str]] | None:
     """The cells and the exact text of the header and of each row (a row may span lines
     inside quotes), from one pass of Python's csv module; blank lines are not rows. None
@@ -314,6 +339,7 @@ def read_table(
     fill_missing: str = "none",
     fill_values: Mapping[str, float] | None = None,
     text_columns: list[str] | None = None,
+    keep_text: bool = False,
 ) -> TableData:
     """Read a CSV (.csv, .tsv) or Parquet (.parquet, .pq) file into a :class:`TableData`.
 
@@ -324,6 +350,9 @@ def read_table(
     the value computed from this file. A missing categorical value (under onehot) is a row
     of zeros. ``text_columns`` (a model's ``options["categorical_columns"]``) are
     categorical whatever their values look like here (training {1, 2, X}, now {1, 2}).
+    ``keep_text``: also keep the frame as read and, for CSV, every cell's and record's text
+    (:attr:`TableData.frame`, :attr:`TableData.records`), as ``mcod clean`` needs to copy
+    kept rows; otherwise only the id column and ``text_columns`` are read as text.
     """
     import pandas as pd
 
@@ -334,13 +363,14 @@ def read_table(
     file = Path(path).expanduser()
     frame = _read_frame(file)
     parquet = file.suffix.lower() in PARQUET_SUFFIXES
-    original, records = (frame, None) if parquet else _csv_text(file, frame)
     chosen = _select_columns(frame, columns, id_column, file)
     data = _booleans_as_numbers(frame[chosen])
-    for c in set(text_columns or []) & set(chosen):
-        if _is_numeric(data[c]):  # as its text, so that values match the model's categories
-            cells = original.iloc[:, frame.columns.get_loc(c)]
-            data[c] = cells.astype(str).where(frame[c].notna(), None)
+    as_text = [c for c in chosen if c in set(text_columns or []) and _is_numeric(data[c])]
+    original, records = (frame, None) if parquet else (
+        _csv_text(file, frame) if keep_text else (None, None))
+    text = _cells_as_text(file, frame, original, as_text + ([id_column] if id_column else []))
+    for c in as_text:  # as its text, so that values match the model's categories
+        data[c] = text[c].astype(str).where(frame[c].notna(), None)
     non_numeric = [c for c in chosen if not _is_numeric(data[c])]
     if non_numeric and categorical == "refuse":
         raise InputError(
@@ -360,13 +390,13 @@ def read_table(
     infinite = [str(c) for c, bad in zip(data.columns, np.isinf(X).any(axis=0), strict=True) if bad]
     if infinite:
         raise InputError(f"{file} has infinite values in column(s) {_names(infinite)}")
-    id_values = None if id_column is None else original.iloc[:, frame.columns.get_loc(id_column)]
+    id_values = None if id_column is None else text[id_column]
     ids = None if id_values is None else id_values.astype(str).where(id_values.notna(), "").tolist()
     options = {"columns": columns, "id_column": id_column, "categorical": categorical,
                "fill_missing": fill_missing, "fill_values": values,
                "categorical_columns": non_numeric}
-    return TableData(X, ids, id_column, [str(c) for c in data.columns], original, file, options,
-                     records, filled)
+    return TableData(X, ids, id_column, [str(c) for c in data.columns],
+                     original if keep_text else None, file, options, records, filled)
 
 
 def align_columns(table: TableData, fitted: list[str]) -> TableData:
@@ -392,6 +422,8 @@ def align_columns(table: TableData, fitted: list[str]) -> TableData:
             "out with --columns)"
         )
     order = [index.get(name) for name in fitted]
+    if order == list(range(len(table.columns))):  # already in the model's order: no copy
+        return table
 
     def reorder(values: np.ndarray) -> np.ndarray:
         out = np.zeros((len(values), len(fitted)), values.dtype)
@@ -424,6 +456,7 @@ def table_from_args(path: str, args: argparse.Namespace) -> TableData:
         fill_missing=getattr(args, "fill_missing", None) or "none",
         fill_values=getattr(args, "fill_values", None),
         text_columns=getattr(args, "text_columns", None),
+        keep_text=getattr(args, "keep_text", False),
     )
 
 
