@@ -68,3 +68,24 @@ def test_clean_npy_reports_a_short_write_as_disk_full(tmp_path, monkeypatch, cap
     assert rc == 2 and err.count("\n") == 1, err
     assert err.startswith("mcod: error: disk full while writing ") and "inliers.npy" in err
     assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["table.npy"]
+
+
+@pytest.mark.parametrize("writer", ["table", "parquet", "report-page"])
+def test_every_atomic_writer_names_a_full_disk(tmp_path, monkeypatch, writer):
+    import pandas as pd
+
+    from mcod.atomic import write_atomic
+    from mcod.tables import write_table
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    frame = pd.DataFrame({"a": [1.0, 2.0]})
+    path = tmp_path / {"table": "t.csv", "parquet": "t.parquet", "report-page": "i.html"}[writer]
+    with pytest.raises(OSError, match=f"^disk full while writing {path}$"):
+        if writer == "report-page":
+            write_atomic(path, lambda handle: handle.write("<html>"))
+        else:
+            write_table(frame, path)
+    assert list(tmp_path.iterdir()) == []

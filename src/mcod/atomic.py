@@ -49,17 +49,26 @@ def atomic_write(
     directory = target.parent if str(target.parent) else Path(".")
     if not directory.is_dir():
         raise FileNotFoundError(f"directory does not exist: {directory}")
-    fd, temp_name = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=_TEMP_SUFFIX)
-    temp = Path(temp_name)
+    with disk_full_named(target):
+        fd, temp_name = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.",
+                                         suffix=_TEMP_SUFFIX)
+        with _replacing(Path(temp_name), target):
+            if mode == "wb":
+                handle = os.fdopen(fd, "wb")
+            else:
+                handle = os.fdopen(fd, "w", encoding=encoding, newline=newline)
+            with handle:
+                yield handle
+                handle.flush()
+                os.fsync(handle.fileno())
+
+
+@contextmanager
+def _replacing(temp: Path, target: Path) -> Iterator[None]:
+    """Once the block has written ``temp``, it replaces ``target``; on any failure or
+    signal it is removed instead."""
     try:
-        if mode == "wb":
-            handle = os.fdopen(fd, "wb")
-        else:
-            handle = os.fdopen(fd, "w", encoding=encoding, newline=newline)
-        with handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
+        yield
         os.chmod(temp, plain_mode())
         os.replace(temp, target)
     except BaseException:

@@ -147,9 +147,9 @@ def _copy_images(
 
 
 def _write_npy(X: np.ndarray, keep: np.ndarray, path: Path) -> None:
-    from mcod.atomic import atomic_write, disk_full_named
+    from mcod.atomic import atomic_write
 
-    with disk_full_named(path), atomic_write(path, "wb") as handle:
+    with atomic_write(path, "wb") as handle:
         np.save(handle, X[keep], allow_pickle=False)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mcod.atomic import atomic_write, disk_full_named
+from mcod.atomic import atomic_write
 
 __all__ = [
     "OUTLIERS_FILE",
@@ -111,7 +111,7 @@ def _key(i: int, names: Sequence[str] | None) -> int | str:
 
 def _write_csv(path: str | os.PathLike[str], header: list[str], rows: Iterable[list]) -> Path:
     """One header, then the rows; replaced atomically."""
-    with disk_full_named(path), atomic_write(path, "w", newline="") as handle:
+    with atomic_write(path, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(header)
         writer.writerows(rows)
