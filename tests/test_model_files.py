@@ -194,14 +194,6 @@ IMAGE_CASES = {
 }
 
 
-@pytest.mark.parametrize("case", IMAGE_CASES)
-def test_tampered_image_model_field_is_named(image_state, tmp_path, case):
-    edit, fragment = IMAGE_CASES[case]
-    state = copy.deepcopy(image_state)
-    edit(state)
-    _refused(_write(state, tmp_path / "m.pt"), "is damaged or incomplete", fragment)
-
-
 def _tensor_edit(field: str, change: Callable[[torch.Tensor], torch.Tensor]) -> Callable:
     def edit(state: dict[str, Any]) -> None:
         if field in state:
@@ -240,12 +232,15 @@ TABLE_CASES = {
 }
 
 
-@pytest.mark.parametrize("case", TABLE_CASES)
-def test_tampered_table_model_field_is_named(table_state, tmp_path, case):
-    edit, fragment = TABLE_CASES[case]
-    state = copy.deepcopy(table_state)
+TAMPERED = [("image", case) for case in IMAGE_CASES] + [("table", case) for case in TABLE_CASES]
+
+
+@pytest.mark.parametrize(("kind", "case"), TAMPERED, ids=[f"{k}: {c}" for k, c in TAMPERED])
+def test_tampered_model_field_is_named(request, tmp_path, kind, case):
+    edit, fragment = (IMAGE_CASES if kind == "image" else TABLE_CASES)[case]
+    state = copy.deepcopy(request.getfixturevalue(f"{kind}_state"))
     edit(state)
-    _refused(_write(state, tmp_path / "t.pt"), "is damaged or incomplete", fragment)
+    _refused(_write(state, tmp_path / "m.pt"), "is damaged or incomplete", fragment)
 
 
 def test_finite_weights_that_overflow_the_score_are_refused_when_scoring(image_state,

@@ -18,8 +18,7 @@ import signal
 import sys
 import time
 import warnings
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, NoReturn
@@ -32,6 +31,7 @@ from mcod.datasets import DatasetMissingError
 from mcod.folders import FolderScan
 from mcod.inputs import DataWarning, InputError
 from mcod.results import counted
+from mcod.signals import handlers_set
 from mcod.tables import TableData, is_table_path, table_options_given
 
 __all__ = [
@@ -707,22 +707,6 @@ def _raise_terminated(signum: int, frame: object) -> NoReturn:
     raise Terminated(signum)
 
 
-@contextmanager
-def _terminating_signals_raise() -> Iterator[None]:
-    """SIGTERM and SIGHUP raise :class:`Terminated` inside the block (main thread only:
-    elsewhere Python cannot set handlers, and the default action stays)."""
-    try:
-        previous = {signum: signal.signal(signum, _raise_terminated) for signum in TERMINATING}
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-
-
 def _one_line_for_ours(show: Callable[..., None]) -> Callable[..., None]:
     """mcod's own warnings (new data unlike the training data) as one line on stderr, the
     way its errors are shown; a library's warning keeps Python's display (``show``)."""
@@ -751,7 +735,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         # catch_warnings: restores the warnings' display afterwards
-        with _terminating_signals_raise(), warnings.catch_warnings():
+        with handlers_set(TERMINATING, _raise_terminated), warnings.catch_warnings():
             warnings.showwarning = _one_line_for_ours(warnings.showwarning)
             return int(args.func(args))
     except USER_ERRORS as error:

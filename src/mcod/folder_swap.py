@@ -28,6 +28,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from mcod.signals import handlers_set
+
 __all__ = ["FolderLock", "exchange", "fingerprint", "recover", "replace_folder", "work_folder"]
 
 _RENAME_EXCHANGE = 2  # linux/fs.h
@@ -76,16 +78,9 @@ def _signals_deferred() -> Iterator[None]:
     program through any other thread, torch's among them.)"""
     arrived: list[int] = []
     try:
-        previous = {signum: signal.signal(signum, lambda n, _: arrived.append(n))
-                    for signum in _DEFERRED}
-    except ValueError:  # not the main thread: Python runs no handlers here anyway
-        yield
-        return
-    try:
-        yield
+        with handlers_set(_DEFERRED, lambda signum, _: arrived.append(signum)):
+            yield
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
         for signum in dict.fromkeys(arrived):
             signal.raise_signal(signum)
 
