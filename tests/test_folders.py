@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mcod.folders import load_image_folder, load_images, scan_folder
+from mcod.folders import ImageFiles, load_image_folder, scan_folder
 from mcod.inputs import InputError, as_image_batch
 
 
@@ -198,4 +198,4 @@ def test_a_name_that_is_not_utf8_is_refused_before_any_decoding(tmp_path):
     bad = os.path.join(os.fsencode(tmp_path), b"bad\xff.png")
     Image.new("L", (6, 5)).save(bad, format="PNG")
     with pytest.raises(InputError, match="not valid UTF-8.*rename it"):
-        load_images(scan_folder(tmp_path).images)
+        ImageFiles(scan_folder(tmp_path).images)
