@@ -1,0 +1,119 @@
+"""Peak memory and wall time of `mcod detect FOLDER` on folders of large JPEG photos.
+
+    OMP_NUM_THREADS=1 python benchmarks/folder_memory.py [--n 250,1000,3000] [--work DIR]
+        [--results benchmarks/results/folder_memory.jsonl]
+
+Why: a folder of photos used to be decoded at full size into one array before it was
+shrunk to the network's 32x32 (400 JPEGs of 1024x768 took 1.5-1.75 GB). Each folder
+here holds N JPEGs made from CIFAR-10 test images (`$MCOD_DATA_DIR`, default
+/work/shared/data: cifar10/cifar10_jpg_q75.tar.gz) upscaled to camera sizes and
+re-encoded. Two kinds of folder:
+
+- ``mixed``: sizes from 640x480 to 1024x768, landscape and portrait (`SIZES`): read
+  at 32x32 by the default policy, crop;
+- ``same``: every photo 1024x768, read as it is (the network resizes it, as before
+  mixed sizes were read), and with ``--resize crop``.
+
+Each `mcod detect FOLDER --epochs 1 --quiet --device cpu` runs as its own process with
+OMP_NUM_THREADS=1; its peak RSS comes from ``os.wait4`` (that child's ``ru_maxrss``, the
+torch import included: the ``N = 20`` row shows that fixed part). Figures are printed and
+appended to the results file (records without a ``detector``, so `mcod bench report`
+leaves them out).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from mcod.bench.results import append_result
+from mcod.bench.runner import provenance
+
+SIZES = [(1024, 768), (768, 1024), (800, 600), (600, 800), (640, 480), (1024, 576), (960, 720)]
+SAME = (1024, 768)
+CIFAR = "cifar10/cifar10_jpg_q75.tar.gz"
+
+
+def cifar_images(data_dir: Path, n: int) -> list[Image.Image]:
+    """The first ``n`` CIFAR-10 test images of the tar (sorted names, test/ first)."""
+    images = []
+    with tarfile.open(data_dir / CIFAR) as tar:
+        for member in tar:
+            if member.isfile() and member.name.startswith("test/"):
+                images.append(Image.open(io.BytesIO(tar.extractfile(member).read())).convert("RGB"))
+                if len(images) == n:
+                    break
+    return images
+
+
+def make_folder(folder: Path, sources: list[Image.Image], n: int, kind: str) -> None:
+    """``n`` JPEGs (quality 90) in ``folder``: CIFAR images upscaled (bicubic) to camera
+    sizes, with a little noise so that they do not compress like flat colour."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        size = SAME if kind == "same" else SIZES[i % len(SIZES)]
+        big = np.asarray(sources[i % len(sources)].resize(size, Image.Resampling.BICUBIC))
+        noisy = np.clip(big + rng.normal(0, 6, big.shape), 0, 255).astype(np.uint8)
+        Image.fromarray(noisy).save(folder / f"photo{i:05d}.jpg", quality=90)
+
+
+def measure(folder: Path, extra: list[str]) -> tuple[float, float, int]:
+    """(peak RSS in MB, wall seconds, exit code) of one `mcod detect` process."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "mcod", "detect", str(folder), "--epochs", "1", "--quiet",
+           "--device", "cpu", *extra]
+    started = time.perf_counter()
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=log)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        seconds = time.perf_counter() - started
+        if proc.returncode:
+            log.seek(0)
+            print(log.read().decode(errors="replace")[-2000:], file=sys.stderr)
+    return usage.ru_maxrss / 1024, seconds, proc.returncode  # ru_maxrss: KiB on Linux
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", default="20,250,1000,3000", help="folder sizes, comma-separated")
+    parser.add_argument("--same-n", default="1000", help="folder sizes of the 'same' kind")
+    parser.add_argument("--work", help="where the folders are made (default: a temporary one)")
+    parser.add_argument("--data-dir", default=os.environ.get("MCOD_DATA_DIR", "/work/shared/data"))
+    parser.add_argument("--results", help="also append the figures to this JSON Lines file")
+    args = parser.parse_args()
+    runs = [("mixed", int(n), []) for n in args.n.split(",") if n]
+    for n in (int(n) for n in args.same_n.split(",") if n):
+        runs += [("same", n, []), ("same", n, ["--resize", "crop"])]
+    sources = cifar_images(Path(args.data_dir), 1000)
+    with tempfile.TemporaryDirectory(dir=args.work) as work:
+        print(f"{'folder':<8}{'N':>6}  {'options':<14}{'peak RSS MB':>12}{'wall s':>8}")
+        for kind, n, extra in runs:
+            folder = Path(work) / f"{kind}{n}"
+            if not folder.exists():
+                make_folder(folder, sources, n, kind)
+            peak, seconds, rc = measure(folder, extra)
+            print(f"{kind:<8}{n:>6}  {' '.join(extra) or '-':<14}{peak:>12.0f}{seconds:>8.1f}"
+                  + (f"  FAILED rc {rc}" if rc else ""), flush=True)
+            if args.results and not rc:
+                append_result(args.results, {
+                    "benchmark": "folder_memory", "folder": kind, "n": n,
+                    "sizes": [list(SAME)] if kind == "same" else [list(s) for s in SIZES],
+                    "options": extra, "peak_rss_mb": round(peak, 1),
+                    "wall_s": round(seconds, 2), **provenance(),
+                })
+
+
+if __name__ == "__main__":
+    main()
