@@ -29,7 +29,7 @@ import numpy as np
 from mcod import __version__
 from mcod.config import CONFIGS, MAX_SEED
 from mcod.datasets import DatasetMissingError
-from mcod.folders import RESIZE_POLICIES, FolderScan, ImageFiles
+from mcod.folders import RESIZE_POLICIES, FolderScan, ImageFiles, scan_folder
 from mcod.inputs import DataWarning, InputError
 from mcod.results import counted
 from mcod.tables import TableData, is_table_path, table_options_given
@@ -406,8 +406,6 @@ def _read_folder(args: argparse.Namespace, scan: FolderScan | None, channels: in
     """The images below INPUT: as they are when they share one size and no --resize is
     given (the network resizes them, as before folders of mixed sizes were read), else at
     the network's input size by --resize (crop by default); saying which."""
-    from mcod.folders import scan_folder
-
     scan = scan or scan_folder(args.input)
     note = scan.skipped_note()
     if note:
@@ -418,8 +416,8 @@ def _read_folder(args: argparse.Namespace, scan: FolderScan | None, channels: in
     size = None if one_size and not args.resize else network_size
     if size is None:
         _say(args, f"images: {counted(len(files), 'file')} of {one_size[0]}x{one_size[1]}, "
-                   f"read as they are; the network sees them resized to "
-                   f"{network_size}x{network_size}")
+                   f"read as they are (the network resizes them to "
+                   f"{network_size}x{network_size})")
     else:
         _say(args, f"images: {counted(len(files), 'file')} of "
                    f"{counted(len(set(files.sizes)), 'size')}, read at {size}x{size} "
