@@ -58,14 +58,20 @@ def cifar_images(data_dir: Path, n: int) -> list[Image.Image]:
 
 def make_folder(folder: Path, sources: list[Image.Image], n: int, kind: str) -> None:
     """``n`` JPEGs (quality 90) in ``folder``: CIFAR images upscaled (bicubic) to camera
-    sizes, with a little noise so that they do not compress like flat colour."""
+    sizes, with a little noise (one tile, cut at random) so that they do not compress like
+    flat colour."""
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
+    side = max(max(size) for size in [*SIZES, SAME])
+    noise = rng.integers(-8, 9, (2 * side, 2 * side, 3), dtype=np.int16)
     for i in range(n):
-        size = SAME if kind == "same" else SIZES[i % len(SIZES)]
-        big = np.asarray(sources[i % len(sources)].resize(size, Image.Resampling.BICUBIC))
-        noisy = np.clip(big + rng.normal(0, 6, big.shape), 0, 255).astype(np.uint8)
-        Image.fromarray(noisy).save(folder / f"photo{i:05d}.jpg", quality=90)
+        width, height = SAME if kind == "same" else SIZES[i % len(SIZES)]
+        top, left = rng.integers(0, side, 2)
+        big = np.asarray(sources[i % len(sources)].resize((width, height),
+                                                          Image.Resampling.BICUBIC))
+        noisy = big + noise[top:top + height, left:left + width]
+        Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8)).save(
+            folder / f"photo{i:05d}.jpg", quality=90)
 
 
 def measure(folder: Path, extra: list[str]) -> tuple[float, float, int]:
