@@ -1,18 +1,19 @@
 """Peak memory and wall time of `mcod detect FOLDER` on folders of large JPEG photos.
 
-    OMP_NUM_THREADS=1 python benchmarks/folder_memory.py [--n 250,1000,3000] [--work DIR]
-        [--results benchmarks/results/folder_memory.jsonl]
+    OMP_NUM_THREADS=1 python benchmarks/folder_memory.py [--mixed 20,250,1000,3000]
+        [--same 1000] [--phone 250] [--work DIR] [--results FILE]
 
 Why: a folder of photos used to be decoded at full size into one array before it was
 shrunk to the network's 32x32 (400 JPEGs of 1024x768 took 1.5-1.75 GB). Each folder
 here holds N JPEGs made from CIFAR-10 test images (`$MCOD_DATA_DIR`, default
 /work/shared/data: cifar10/cifar10_jpg_q75.tar.gz) upscaled to camera sizes and
-re-encoded. Two kinds of folder:
+re-encoded. Three kinds of folder (`KINDS`):
 
-- ``mixed``: sizes from 640x480 to 1024x768, landscape and portrait (`SIZES`): read
-  at 32x32 by the default policy, crop;
+- ``mixed``: sizes from 640x480 to 1024x768, landscape and portrait: read at 32x32 by
+  the default policy, crop;
 - ``same``: every photo 1024x768, read as it is (the network resizes it, as before
-  mixed sizes were read), and with ``--resize crop``.
+  mixed sizes were read), and with ``--resize crop``;
+- ``phone``: 4032x3024 landscape and portrait, a phone camera's 12 MP.
 
 Each `mcod detect FOLDER --epochs 1 --quiet --device cpu` runs as its own process with
 OMP_NUM_THREADS=1; its peak RSS comes from ``os.wait4`` (that child's ``ru_maxrss``, the
@@ -39,8 +40,12 @@ from PIL import Image
 from mcod.bench.results import append_result
 from mcod.bench.runner import provenance
 
-SIZES = [(1024, 768), (768, 1024), (800, 600), (600, 800), (640, 480), (1024, 576), (960, 720)]
-SAME = (1024, 768)
+KINDS: dict[str, list[tuple[int, int]]] = {  # (width, height) of the photos, in turn
+    "mixed": [(1024, 768), (768, 1024), (800, 600), (600, 800), (640, 480), (1024, 576),
+              (960, 720)],
+    "same": [(1024, 768)],
+    "phone": [(4032, 3024), (3024, 4032)],
+}
 CIFAR = "cifar10/cifar10_jpg_q75.tar.gz"
 
 
@@ -62,10 +67,11 @@ def make_folder(folder: Path, sources: list[Image.Image], n: int, kind: str) -> 
     flat colour."""
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
-    side = max(max(size) for size in [*SIZES, SAME])
+    sizes = KINDS[kind]
+    side = max(max(size) for size in sizes)
     noise = rng.integers(-8, 9, (2 * side, 2 * side, 3), dtype=np.int16)
     for i in range(n):
-        width, height = SAME if kind == "same" else SIZES[i % len(SIZES)]
+        width, height = sizes[i % len(sizes)]
         top, left = rng.integers(0, side, 2)
         big = np.asarray(sources[i % len(sources)].resize((width, height),
                                                           Image.Resampling.BICUBIC))
@@ -93,15 +99,15 @@ def measure(folder: Path, extra: list[str]) -> tuple[float, float, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", default="20,250,1000,3000", help="folder sizes, comma-separated")
-    parser.add_argument("--same-n", default="1000", help="folder sizes of the 'same' kind")
+    for kind, default in (("mixed", "20,250,1000,3000"), ("same", "1000"), ("phone", "250")):
+        parser.add_argument(f"--{kind}", default=default, metavar="N,N",
+                            help=f"sizes of the {kind!r} folders (default: {default})")
     parser.add_argument("--work", help="where the folders are made (default: a temporary one)")
     parser.add_argument("--data-dir", default=os.environ.get("MCOD_DATA_DIR", "/work/shared/data"))
     parser.add_argument("--results", help="also append the figures to this JSON Lines file")
     args = parser.parse_args()
-    runs = [("mixed", int(n), []) for n in args.n.split(",") if n]
-    for n in (int(n) for n in args.same_n.split(",") if n):
-        runs += [("same", n, []), ("same", n, ["--resize", "crop"])]
+    runs = [(kind, int(n), extra) for kind in KINDS for n in getattr(args, kind).split(",") if n
+            for extra in ([[], ["--resize", "crop"]] if kind == "same" else [[]])]
     sources = cifar_images(Path(args.data_dir), 1000)
     with tempfile.TemporaryDirectory(dir=args.work) as work:
         print(f"{'folder':<8}{'N':>6}  {'options':<14}{'peak RSS MB':>12}{'wall s':>8}")
@@ -115,7 +121,7 @@ def main() -> None:
             if args.results and not rc:
                 append_result(args.results, {
                     "benchmark": "folder_memory", "folder": kind, "n": n,
-                    "sizes": [list(SAME)] if kind == "same" else [list(s) for s in SIZES],
+                    "sizes": [list(size) for size in KINDS[kind]],
                     "options": extra, "peak_rss_mb": round(peak, 1),
                     "wall_s": round(seconds, 2), **provenance(),
                 })

@@ -301,6 +301,8 @@ def test_batches_are_of_the_asked_length_and_fill_load(tmp_path):
         images.load(None)
     with pytest.raises(ValueError, match="policy must be one of crop, pad"):
         next(images.batches(6, policy="stretch"))
+    with pytest.raises(ValueError, match="at least 1"):
+        next(images.batches(6, batch_size=0))
 
 
 def test_16_bit_images_read_at_a_size_warn_once_all_batches_are_read(tmp_path):

@@ -47,7 +47,8 @@ _TURNED = {5, 6, 7, 8}  # EXIF orientations that swap width and height
 _MAX_SIZES_LISTED = 4
 _FEW_LEVELS = 64  # 16-bit images mapped to fewer 8-bit grey levels than this are warned about
 _REDUCING_GAP = 3.0  # Pillow box-reduces to 3x the target first, then resamples: as sharp
-_LOAD_CHUNK_BYTES = 16 * 2**20  # decoded per batch by ImageFiles.load before it is copied
+_BATCH = 64  # images per batch, and per step of the progress bar
+_LOAD_CHUNK_BYTES = 16 * 2**20  # at most this much decoded per batch by ImageFiles.load
 
 
 @dataclass
@@ -262,7 +263,7 @@ class ImageFiles:
             width = height = size
         return (height, width) + (() if self.grey else (3,))
 
-    def batches(self, size: int | None, policy: str = "crop", batch_size: int = 64,
+    def batches(self, size: int | None, policy: str = "crop", batch_size: int = _BATCH,
                 progress: bool = False) -> Iterator[np.ndarray]:
         """The images as uint8 (B, size, size) grey or (B, size, size, 3) RGB arrays of
         ``batch_size`` (the last one shorter), made square by ``policy`` (one of
@@ -270,8 +271,8 @@ class ImageFiles:
         all; a model resizes such images itself, as it did before mixed sizes were read."""
         if policy not in RESIZE_POLICIES:
             raise ValueError(f"policy must be one of {', '.join(RESIZE_POLICIES)}, not {policy!r}")
-        if size is not None and size < 1:
-            raise ValueError(f"size must be at least 1, not {size}")
+        if (size is not None and size < 1) or batch_size < 1:
+            raise ValueError(f"size and batch_size must be at least 1, not {size}, {batch_size}")
         from tqdm import tqdm
 
         shape = self.shape(size)
@@ -294,10 +295,11 @@ class ImageFiles:
 
     def load(self, size: int | None, policy: str = "crop", progress: bool = False) -> np.ndarray:
         """Every image in one array (N, ...) as `batches` reads them; the array is made
-        first and filled batch by batch, so nothing else of that size is ever held."""
+        first and filled batch by batch (of at most 16 MB: full-size photos read as they
+        are), so nothing else of that size is ever held."""
         shape = self.shape(size)
         out = np.empty((len(self), *shape), dtype=np.uint8)
-        batch_size = max(1, _LOAD_CHUNK_BYTES // math.prod(shape))
+        batch_size = max(1, min(_BATCH, _LOAD_CHUNK_BYTES // math.prod(shape)))
         start = 0
         for batch in self.batches(size, policy, batch_size, progress):
             out[start:start + len(batch)] = batch
