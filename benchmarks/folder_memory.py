@@ -16,8 +16,8 @@ re-encoded. Three kinds of folder (`KINDS`):
 - ``phone``: 4032x3024 landscape and portrait, a phone camera's 12 MP.
 
 Each `mcod detect FOLDER --epochs 1 --quiet --device cpu` runs as its own process with
-OMP_NUM_THREADS=1; its peak RSS comes from ``os.wait4`` (that child's ``ru_maxrss``, the
-torch import included: the ``N = 20`` row shows that fixed part). Figures are printed and
+OMP_NUM_THREADS=1; its peak RSS is its ``ru_maxrss`` (`_PEAK_OF`), the torch import
+included: the ``N = 20`` row shows that fixed part. Figures are printed and
 appended to the results file (records without a ``detector``, so `mcod bench report`
 leaves them out).
 """
@@ -27,11 +27,13 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
 import tempfile
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -64,8 +66,10 @@ def cifar_images(data_dir: Path, n: int) -> list[Image.Image]:
 def make_folder(folder: Path, sources: list[Image.Image], n: int, kind: str) -> None:
     """``n`` JPEGs (quality 90) in ``folder``: CIFAR images upscaled (bicubic) to camera
     sizes, with a little noise (one tile, cut at random) so that they do not compress like
-    flat colour."""
-    folder.mkdir(parents=True, exist_ok=True)
+    flat colour. Made beside it and renamed, so a folder that exists is complete."""
+    making = folder.with_name(folder.name + ".making")
+    shutil.rmtree(making, ignore_errors=True)
+    making.mkdir(parents=True)
     rng = np.random.default_rng(0)
     sizes = KINDS[kind]
     side = max(max(size) for size in sizes)
@@ -77,7 +81,19 @@ def make_folder(folder: Path, sources: list[Image.Image], n: int, kind: str) -> 
                                                           Image.Resampling.BICUBIC))
         noisy = big + noise[top:top + height, left:left + width]
         Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8)).save(
-            folder / f"photo{i:05d}.jpg", quality=90)
+            making / f"photo{i:05d}.jpg", quality=90)
+    making.rename(folder)
+
+
+# Runs the command and prints its peak RSS in KiB. A child's ru_maxrss starts from the RSS
+# of the process that spawned it (Linux keeps the parent's high-water mark across exec), so
+# `mcod detect` is spawned by this small process, not by the benchmark holding photos.
+_PEAK_OF = (
+    "import resource, subprocess, sys\n"
+    "rc = subprocess.call(sys.argv[1:], stdout=subprocess.DEVNULL)\n"
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+    "sys.exit(rc)\n"
+)
 
 
 def measure(folder: Path, extra: list[str]) -> tuple[float, float, int]:
@@ -86,15 +102,12 @@ def measure(folder: Path, extra: list[str]) -> tuple[float, float, int]:
     cmd = [sys.executable, "-m", "mcod", "detect", str(folder), "--epochs", "1", "--quiet",
            "--device", "cpu", *extra]
     started = time.perf_counter()
-    with tempfile.TemporaryFile() as log:
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=log)
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        seconds = time.perf_counter() - started
-        if proc.returncode:
-            log.seek(0)
-            print(log.read().decode(errors="replace")[-2000:], file=sys.stderr)
-    return usage.ru_maxrss / 1024, seconds, proc.returncode  # ru_maxrss: KiB on Linux
+    done = subprocess.run([sys.executable, "-c", _PEAK_OF, *cmd], env=env,
+                          capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if done.returncode:
+        print(done.stderr[-2000:], file=sys.stderr)
+    return int(done.stdout.split()[-1]) / 1024, seconds, done.returncode  # KiB on Linux
 
 
 def main() -> None:
@@ -102,14 +115,15 @@ def main() -> None:
     for kind, default in (("mixed", "20,250,1000,3000"), ("same", "1000"), ("phone", "250")):
         parser.add_argument(f"--{kind}", default=default, metavar="N,N",
                             help=f"sizes of the {kind!r} folders (default: {default})")
-    parser.add_argument("--work", help="where the folders are made (default: a temporary one)")
+    parser.add_argument("--work", help="where the folders are made and kept, to be reused by "
+                        "the next run (default: a temporary folder, removed at the end)")
     parser.add_argument("--data-dir", default=os.environ.get("MCOD_DATA_DIR", "/work/shared/data"))
     parser.add_argument("--results", help="also append the figures to this JSON Lines file")
     args = parser.parse_args()
     runs = [(kind, int(n), extra) for kind in KINDS for n in getattr(args, kind).split(",") if n
             for extra in ([[], ["--resize", "crop"]] if kind == "same" else [[]])]
     sources = cifar_images(Path(args.data_dir), 1000)
-    with tempfile.TemporaryDirectory(dir=args.work) as work:
+    with nullcontext(args.work) if args.work else tempfile.TemporaryDirectory() as work:
         print(f"{'folder':<8}{'N':>6}  {'options':<14}{'peak RSS MB':>12}{'wall s':>8}")
         for kind, n, extra in runs:
             folder = Path(work) / f"{kind}{n}"
