@@ -340,7 +340,9 @@ def test_cli_reads_a_mixed_folder_at_the_network_size_and_scores_it_again(tmp_pa
     assert "12 samples" in out.out and "warning" not in out.err
 
 
-def test_cli_reads_a_folder_of_one_size_as_it_is_unless_resize_is_given(tmp_path):
+def test_cli_reads_a_folder_of_one_size_as_it_is_unless_resize_is_given(
+        tmp_path, monkeypatch, capsys):
+    from mcod import cli
     from mcod.cli import build_parser, read_input
 
     for i in range(3):
@@ -348,7 +350,10 @@ def test_cli_reads_a_folder_of_one_size_as_it_is_unless_resize_is_given(tmp_path
     parse = build_parser().parse_args
     as_they_are = read_input(parse(["detect", str(tmp_path), "--quiet"])).X
     np.testing.assert_array_equal(as_they_are[:, 0, 0], [0, 10, 20])
-    assert as_they_are.shape == (3, 6, 8)
+    assert as_they_are.shape == (3, 6, 8) and "note" not in capsys.readouterr().err
+    monkeypatch.setattr(cli, "LARGE_FOLDER_BYTES", 3 * 6 * 8 - 1)  # as if they were photos
+    read_input(parse(["detect", str(tmp_path), "--quiet"]))
+    assert "--resize crop reads them at 32x32" in capsys.readouterr().err
     assert read_input(parse(["detect", str(tmp_path), "--quiet", "--resize", "crop"])).X.shape \
         == (3, 32, 32)
     np.save(tmp_path / "x.npy", as_they_are)

@@ -324,6 +324,7 @@ class InputData:
 
 
 NPY_MAGIC = b"\x93NUMPY"  # how every .npy file begins
+LARGE_FOLDER_BYTES = 2**30  # a folder read as it is above this gets a note on --resize
 
 
 def _load_npy(path: str) -> np.ndarray:
@@ -418,6 +419,10 @@ def _read_folder(args: argparse.Namespace, scan: FolderScan | None, channels: in
         _say(args, f"images: {counted(len(files), 'file')} of {one_size[0]}x{one_size[1]}, "
                    f"read as they are (the network resizes them to "
                    f"{network_size}x{network_size})")
+        held = len(files) * int(np.prod(files.shape(None)))
+        if held > LARGE_FOLDER_BYTES:
+            print(f"mcod: note: read as they are, these images take {held / 2**30:.1f} GiB; "
+                  f"--resize crop reads them at {network_size}x{network_size}", file=sys.stderr)
     else:
         _say(args, f"images: {counted(len(files), 'file')} of "
                    f"{counted(len(set(files.sizes)), 'size')}, read at {size}x{size} "
