@@ -182,7 +182,7 @@ def _decode(path: Path, grey: bool, draft: tuple[int, str] | None = None
         )
     wide_max = None
     if im.mode in _WIDE_MODES:
-        wide = np.asarray(im).astype(np.int64)
+        wide = np.asarray(im).astype(np.int32)  # I;16 and I: 4 bytes a pixel at most
         if wide.min() < 0 or wide.max() > 65535:
             raise InputError(f"{path} has pixel values outside 0..65535 ({im.mode} image)")
         wide_max = int(wide.max())
