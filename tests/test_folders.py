@@ -1,5 +1,5 @@
 """Image folders (mcod.folders): what is read, how odd image files are turned into uint8
-pixels, and what is left out and said to be."""
+pixels, how images of other sizes are made square, and what is left out and said to be."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, JpegImagePlugin
 
-from mcod.folders import load_image_folder, load_images, scan_folder
+from mcod.cli import main
+from mcod.folders import ImageFiles, load_image_folder, scan_folder
 from mcod.inputs import InputError, as_image_batch
 
 
@@ -48,11 +49,12 @@ def test_folder_extensions_filter(tmp_path):
     assert [p.name for p in paths] == ["b.bmp"]
 
 
-def test_folder_corrupt_file_named(tmp_path):
+@pytest.mark.parametrize("size", [None, 4])
+def test_folder_corrupt_file_named(tmp_path, size):
     _save(tmp_path / "good.png", "L")
     (tmp_path / "broken.png").write_bytes(b"\x89PNG not really")
     with pytest.raises(InputError, match="broken.png"):
-        load_image_folder(tmp_path)
+        load_image_folder(tmp_path, size=size)
 
 
 def test_folder_mixed_sizes_are_counted_so_the_odd_one_stands_out(tmp_path):
@@ -63,7 +65,7 @@ def test_folder_mixed_sizes_are_counted_so_the_odd_one_stands_out(tmp_path):
         load_image_folder(tmp_path)
     msg = str(info.value)
     assert "3 are 7x5 (e.g. " in msg and "a.png" in msg and "1 is 6x5 (" in msg
-    assert msg.index("7x5") < msg.index("6x5") and "resize" in msg
+    assert msg.index("7x5") < msg.index("6x5") and "give a size to read them at" in msg
 
 
 def test_folder_empty(tmp_path):
@@ -93,11 +95,12 @@ def test_16_bit_grey_is_mapped_to_8_bits_and_stays_grey(tmp_path):
     np.testing.assert_array_equal(x[1], values)
 
 
-def test_float_pixels_are_refused_with_the_file_named(tmp_path):
+@pytest.mark.parametrize("size", [None, 4])
+def test_float_pixels_are_refused_with_the_file_named(tmp_path, size):
     _save(tmp_path / "a.png", "L")
     Image.fromarray(np.full((5, 6), 0.5, np.float32), "F").save(tmp_path / "f.tif")
     with pytest.raises(InputError, match=r"f\.tif has 32-bit float pixels"):
-        load_image_folder(tmp_path)
+        load_image_folder(tmp_path, size=size)
 
 
 def test_16_bit_images_holding_12_bit_data_warn_about_the_few_grey_levels(tmp_path, recwarn):
@@ -198,4 +201,162 @@ def test_a_name_that_is_not_utf8_is_refused_before_any_decoding(tmp_path):
     bad = os.path.join(os.fsencode(tmp_path), b"bad\xff.png")
     Image.new("L", (6, 5)).save(bad, format="PNG")
     with pytest.raises(InputError, match="not valid UTF-8.*rename it"):
-        load_images(scan_folder(tmp_path).images)
+        ImageFiles(scan_folder(tmp_path).images)
+
+
+# --------------------------------------------------------------------------- sizes
+
+
+def _columns(path: Path, values: list[int], height: int) -> Path:
+    """A grey image whose columns hold ``values``, ``height`` rows high."""
+    Image.fromarray(np.tile(np.array(values, np.uint8), (height, 1))).save(path)
+    return path
+
+
+def test_crop_keeps_the_centre_of_the_longer_side(tmp_path):
+    wide = _columns(tmp_path / "wide.png", [10, 20, 30, 40], height=2)
+    tall = tmp_path / "tall.png"
+    Image.fromarray(np.array([[1, 1], [2, 2], [3, 3], [4, 4]], np.uint8)).save(tall)
+    x = ImageFiles([wide, tall]).load(2, "crop")
+    np.testing.assert_array_equal(x[0], [[20, 30], [20, 30]])
+    np.testing.assert_array_equal(x[1], [[2, 2], [3, 3]])
+
+
+def test_pad_centres_the_whole_image_on_black(tmp_path):
+    wide = _columns(tmp_path / "wide.png", [10, 20, 30, 40], height=2)
+    x = ImageFiles([wide]).load(4, "pad")
+    np.testing.assert_array_equal(x[0], [[0] * 4, [10, 20, 30, 40], [10, 20, 30, 40], [0] * 4])
+
+
+def test_mixed_sizes_shrink_to_the_asked_size_by_either_policy(tmp_path):
+    Image.new("RGB", (60, 40), (200, 100, 50)).save(tmp_path / "a.png")
+    Image.new("RGB", (40, 60), (20, 40, 60)).save(tmp_path / "b.png")
+    exact = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    Image.fromarray(exact).save(tmp_path / "c.png")  # at the size already: passed through
+    crop, paths = load_image_folder(tmp_path, size=32)
+    assert crop.shape == (3, 32, 32, 3)
+    assert np.abs(crop[0].astype(int) - [200, 100, 50]).max() <= 1  # one colour, no border
+    assert np.abs(crop[1].astype(int) - [20, 40, 60]).max() <= 1
+    np.testing.assert_array_equal(crop[2], exact)
+    pad, _ = load_image_folder(tmp_path, size=32, policy="pad")
+    # 60x40 -> 32x21, rows 5-25; 40x60 -> 21x32, columns 5-25
+    assert not pad[0, :5].any() and not pad[0, 26:].any() and not pad[1, :, :5].any()
+    assert np.abs(pad[0, 5:26].astype(int) - [200, 100, 50]).max() <= 1
+    assert np.abs(pad[1, :, 5:26].astype(int) - [20, 40, 60]).max() <= 1
+    np.testing.assert_array_equal(pad[2], exact)
+
+
+def test_a_large_jpeg_is_decoded_at_a_reduced_scale(tmp_path, monkeypatch):
+    photo = np.zeros((2000, 3000, 3), np.uint8)
+    photo[:, :1500, 0] = 200  # left half red, right half blue
+    photo[:, 1500:, 2] = 200
+    Image.fromarray(photo).save(tmp_path / "big.jpg", quality=90)
+    decoded = []
+    draft = JpegImagePlugin.JpegImageFile.draft
+
+    def spy(self, mode, size):  # noqa: ANN001, ANN202 - Pillow's signature
+        result = draft(self, mode, size)
+        decoded.append(self.size)
+        return result
+
+    monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "draft", spy)
+    x = ImageFiles([tmp_path / "big.jpg"]).load(32)
+    assert decoded == [(375, 250)]  # 1/8 scale: still at least 48x32 for the crop
+    assert x.shape == (1, 32, 32, 3)
+    assert np.abs(x[0, :, :14].astype(int) - [200, 0, 0]).max() <= 12
+    assert np.abs(x[0, :, 18:].astype(int) - [0, 0, 200]).max() <= 12
+
+
+def test_exif_rotation_is_applied_before_a_reduced_jpeg_is_padded(tmp_path):
+    upright = np.zeros((300, 200), np.uint8)  # 200 wide, 300 high, its top third white
+    upright[:100] = 255
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(np.rot90(upright, -3).copy()).save(tmp_path / "turned.jpg", exif=exif)
+    x = ImageFiles([tmp_path / "turned.jpg"]).load(20, "pad")
+    assert x.shape == (1, 20, 20)  # 13 wide, centred at columns 3-15
+    assert x[0, 2, 9] > 200 and x[0, 17, 9] < 30 and x[0, 10, 1] == 0
+
+
+def test_same_size_images_read_as_they_are_or_at_their_own_size_are_unchanged(tmp_path):
+    pixels = np.random.default_rng(1).integers(0, 256, (3, 8, 8), dtype=np.uint8)
+    files = [tmp_path / f"{i}.png" for i in range(3)]
+    for image, file in zip(pixels, files, strict=True):
+        Image.fromarray(image).save(file)
+    images = ImageFiles(files)
+    assert images.grey and len(images) == 3 and images.one_size() == (8, 8)
+    np.testing.assert_array_equal(images.load(None), pixels)
+    np.testing.assert_array_equal(images.load(8, "pad"), pixels)
+
+
+def test_batches_are_of_the_asked_length_and_fill_load(tmp_path):
+    for i, size in enumerate([(9, 5), (5, 9), (7, 7), (4, 4), (12, 3)]):
+        _save(tmp_path / f"{i}.png", "RGB", size=size, value=40 * i)
+    images = ImageFiles(scan_folder(tmp_path).images)
+    assert not images.grey and images.one_size() is None
+    batches = list(images.batches(6, batch_size=2, progress=True))
+    assert [b.shape for b in batches] == [(2, 6, 6, 3), (2, 6, 6, 3), (1, 6, 6, 3)]
+    np.testing.assert_array_equal(np.concatenate(batches), images.load(6))
+    with pytest.raises(InputError, match="different sizes"):
+        images.load(None)
+    with pytest.raises(ValueError, match="policy must be one of crop, pad"):
+        next(images.batches(6, policy="stretch"))
+    with pytest.raises(ValueError, match="at least 1"):
+        next(images.batches(6, batch_size=0))
+
+
+def test_16_bit_images_read_at_a_size_warn_once_all_batches_are_read(tmp_path):
+    twelve_bit = np.full((6, 4), 4095, np.uint16)
+    Image.fromarray(twelve_bit).save(tmp_path / "a.png")
+    Image.fromarray(twelve_bit).save(tmp_path / "b.png")
+    with pytest.warns(UserWarning, match="values up to 4095 only"):
+        x = np.concatenate(list(ImageFiles(scan_folder(tmp_path).images).batches(3, batch_size=1)))
+    assert x.shape == (2, 3, 3) and (x == 16).all()  # (4095 + 128) // 257
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def _mixed_folder(folder: Path) -> Path:
+    rng = np.random.default_rng(2)
+    for i in range(12):
+        shape = [(40, 30, 3), (30, 40, 3), (20, 20, 3)][i % 3]
+        Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8)).save(folder / f"{i:02d}.png")
+    return folder
+
+
+def test_cli_reads_a_mixed_folder_at_the_network_size_and_scores_it_again(tmp_path, capsys):
+    folder = _mixed_folder(tmp_path)
+    model = tmp_path / "model.pt"
+    fast = ["--epochs", "1", "--batch-size", "6", "--device", "cpu"]
+    assert main(["detect", str(folder), *fast, "--resize", "pad", "--top", "0",
+                 "--save-model", str(model)]) == 0
+    out = capsys.readouterr()
+    assert "images: 12 files of 3 sizes, read at 32x32 (padded with black)" in out.out
+    assert "data: 12 images of shape 32x32x3" in out.out and "reading images" in out.err
+    assert main(["score", str(model), str(folder), "--quiet", "--top", "0"]) == 0
+    out = capsys.readouterr()
+    assert "images:" not in out.out and "reading images" not in out.err
+    assert "12 samples" in out.out and "warning" not in out.err
+
+
+def test_cli_reads_a_folder_of_one_small_size_as_it_is_unless_resize_is_given(
+        tmp_path, capsys):
+    from mcod.cli import build_parser, read_input
+
+    for i in range(3):
+        _save(tmp_path / f"{i}.png", "L", size=(8, 6), value=10 * i)
+    parse = build_parser().parse_args
+    as_they_are = read_input(parse(["detect", str(tmp_path), "--quiet"])).X
+    np.testing.assert_array_equal(as_they_are[:, 0, 0], [0, 10, 20])
+    assert as_they_are.shape == (3, 6, 8) and "note" not in capsys.readouterr().err
+    for i in range(3):  # one size, larger than the network's input: shrunk as read
+        _save(tmp_path / "big" / f"{i}.png", "L", size=(80, 60), value=10 * i)
+    assert read_input(parse(["detect", str(tmp_path / "big"), "--quiet"])).X.shape \
+        == (3, 32, 32)
+    (tmp_path / "big").rename(tmp_path.parent / f"{tmp_path.name}-big")
+    assert read_input(parse(["detect", str(tmp_path), "--quiet", "--resize", "crop"])).X.shape \
+        == (3, 32, 32)
+    np.save(tmp_path / "x.npy", as_they_are)
+    with pytest.raises(InputError, match="--resize applies only to image folders"):
+        read_input(parse(["detect", str(tmp_path / "x.npy"), "--resize", "pad"]))

@@ -28,7 +28,7 @@ import numpy as np
 from mcod import __version__
 from mcod.config import CONFIGS, MAX_SEED
 from mcod.datasets import DatasetMissingError
-from mcod.folders import FolderScan
+from mcod.folders import RESIZE_POLICIES, FolderScan, ImageFiles, scan_folder
 from mcod.inputs import DataWarning, InputError
 from mcod.results import counted
 from mcod.signals import handlers_set
@@ -74,7 +74,7 @@ Run 'mcod COMMAND --help' for the options of one command.
 DETECT_EPILOG = """\
 input:
   INPUT folder   every image below it (png, jpg, bmp, gif, tif, webp, pgm/ppm, ...);
-                 all of one size; other files are left out and counted
+                 of any sizes (--resize crop|pad); other files are left out and counted
   --npy FILE     a numpy array: images (N,H,W), (N,H,W,C) or (N,C,H,W), or a table (N,D)
   table          INPUT or --table ending in .csv/.tsv/.parquet/.pq: one row a sample
                  (--columns, --id-column, --categorical, --fill-missing)
@@ -167,6 +167,14 @@ def add_input_arguments(parser: argparse.ArgumentParser, demo: bool) -> None:
         ".tsv, .parquet)" + ("; omit it for the built-in demo" if demo else ""),
     )
     parser.add_argument("--npy", metavar="FILE", help="numpy .npy array of images or a table")
+    parser.add_argument(
+        "--resize",
+        choices=sorted(RESIZE_POLICIES),
+        help="image folders: how an image is made square at the network's input size; "
+        "crop: shorter side to the size, centre kept; pad: longer side to the size, "
+        "centred on black (default: crop where sizes differ; a folder of one size is read "
+        "as it is and the network resizes it)",
+    )
     from mcod.tables import add_table_arguments
 
     add_table_arguments(parser)
@@ -391,14 +399,19 @@ def _load_demo(inlier: int, contamination: float, seed: int) -> InputData:
 
 
 def read_input(args: argparse.Namespace, contamination: float | None = None,
-               channels: int | None = None, scan: FolderScan | None = None) -> InputData:
+               channels: int | None = None, scan: FolderScan | None = None,
+               image_size: int | None = None) -> InputData:
     """The data named by INPUT / --npy; the demo when neither is given and the command has
-    --demo-class (``contamination`` then sets the planted share). ``channels``: a fitted
-    model's, so that a folder's images are all read as grey (1) or RGB (3); ``scan``: the
-    INPUT folder's, when the caller has walked it already."""
+    --demo-class (``contamination`` then sets the planted share). ``channels`` and
+    ``image_size``: a fitted model's, so that a folder's images are all read as grey (1) or
+    RGB (3), and images of several sizes at its input size (default: --config's);
+    ``scan``: the INPUT folder's, when the caller has walked it already."""
     table = getattr(args, "table", None)
     if sum(bool(x) for x in (args.input, args.npy, table)) > 1:
         raise InputError("give one of INPUT, --npy FILE or --table FILE, not both")
+    npy = args.npy or (args.input and Path(args.input).suffix.lower() == ".npy")
+    if args.resize and (table or npy or not args.input or is_table_path(args.input)):
+        raise InputError("--resize applies only to image folders")
     if table or is_table_path(args.input):
         from mcod.tables import table_from_args
 
@@ -415,22 +428,42 @@ def read_input(args: argparse.Namespace, contamination: float | None = None,
     if given:
         verb = "applies" if len(given) == 1 else "apply"
         raise InputError(f"{', '.join(given)} {verb} only to tables (.csv, .tsv, .parquet)")
-    if args.npy or (args.input and Path(args.input).suffix.lower() == ".npy"):
+    if npy:
         path = args.npy or args.input
         return InputData(_load_npy(path), None, f"array {path}")
     if args.input:
-        from mcod.folders import load_images, scan_folder
-
-        scan = scan or scan_folder(args.input)
-        note = scan.skipped_note()
-        if note:
-            print(f"mcod: note: below {args.input}, {note}", file=sys.stderr)
-        images = load_images(scan.images, progress=not args.quiet, channels=channels)
-        return InputData(images, [str(f) for f in scan.images], f"images in {args.input}",
-                         key_column="path")
+        size = image_size or CONFIGS[args.config].image_size
+        return _read_folder(args, scan, channels, size)
     if getattr(args, "demo_class", None) is None:
         raise InputError("no input: give an image folder, a table (.csv, .parquet) or --npy FILE")
     return _load_demo(args.demo_class, 0.1 if contamination is None else contamination, args.seed)
+
+
+def _read_folder(args: argparse.Namespace, scan: FolderScan | None, channels: int | None,
+                 network_size: int) -> InputData:
+    """The images below INPUT: as they are when they share one size no larger than the
+    network's input and no --resize is given (the network resizes them), else decoded and
+    shrunk one by one to the network's input size by --resize (crop by default), so that
+    memory does not grow with the photos' size; saying which."""
+    scan = scan or scan_folder(args.input)
+    note = scan.skipped_note()
+    if note:
+        print(f"mcod: note: below {args.input}, {note}", file=sys.stderr)
+    files = ImageFiles(scan.images, channels)
+    policy = args.resize or "crop"
+    one_size = files.one_size()
+    as_they_are = one_size is not None and max(one_size) <= network_size and not args.resize
+    if as_they_are:
+        _say(args, f"images: {counted(len(files), 'file')} of {one_size[0]}x{one_size[1]}, "
+                   f"read as they are (the network resizes them to "
+                   f"{network_size}x{network_size})")
+    else:
+        _say(args, f"images: {counted(len(files), 'file')} of "
+                   f"{counted(len(set(files.sizes)), 'size')}, read at "
+                   f"{network_size}x{network_size} ({RESIZE_POLICIES[policy]})")
+    images = files.load(None if as_they_are else network_size, policy, progress=not args.quiet)
+    return InputData(images, [str(f) for f in scan.images], f"images in {args.input}",
+                     key_column="path")
 
 
 def _describe(X: np.ndarray) -> str:
@@ -667,7 +700,8 @@ def run_score(args: argparse.Namespace) -> int:
         if taken:
             _say(args, f"table options from the model: {' '.join(taken)}")
     images = detector.input_kind_ == "image"
-    data = read_input(args, channels=detector.n_channels_ if images else None, scan=scan)
+    data = read_input(args, channels=detector.n_channels_ if images else None, scan=scan,
+                      image_size=detector.config_.image_size if images else None)
     if data.table is not None and detector.feature_names_in_ is not None:
         from mcod.tables import align_columns
 

@@ -1,37 +1,54 @@
-"""Read a folder of image files into one uint8 array, with clear errors.
+"""Read a folder of image files of any sizes and shapes into one uint8 array, with clear
+errors.
 
 Why a module of its own: image files come in forms a model cannot take as they are
-(16-bit or float pixels, palettes, rotation stored in EXIF) and a folder holds files that
-are not images. Each gets one rule here, and what is left out is reported, not dropped
-without a word. Images are decoded one at a time into a preallocated array, so memory
-is the array itself, not a list of decoded pictures besides it.
+(16-bit or float pixels, palettes, rotation stored in EXIF, every size and shape) and a
+folder holds files that are not images. Each gets one rule here, and what is left out is
+reported, not dropped without a word. Images are decoded one at a time (a JPEG at a reduced
+scale when it is read smaller) and shrunk straight into a preallocated array, so memory is
+that array and one photo, whatever the photos' size or number.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from mcod.inputs import InputError, warn_about_data
 
-__all__ = ["IMAGE_EXTENSIONS", "FolderScan", "load_image_folder", "load_images", "scan_folder"]
+if TYPE_CHECKING:
+    from PIL import Image
+
+__all__ = [
+    "IMAGE_EXTENSIONS", "RESIZE_POLICIES", "FolderScan", "ImageFiles", "load_image_folder",
+    "scan_folder",
+]
 
 IMAGE_EXTENSIONS: tuple[str, ...] = (
     ".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".bmp", ".gif", ".tif", ".tiff", ".webp",
     ".pgm", ".ppm", ".pbm", ".pnm",
 )
+RESIZE_POLICIES: dict[str, str] = {  # how an image is made square at a size, in words
+    "crop": "centre crop",  # shorter side to the size, the centre kept
+    "pad": "padded with black",  # longer side to the size, centred on black
+}
 _WIDE_MODES = {"I", "I;16", "I;16B", "I;16L", "I;16N"}  # grey with more than 8 bits
 _GREY_MODES = {"1", "L", "LA", *_WIDE_MODES}
 _EXIF_ORIENTATION = 0x0112
 _TURNED = {5, 6, 7, 8}  # EXIF orientations that swap width and height
 _MAX_SIZES_LISTED = 4
 _FEW_LEVELS = 64  # 16-bit images mapped to fewer 8-bit grey levels than this are warned about
+_REDUCING_GAP = 3.0  # Pillow box-reduces to 3x the target first, then resamples: as sharp
+_BATCH = 64  # images per batch, and per step of the progress bar
+_LOAD_CHUNK_BYTES = 16 * 2**20  # at most this much decoded per batch by ImageFiles.load
 
 
 @dataclass
@@ -117,7 +134,9 @@ def _header(path: Path) -> tuple[tuple[int, int], str]:
     return ((height, width) if turned else (width, height)), mode
 
 
-def _check_sizes(files: Sequence[Path], sizes: Sequence[tuple[int, int]]) -> None:
+def _check_one_size(files: Sequence[Path], sizes: Sequence[tuple[int, int]]) -> None:
+    """Refuse to read images of several sizes as they are, counting the most common sizes
+    so that the odd ones stand out."""
     counts = Counter(sizes)
     if len(counts) == 1:
         return
@@ -129,17 +148,31 @@ def _check_sizes(files: Sequence[Path], sizes: Sequence[tuple[int, int]]) -> Non
     more = len(counts) - _MAX_SIZES_LISTED
     raise InputError(
         "images have different sizes: " + ", ".join(listed)
-        + (f" and {more} more sizes" if more > 0 else "") + "; resize them to one size first"
+        + (f" and {more} more sizes" if more > 0 else "")
+        + "; give a size to read them at, or resize them to one size first"
     )
 
 
-def _decode(path: Path, grey: bool) -> tuple[np.ndarray, int | None]:
-    """One image as uint8 (H, W) or (H, W, 3): first frame, EXIF rotation applied, 16-bit
-    grey mapped to 8 bits, transparency ignored; and a 16-bit image's largest value
-    (None for 8 bits), for the warning of `load_images`."""
+def _draft_size(stored: tuple[int, int], size: int, policy: str) -> tuple[int, int]:
+    """The smallest (width, height) a JPEG may be decoded at so that `_fit` only shrinks
+    it (Pillow's ``draft`` picks a 1/2, 1/4 or 1/8 scale at least this large): a
+    4000x3000 photo read at 32x32 is never in memory at full size."""
+    width, height = stored
+    scale = size / (min(width, height) if policy == "crop" else max(width, height))
+    return max(1, math.ceil(width * scale)), max(1, math.ceil(height * scale))
+
+
+def _decode(path: Path, grey: bool, draft: tuple[int, str] | None = None
+            ) -> tuple[Image.Image, int | None]:
+    """One image as an "L" or "RGB" Pillow image: first frame, EXIF rotation applied,
+    16-bit grey mapped to 8 bits, transparency ignored; and a 16-bit image's largest value
+    (None for 8 bits), for the few-levels warning. ``draft`` (size, policy): a JPEG is
+    decoded at a reduced scale still large enough for that size."""
     from PIL import Image, ImageOps
 
     with _reading(path), Image.open(path) as opened:
+        if draft is not None:
+            opened.draft(None, _draft_size(opened.size, *draft))
         opened.load()
         im = ImageOps.exif_transpose(opened)
     if im.mode == "F":
@@ -149,14 +182,37 @@ def _decode(path: Path, grey: bool) -> tuple[np.ndarray, int | None]:
         )
     wide_max = None
     if im.mode in _WIDE_MODES:
-        wide = np.asarray(im).astype(np.int64)
+        wide = np.asarray(im).astype(np.int32)  # I;16 and I: 4 bytes a pixel at most
         if wide.min() < 0 or wide.max() > 65535:
             raise InputError(f"{path} has pixel values outside 0..65535 ({im.mode} image)")
         wide_max = int(wide.max())
         im = Image.fromarray(((wide + 128) // 257).astype(np.uint8), "L")
     if "transparency" in im.info:  # palette transparency: through RGBA, as Pillow advises
         im = im.convert("RGBA")
-    return np.asarray(im.convert("L" if grey else "RGB"), dtype=np.uint8), wide_max
+    return im.convert("L" if grey else "RGB"), wide_max
+
+
+def _fit(im: Image.Image, size: int, policy: str) -> Image.Image:
+    """``im`` made size x size by ``policy`` (see `RESIZE_POLICIES`). Lanczos, after a box
+    reduction to 3x the target, keeps fine detail without aliasing, and costs no more for
+    a large photo than the box reduction; an image already at the size is left as it is."""
+    from PIL import Image
+
+    width, height = im.size
+    if (width, height) == (size, size):
+        return im
+    lanczos = Image.Resampling.LANCZOS
+    if policy == "crop":
+        side = min(width, height)
+        left, top = (width - side) / 2, (height - side) / 2
+        return im.resize((size, size), lanczos, box=(left, top, left + side, top + side),
+                         reducing_gap=_REDUCING_GAP)
+    scale = size / max(width, height)
+    inner = im.resize((max(1, round(width * scale)), max(1, round(height * scale))), lanczos,
+                      reducing_gap=_REDUCING_GAP)
+    canvas = Image.new(im.mode, (size, size))  # black
+    canvas.paste(inner, ((size - inner.width) // 2, (size - inner.height) // 2))
+    return canvas
 
 
 def _warn_if_few_levels(wide_max: int | None) -> None:
@@ -173,36 +229,90 @@ def _warn_if_few_levels(wide_max: int | None) -> None:
         )
 
 
-def load_images(files: Sequence[Path], progress: bool = False,
-                channels: int | None = None) -> np.ndarray:
-    """Decode ``files`` into one uint8 array: (N, H, W) if every image is greyscale, else
-    (N, H, W, 3) RGB; ``channels`` (1 or 3: a fitted model's) makes every image grey or
-    RGB instead. All images must share one size; nothing is resized silently, because
-    resizing choices (crop, pad, interpolation) change what looks unusual."""
-    for file in files:
-        _check_name(file)
-    headers = [_header(p) for p in files]
-    sizes = [size for size, _ in headers]
-    _check_sizes(files, sizes)
-    grey = channels == 1 if channels else all(mode in _GREY_MODES for _, mode in headers)
-    width, height = sizes[0]
-    batch = np.empty((len(files), height, width) + (() if grey else (3,)), dtype=np.uint8)
-    iterator: Iterable[Path] = files
-    if progress:
+class ImageFiles:
+    """Image files to read as one batch: sizes and modes come from their headers (nothing
+    is decoded until `batches` or `load`), so a caller can say how they will be read first.
+
+    ``grey``: every image is read as grey when every file is grey (or ``channels`` is 1: a
+    fitted model's), else as RGB. A file name that is not UTF-8 and a TIFF turned by 90
+    degrees are refused here, before any decoding.
+    """
+
+    def __init__(self, files: Sequence[Path], channels: int | None = None) -> None:
+        for file in files:
+            _check_name(file)
+        headers = [_header(p) for p in files]
+        self.files: list[Path] = list(files)
+        self.sizes: list[tuple[int, int]] = [size for size, _ in headers]  # (width, height)
+        self.grey: bool = (channels == 1 if channels
+                           else all(mode in _GREY_MODES for _, mode in headers))
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def one_size(self) -> tuple[int, int] | None:
+        """(width, height) when every image has it, else None."""
+        return self.sizes[0] if len(set(self.sizes)) == 1 else None
+
+    def shape(self, size: int | None) -> tuple[int, ...]:
+        """One image's array shape when read at ``size`` (None: as they are)."""
+        if size is None:
+            _check_one_size(self.files, self.sizes)
+            width, height = self.sizes[0]
+        else:
+            width = height = size
+        return (height, width) + (() if self.grey else (3,))
+
+    def batches(self, size: int | None, policy: str = "crop", batch_size: int = _BATCH,
+                progress: bool = False) -> Iterator[np.ndarray]:
+        """The images as uint8 (B, size, size) grey or (B, size, size, 3) RGB arrays of
+        ``batch_size`` (the last one shorter), made square by ``policy`` (one of
+        `RESIZE_POLICIES`). ``size`` None reads them as they are, which needs one size for
+        all; a model resizes such images itself, as it did before mixed sizes were read."""
+        if policy not in RESIZE_POLICIES:
+            raise ValueError(f"policy must be one of {', '.join(RESIZE_POLICIES)}, not {policy!r}")
+        if (size is not None and size < 1) or batch_size < 1:
+            raise ValueError(f"size and batch_size must be at least 1, not {size}, {batch_size}")
         from tqdm import tqdm
 
-        iterator = tqdm(files, desc="loading images", unit="img")
-    widest = None
-    for i, file in enumerate(iterator):
-        image, wide_max = _decode(file, grey)
-        if wide_max is not None:
-            widest = max(wide_max, widest or 0)
-        if image.shape != batch.shape[1:]:  # the header promised another size
-            raise InputError(f"cannot read image {file}: it decodes to {image.shape[1]}x"
-                             f"{image.shape[0]}, its header says {width}x{height}")
-        batch[i] = image
-    _warn_if_few_levels(widest)
-    return batch
+        shape = self.shape(size)
+        images = self._decoded(size, policy)
+        widest = None
+        with tqdm(total=len(self), desc="reading images", unit="img", disable=not progress) as bar:
+            for start in range(0, len(self), batch_size):
+                batch = np.empty((min(batch_size, len(self) - start), *shape), dtype=np.uint8)
+                for i in range(len(batch)):
+                    file, image, wide_max = next(images)
+                    if image.shape != shape:  # as they are: the header promised another size
+                        raise InputError(
+                            f"cannot read image {file}: it decodes to {image.shape[1]}x"
+                            f"{image.shape[0]}, its header says {shape[1]}x{shape[0]}")
+                    batch[i] = image
+                    widest = widest if wide_max is None else max(wide_max, widest or 0)
+                bar.update(len(batch))
+                yield batch
+        _warn_if_few_levels(widest)
+
+    def load(self, size: int | None, policy: str = "crop", progress: bool = False) -> np.ndarray:
+        """Every image in one array (N, ...) as `batches` reads them; the array is made
+        first and filled batch by batch (of at most 16 MB: full-size photos read as they
+        are), so nothing else of that size is ever held."""
+        shape = self.shape(size)
+        out = np.empty((len(self), *shape), dtype=np.uint8)
+        batch_size = max(1, min(_BATCH, _LOAD_CHUNK_BYTES // math.prod(shape)))
+        start = 0
+        for batch in self.batches(size, policy, batch_size, progress):
+            out[start:start + len(batch)] = batch
+            start += len(batch)
+        return out
+
+    def _decoded(self, size: int | None, policy: str
+                 ) -> Iterator[tuple[Path, np.ndarray, int | None]]:
+        """(file, pixels, largest 16-bit value or None) for each file in turn."""
+        draft = None if size is None else (size, policy)
+        for file in self.files:
+            im, wide_max = _decode(file, self.grey, draft)
+            yield file, np.asarray(im if size is None else _fit(im, size, policy)), wide_max
 
 
 def load_image_folder(
@@ -210,8 +320,11 @@ def load_image_folder(
     extensions: Sequence[str] = IMAGE_EXTENSIONS,
     progress: bool = False,
     channels: int | None = None,
+    size: int | None = None,
+    policy: str = "crop",
 ) -> tuple[np.ndarray, list[Path]]:
-    """Every image below ``path`` (:func:`scan_folder`, :func:`load_images`), and the
-    file paths in the array's order."""
+    """Every image below ``path`` (:func:`scan_folder`, :meth:`ImageFiles.load`) at ``size``
+    by ``policy``, or as they are (all of one size) when ``size`` is None; and the file
+    paths in the array's order."""
     files = scan_folder(path, extensions).images
-    return load_images(files, progress, channels), files
+    return ImageFiles(files, channels).load(size, policy, progress), files
