@@ -112,6 +112,9 @@ class MCOD(BaseDetector):
     device : "auto" (CUDA if present), "cpu", "cuda", ...
     random_state : seed for reproducible training (on CPU).
     verbose : show a progress bar with the loss terms.
+    feature_cache : configs with a pretrained encoder ("pretrained"): where encoded
+        features are cached, "auto" (see `mcod.feature_cache.default_cache_dir`), a
+        folder, or None for no cache.
 
     Attributes (after fit)
     ----------------------
@@ -128,6 +131,7 @@ class MCOD(BaseDetector):
         device: str = "auto",
         random_state: int | None = None,
         verbose: bool = False,
+        feature_cache: str | None = "auto",
     ) -> None:
         super().__init__(contamination=contamination)
         self.config = config
@@ -136,6 +140,7 @@ class MCOD(BaseDetector):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.feature_cache = feature_cache
 
     # ------------------------------------------------------------------ fitting
 
@@ -301,12 +306,18 @@ class MCOD(BaseDetector):
         else:
             pixel_range = self.pixel_range_
             warn_if_off_scale(arr, pixel_range)
-            warn_if_other_size(arr, self.image_size_in_, config.image_size)
+            warn_if_other_size(arr, self.image_size_in_,
+                               config.encoder_size if config.encoder else config.image_size)
             if arr.shape[1] != self.n_channels_:
                 channels = "1 channel" if arr.shape[1] == 1 else f"{arr.shape[1]} channels"
                 raise InputError(
                     f"images have {channels}, the model was fitted on {self.n_channels_}"
                 )
+        if fitting:
+            self.pixel_range_, self.n_channels_ = pixel_range, arr.shape[1]
+            self.image_size_in_ = (int(arr.shape[-2]), int(arr.shape[-1]))
+        if config.encoder:
+            return self._prepare_encoded(arr, fitting, config)
         size = config.image_size
         if arr.shape[-2:] == (size, size):  # nothing to resize: one scaled copy
             images = torch.from_numpy(scale_01(arr, pixel_range))
@@ -317,10 +328,19 @@ class MCOD(BaseDetector):
                 chunk = torch.from_numpy(scale_01(arr[start:start + step], pixel_range))
                 images[start:start + step] = F.interpolate(
                     chunk, size=(size, size), mode="bilinear", antialias=True)
-        if fitting:
-            self.pixel_range_, self.n_channels_ = pixel_range, arr.shape[1]
-            self.image_size_in_ = (int(arr.shape[-2]), int(arr.shape[-1]))
         return images
+
+    def _prepare_encoded(self, arr: np.ndarray, fitting: bool, config: MCODConfig) -> torch.Tensor:
+        """Images through the config's frozen encoder (`mcod.pretrained`), then standardised
+        like a table's columns for the mlp head."""
+        from mcod.pretrained import encoded_rows, feature_cache_for
+
+        device = resolve_device(self.device) if fitting else self.device_
+        rows, digest = encoded_rows(arr, self.pixel_range_, config, device,
+                                    feature_cache_for(self.feature_cache), self.verbose)
+        if fitting:
+            self.encoder_digest_ = digest
+        return self._prepare_table(rows, fitting, config)
 
     def _yeo_johnson(self, z: np.ndarray, fitting: bool) -> np.ndarray:
         """Standardised columns through Yeo-Johnson (`mcod.scaling`), standardised again."""
@@ -344,7 +364,10 @@ class MCOD(BaseDetector):
                     "or 'tabular'"
                 )
             config = get_config("tabular")
-        if kind == "image" and config.backbone == "mlp":
+        if kind == "table" and config.encoder:
+            raise InputError(f"config {config.name!r} encodes images; tables (2-D input) use "
+                             "'default' or 'tabular'")
+        if kind == "image" and config.backbone == "mlp" and not config.encoder:
             raise InputError(f"config {config.name!r} is for tables; images need 'default'")
         return config
 

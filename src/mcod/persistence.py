@@ -22,6 +22,7 @@ from mcod.atomic import atomic_write
 from mcod.config import MCODConfig
 from mcod.detector import MCOD, resolve_device
 from mcod.ensemble import MCODEnsemble
+from mcod.pretrained import check_encoder
 
 __all__ = ["FORMAT", "load", "load_with_table_options", "save_detector"]
 
@@ -66,7 +67,9 @@ def _detector_state(detector: MCOD) -> dict[str, Any]:
     if missing:
         raise ValueError("cannot save an unfitted MCOD detector; call fit(X) first")
     table = detector.input_kind_ == "table"
-    power = table and detector.config_.table_yeo_johnson
+    encoded = bool(detector.config_.encoder)  # images as feature rows: a table's scaling
+    rows = table or encoded
+    power = rows and detector.config_.table_yeo_johnson
     network = detector.network_
     return {
         "format": FORMAT,
@@ -79,10 +82,11 @@ def _detector_state(detector: MCOD) -> dict[str, Any]:
         "pixel_range": None if table else [float(v) for v in detector.pixel_range_],
         "image_size_in": None if table or detector.image_size_in_ is None
         else list(detector.image_size_in_),
-        "n_features_in": int(detector.n_features_in_) if table else None,
+        "n_features_in": int(detector.n_features_in_) if rows else None,
         "feature_names": _plain(detector.feature_names_in_, "feature names"),
-        "scale_mean": detector.scale_mean_.detach().cpu().clone() if table else None,
-        "scale_std": detector.scale_std_.detach().cpu().clone() if table else None,
+        "scale_mean": detector.scale_mean_.detach().cpu().clone() if rows else None,
+        "scale_std": detector.scale_std_.detach().cpu().clone() if rows else None,
+        "encoder_digest": detector.encoder_digest_ if encoded else None,
         **{
             name: getattr(detector, f"{name}_").detach().cpu().clone() if power else None
             for name in _POWER
@@ -173,14 +177,16 @@ def _restore(detector: MCOD, state: dict[str, Any], device: torch.device) -> Non
     detector.input_kind_ = state["input_kind"]
     detector.input_shape_ = input_shape
     detector.feature_names_in_ = state.get("feature_names")  # absent in files before names
-    if detector.input_kind_ == "table":
+    if config.encoder:
+        detector.encoder_digest_ = state.get("encoder_digest")
+    if detector.input_kind_ == "table" or config.encoder:
         detector.n_features_in_ = int(state["n_features_in"])
         detector.scale_mean_ = state["scale_mean"]
         detector.scale_std_ = state["scale_std"]
         if config.table_yeo_johnson:
             for name in _POWER:
                 setattr(detector, f"{name}_", state[name])
-    else:
+    if detector.input_kind_ != "table":
         detector.n_channels_ = int(state["n_channels"])
         detector.pixel_range_ = tuple(float(v) for v in state["pixel_range"])
         size = state.get("image_size_in")  # absent in files before it was recorded
@@ -219,6 +225,10 @@ def load_with_table_options(
         detector = MCOD(**params)
     except (KeyError, TypeError, AttributeError, ValueError) as error:
         raise ValueError(f"{source} is damaged or incomplete ({_first_line(error)})") from None
+    encoder = state.get("config", {}).get("encoder") if isinstance(state.get("config"), dict) \
+        else None
+    if encoder:  # only the spec is saved: refuse at once if it cannot be scored here
+        check_encoder(encoder, state.get("encoder_digest"))
     target = _device(device, params)
     try:
         _restore(detector, state, target)
