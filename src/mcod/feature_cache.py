@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import warnings
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -79,7 +80,7 @@ class FeatureCache:
             return None
         try:
             features = _read_entry(path, key, n)
-        except (OSError, ValueError, KeyError, EOFError) as error:
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
             warnings.warn(f"feature cache entry {path} is unreadable ({error}); rebuilding it",
                           stacklevel=3)
             return None
