@@ -1,6 +1,7 @@
 """MCOD heads on frozen encoder features against kNN on the same features, UOD.
 
-Reads /tmp/enc_feats/<dataset>_<size>.npz (pretrained_extract.py), so every variant sees
+Reads /tmp/enc_feats/<dataset>_<size>.npz (pretrained_extract.py; size may carry its
+suffix, 224_every3), so every variant sees
 the same features. Per inlier class (UOD, rho, seed 0 on the subsample's labels; labels
 only for AUROC): kNN k=50 mean cosine distance on the L2-normalised features, and for
 each head variant the memory score alone, kNN-50 in the head's feature space, and their
@@ -32,7 +33,6 @@ VARIANTS = {
     "read": HEAD.replace(score="read"),
     "mem30": HEAD.replace(n_memory=30),
     "epochs20": HEAD.replace(epochs=20, min_steps=600),
-    "noscale": HEAD,  # features times sqrt(D) instead of per-column standardising: see below
 }
 
 
@@ -52,7 +52,7 @@ def rank_mean(*scores: np.ndarray) -> np.ndarray:
     return np.mean([rankdata(s) / len(s) for s in scores], axis=0)
 
 
-def main(dataset: str, size: int, classes: list[int], variants: list[str], rho: float = 0.1):
+def main(dataset: str, size: str, classes: list[int], variants: list[str], rho: float = 0.1):
     torch.set_num_threads(1)
     data = np.load(f"/tmp/enc_feats/{dataset}_{size}.npz")
     features, labels = unit(data["features"]), data["labels"]
@@ -65,10 +65,9 @@ def main(dataset: str, size: int, classes: list[int], variants: list[str], rho: 
               f"t={time.time() - start:.1f}s", flush=True)
         for name in variants:
             start = time.time()
-            head_input = x * np.sqrt(x.shape[1]) if name == "noscale" else x
-            detector = MCOD(config=VARIANTS[name], random_state=0, device="cpu").fit(head_input)
+            detector = MCOD(config=VARIANTS[name], random_state=0, device="cpu").fit(x)
             memory = detector.decision_scores_
-            head_features, _ = detector.embed(head_input)
+            head_features, _ = detector.embed(x)
             head_knn = knn_score(unit(head_features))
             seconds = time.time() - start
             results = {"memory": memory, "headknn": head_knn,
@@ -79,5 +78,5 @@ def main(dataset: str, size: int, classes: list[int], variants: list[str], rho: 
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]), [int(c) for c in sys.argv[3].split(",")],
+    main(sys.argv[1], sys.argv[2], [int(c) for c in sys.argv[3].split(",")],
          sys.argv[4].split(","))

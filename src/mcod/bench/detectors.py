@@ -263,6 +263,7 @@ def registry(
         "mcod-default": _mcod_spec("mcod-default", "default", "image"),
         "mcod-release": _mcod_spec("mcod-release", "release", "image"),
         "mcod-tabular": _mcod_spec("mcod-tabular", "tabular", "table"),
+        "mcod-pretrained": _mcod_spec("mcod-pretrained", "pretrained", "image"),
     }
     merged = {**ABLATIONS, **(ablations or {})}
     for ab, changes in merged.items():
