@@ -36,6 +36,10 @@ def test_shipped_weights_give_deterministic_features(lite0):
     assert np.ptp(first, axis=0).max() > 0  # the images are told apart
 
 
+def test_weights_digest_is_the_same_for_every_load(lite0):
+    assert load_encoder("efficientnet-lite0").digest == lite0.digest
+
+
 def test_grey_and_float_images_match_their_rgb_uint8_form(lite0):
     grey = _images(3)[..., 0]
     rgb = np.repeat(grey[..., None], 3, axis=-1)

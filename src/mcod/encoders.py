@@ -142,6 +142,7 @@ def _efficientnet_lite(name: str, weights: Path) -> ImageEncoder:
         raise ValueError(f"{weights} is not a state dict for {name}: "
                          f"{len(missing)} missing and {len(unexpected)} unexpected keys "
                          f"(first: {(missing + unexpected)[0]})")
+    net._fc = nn.Identity()  # the unused classifier: its random init would change the digest
     return _EfficientNetFeatures(net)
 
 
