@@ -41,6 +41,18 @@ class GlobalScale(MCOD):
         return torch.from_numpy((table * np.sqrt(table.shape[1])).astype(np.float32))
 
 
+class CentredScale(MCOD):
+    """Rows minus the column means, divided by one overall sd: centred, geometry kept."""
+
+    def _prepare_table(self, raw: np.ndarray, fitting: bool, config: object) -> torch.Tensor:
+        table = np.asarray(raw, np.float64)
+        if fitting:
+            self.n_features_in_ = table.shape[1]
+            self.centre_ = table.mean(axis=0)
+            self.spread_ = (table - self.centre_).std()
+        return torch.from_numpy(((table - self.centre_) / self.spread_).astype(np.float32))
+
+
 VARIANTS: dict[str, tuple[type[MCOD], object]] = {
     "base": (MCOD, HEAD),
     "members1": (MCOD, HEAD.replace(members=1)),
@@ -51,6 +63,9 @@ VARIANTS: dict[str, tuple[type[MCOD], object]] = {
     "noise003": (MCOD, HEAD.replace(table_noise=0.03)),
     "noise03": (MCOD, HEAD.replace(table_noise=0.3)),
     "global": (GlobalScale, HEAD),
+    "centred": (CentredScale, HEAD),
+    "centred_noise03": (CentredScale, HEAD.replace(table_noise=0.3)),
+    "centred_mem30": (CentredScale, HEAD.replace(n_memory=30)),
     "global_read": (GlobalScale, HEAD.replace(score="read")),
     "global_noise03": (GlobalScale, HEAD.replace(table_noise=0.3)),
     "global_noise003": (GlobalScale, HEAD.replace(table_noise=0.03)),
