@@ -188,3 +188,11 @@ def test_loading_refuses_a_model_whose_encoder_is_missing(pretrained_fit, tmp_pa
 def test_pretrained_config_refuses_tables():
     with pytest.raises(mcod.inputs.InputError, match="encodes images"):
         MCOD(config="pretrained").fit(np.random.default_rng(0).normal(size=(20, 3)))
+
+
+def test_a_model_saved_before_encoders_loads_without_them(tmp_path):
+    """Config fields added with a default (encoder, encoder_size) may be absent in old files."""
+    values = mcod.get_config("default").to_dict()
+    for name in ("encoder", "encoder_size"):
+        values.pop(name)
+    assert mcod.MCODConfig.from_dict(values) == mcod.get_config("default")
