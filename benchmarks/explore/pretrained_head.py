@@ -99,7 +99,8 @@ def main(dataset: str, size: str, classes: list[int], variants: list[str], rho: 
         x = features[idx]
         start = time.time()
         knn = knn_score(x)
-        z = (x - x.mean(axis=0)) / x.std(axis=0)  # per-column standardised, as the head sees x
+        sd = x.std(axis=0)
+        z = (x - x.mean(axis=0)) / np.where(sd > 0, sd, 1.0)  # per column, as the head sees x
         zknn = knn_score(unit(z))
         print(f"{dataset} {size}px c={c} n={len(y)} knn50 auroc={roc_auc_score(y, knn):.4f} "
               f"zknn50={roc_auc_score(y, zknn):.4f} t={time.time() - start:.1f}s", flush=True)
