@@ -196,3 +196,17 @@ def test_a_model_saved_before_encoders_loads_without_them(tmp_path):
     for name in ("encoder", "encoder_size"):
         values.pop(name)
     assert mcod.MCODConfig.from_dict(values) == mcod.get_config("default")
+
+
+def test_knn_on_pretrained_features_is_a_registered_baseline(tmp_path):
+    from mcod.bench.detectors import get, resolve
+    from mcod.bench.pretrained_knn import PretrainedKNN
+    from mcod.feature_cache import FeatureCache
+
+    assert resolve(["pretrained"]) == ["mcod-pretrained", "knn-pretrained"]
+    assert isinstance(get("knn-pretrained").build(0, False), PretrainedKNN)
+    images, y = _digits_task()
+    knn = PretrainedKNN(k=10, size=SIZE, cache=FeatureCache(tmp_path)).fit(images)
+    assert roc_auc_score(y, knn.decision_scores_) > 0.9
+    # a fitted image is its own nearest neighbour when scored anew: lower than at fit
+    assert (knn.decision_function(images[:5]) < knn.decision_scores_[:5]).all()
