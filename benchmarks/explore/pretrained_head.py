@@ -59,6 +59,8 @@ VARIANTS: dict[str, tuple[type[MCOD], object]] = {
     "read": (MCOD, HEAD.replace(score="read")),
     "mem30": (MCOD, HEAD.replace(n_memory=30)),
     "epochs20": (MCOD, HEAD.replace(epochs=20, min_steps=600)),
+    "early": (MCOD, HEAD.replace(epochs=2, min_steps=40)),  # the early stage (ODIM's lead)
+    "mem50": (MCOD, HEAD.replace(n_memory=50)),
     "mem100": (MCOD, HEAD.replace(n_memory=100)),
     "noise003": (MCOD, HEAD.replace(table_noise=0.03)),
     "noise03": (MCOD, HEAD.replace(table_noise=0.3)),
