@@ -432,7 +432,7 @@ def read_input(args: argparse.Namespace, contamination: float | None = None,
         path = args.npy or args.input
         return InputData(_load_npy(path), None, f"array {path}")
     if args.input:
-        size = image_size or CONFIGS[args.config].image_size
+        size = image_size or CONFIGS[args.config].input_size
         return _read_folder(args, scan, channels, size)
     if getattr(args, "demo_class", None) is None:
         raise InputError("no input: give an image folder, a table (.csv, .parquet) or --npy FILE")
@@ -701,7 +701,7 @@ def run_score(args: argparse.Namespace) -> int:
             _say(args, f"table options from the model: {' '.join(taken)}")
     images = detector.input_kind_ == "image"
     data = read_input(args, channels=detector.n_channels_ if images else None, scan=scan,
-                      image_size=detector.config_.image_size if images else None)
+                      image_size=detector.config_.input_size if images else None)
     if data.table is not None and detector.feature_names_in_ is not None:
         from mcod.tables import align_columns
 

@@ -145,6 +145,9 @@ class MCOD(BaseDetector):
     device : "auto" (CUDA if present), "cpu", "cuda", ...
     random_state : seed for reproducible training (on CPU).
     verbose : show a progress bar with the loss terms.
+    feature_cache : configs with a pretrained encoder ("pretrained"): where encoded
+        features are cached, "auto" (see `mcod.feature_cache.default_cache_dir`), a
+        folder, or None for no cache.
 
     Attributes (after fit)
     ----------------------
@@ -161,6 +164,7 @@ class MCOD(BaseDetector):
         device: str = "auto",
         random_state: int | None = None,
         verbose: bool = False,
+        feature_cache: str | None = "auto",
     ) -> None:
         super().__init__(contamination=contamination)
         self.config = config
@@ -169,6 +173,7 @@ class MCOD(BaseDetector):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.feature_cache = feature_cache
 
     # ------------------------------------------------------------------ fitting
 
@@ -205,6 +210,7 @@ class MCOD(BaseDetector):
 
     def _fit(self, X: np.ndarray, device: torch.device) -> MCOD:
         """The fit itself; `fit` puts the previous state back if this raises."""
+        self.device_ = device  # a pretrained encoder runs there as the data is prepared
         data = self._prepare(X, fitting=True)
         # small data: at least ~8 steps per epoch, so the memory and queue get to work
         batch_size = self.batch_size or min(self.config_.batch_size, max(2, len(data) // 8))
@@ -212,7 +218,6 @@ class MCOD(BaseDetector):
         config = self._schedule(self.config_, steps_per_epoch=len(data) // batch_size)
         config = config.replace(batch_size=batch_size)  # config_ records what was used
         self.config_ = config
-        self.device_ = device
         queue_size = min(config.queue_size, max(batch_size, len(data) - batch_size))
         self.input_shape_ = tuple(data.shape[1:])
         cuda = [self.device_.index or 0] if self.device_.type == "cuda" else []
@@ -331,14 +336,17 @@ class MCOD(BaseDetector):
         if not fitting and kind == "table":
             warn_if_names_differ(named, self.feature_names_in_ is not None)
         config = self._resolve_config(kind) if fitting else self.config_
-        if kind == "table":
-            checked, convert = self._check_table(raw, fitting, config), self._table_tensor
-        else:
-            checked, convert = self._check_images(raw, fitting), self._image_tensor
         if fitting:
             self.input_kind_, self.config_ = kind, config
             self.feature_names_in_ = names
-        return checked, convert
+        if kind == "table":
+            return self._check_table(raw, fitting, config), self._table_tensor
+        images = self._check_images(raw, fitting)
+        if not config.encoder:
+            return images, self._image_tensor
+        if fitting:  # the head's scaling is fitted on the encoded rows of all the images
+            return self._check_table(self._encoded(images), True, config), self._table_tensor
+        return images, self._encoded_tensor
 
     def _check_table(self, raw: np.ndarray, fitting: bool, config: MCODConfig) -> np.ndarray:
         """The table in float64; when fitting, its standardisation (scikit-learn's
@@ -381,7 +389,7 @@ class MCOD(BaseDetector):
             self.image_size_in_ = (int(arr.shape[-2]), int(arr.shape[-1]))
             return arr
         warn_if_off_scale(_extremes(arr), self.pixel_range_)
-        warn_if_other_size(arr, self.image_size_in_, self.config_.image_size)
+        warn_if_other_size(arr, self.image_size_in_, self.config_.input_size)
         if arr.shape[1] != self.n_channels_:
             channels = "1 channel" if arr.shape[1] == 1 else f"{arr.shape[1]} channels"
             raise InputError(f"images have {channels}, the model was fitted on {self.n_channels_}")
@@ -403,6 +411,19 @@ class MCOD(BaseDetector):
                 chunk, size=(size, size), mode="bilinear", antialias=True)
         return images
 
+    def _encoded(self, arr: np.ndarray) -> np.ndarray:
+        """Images through the config's frozen encoder (`mcod.pretrained`, with the feature
+        cache): L2-normalised float64 rows, which the head takes as a table's."""
+        from mcod.pretrained import encoded_rows, feature_cache_for
+
+        rows, digest = encoded_rows(arr, self.pixel_range_, self.config_, self.device_,
+                                    feature_cache_for(self.feature_cache), self.verbose)
+        self.encoder_digest_ = digest
+        return rows
+
+    def _encoded_tensor(self, arr: np.ndarray) -> torch.Tensor:
+        return self._table_tensor(self._encoded(arr))
+
     def _resolve_config(self, kind: str) -> MCODConfig:
         config = get_config(self.config)
         if kind == "table" and config.backbone != "mlp":
@@ -415,7 +436,10 @@ class MCOD(BaseDetector):
                     "or 'tabular'"
                 )
             config = get_config("tabular")
-        if kind == "image" and config.backbone == "mlp":
+        if kind == "table" and config.encoder:
+            raise InputError(f"config {config.name!r} encodes images; tables (2-D input) use "
+                             "'default' or 'tabular'")
+        if kind == "image" and config.backbone == "mlp" and not config.encoder:
             raise InputError(f"config {config.name!r} is for tables; images need 'default'")
         return config
 

@@ -35,6 +35,7 @@ from mcod.config import CONFIGS, MCODConfig
 from mcod.detector import MCOD, resolve_device
 from mcod.ensemble import MCODEnsemble
 from mcod.inputs import InputError
+from mcod.pretrained import check_encoder
 from mcod.tables import check_saved_options
 
 __all__ = ["FORMAT", "ModelFileError", "load", "load_with_table_options", "save_detector"]
@@ -96,7 +97,9 @@ def _detector_state(detector: MCOD) -> dict[str, Any]:
     if missing:
         raise ValueError("cannot save an unfitted MCOD detector; call fit(X) first")
     table = detector.input_kind_ == "table"
-    power = table and detector.config_.table_yeo_johnson
+    encoded = bool(detector.config_.encoder)  # images as feature rows: a table's scaling
+    rows = table or encoded
+    power = rows and detector.config_.table_yeo_johnson
     network = detector.network_
     return {
         "format": FORMAT,
@@ -109,10 +112,11 @@ def _detector_state(detector: MCOD) -> dict[str, Any]:
         "pixel_range": None if table else [float(v) for v in detector.pixel_range_],
         "image_size_in": None if table or detector.image_size_in_ is None
         else list(detector.image_size_in_),
-        "n_features_in": int(detector.n_features_in_) if table else None,
+        "n_features_in": int(detector.n_features_in_) if rows else None,
         "feature_names": _plain(detector.feature_names_in_, "feature names"),
-        "scale_mean": detector.scale_mean_.detach().cpu().clone() if table else None,
-        "scale_std": detector.scale_std_.detach().cpu().clone() if table else None,
+        "scale_mean": detector.scale_mean_.detach().cpu().clone() if rows else None,
+        "scale_std": detector.scale_std_.detach().cpu().clone() if rows else None,
+        "encoder_digest": detector.encoder_digest_ if encoded else None,
         **{
             name: getattr(detector, f"{name}_").detach().cpu().clone() if power else None
             for name in _POWER
@@ -285,7 +289,7 @@ _REQUIRED = frozenset({
 })
 # absent from files of older mcods (before Yeo-Johnson, names, sizes and table options)
 _OPTIONAL = frozenset({"power_lambdas", "power_mean", "power_std", "feature_names",
-                       "image_size_in", "table_options"})
+                       "image_size_in", "table_options", "encoder_digest"})
 _IMAGE_ONLY = ("n_channels", "pixel_range", "image_size_in")
 _TABLE_ONLY = ("n_features_in", "feature_names", "scale_mean", "scale_std", *_POWER)
 
@@ -366,13 +370,15 @@ def _input_shape(state: dict[str, Any], config: MCODConfig) -> tuple[str, tuple[
     """The input kind and the network's input shape, as the config has them."""
     kind = state["input_kind"]
     _need(kind in ("image", "table"), "input_kind", "'image' or 'table'", kind)
-    _need((kind == "table") == (config.backbone == "mlp"), "input_kind",
+    rows = kind == "table" or bool(config.encoder)  # what the mlp head takes
+    _need(rows == (config.backbone == "mlp"), "input_kind",
           f"what the {config.backbone} backbone takes", kind)
+    _need(kind == "image" or not config.encoder, "input_kind", "'image' with an encoder", kind)
     shape = state["input_shape"]
     _need(isinstance(shape, list) and all(_is_int(n) and n > 0 for n in shape), "input_shape",
           "a list of positive integers", shape)
-    if kind == "table":
-        _need(len(shape) == 1, "input_shape", "[features] for a table model", shape)
+    if rows:
+        _need(len(shape) == 1, "input_shape", "[features] for rows the mlp head takes", shape)
     else:
         size = config.image_size
         _need(size > 0, "config.image_size", "positive in an image model", size)
@@ -399,12 +405,26 @@ def _tensor(value: object, field: str, dtype: torch.dtype, shape: tuple[int, ...
         _need(bool(torch.isfinite(value).all()), field, "finite", "NaN or infinite values")
 
 
-def _restore_image(detector: MCOD, state: dict[str, Any], shape: tuple[int, ...]) -> None:
-    for name in _TABLE_ONLY:
-        _need(state.get(name) is None, name, "None in an image model", state.get(name))
-    channels = state["n_channels"]
-    _need(_is_int(channels) and channels == shape[0], "n_channels",
-          f"{shape[0]} (input_shape's)", channels)
+def _restore_image(detector: MCOD, state: dict[str, Any], shape: tuple[int, ...],
+                   config: MCODConfig) -> None:
+    """The images' channels, intensity range and size; with an encoder, also the scaling
+    of the encoded rows the head takes."""
+    if config.encoder:
+        _need(isinstance(state.get("encoder_digest"), str), "encoder_digest",
+              "the encoder's weight digest", state.get("encoder_digest"))
+        _need(state.get("feature_names") is None, "feature_names", "None in an image model",
+              state.get("feature_names"))
+        _restore_scaling(detector, state, shape[0], config)
+        detector.encoder_digest_ = state["encoder_digest"]
+        channels = state["n_channels"]
+        _need(_is_int(channels) and 1 <= channels <= MAX_CHANNELS, "n_channels",
+              f"1 to {MAX_CHANNELS}", channels)
+    else:
+        for name in (*_TABLE_ONLY, "encoder_digest"):
+            _need(state.get(name) is None, name, "None in an image model", state.get(name))
+        channels = state["n_channels"]
+        _need(_is_int(channels) and channels == shape[0], "n_channels",
+              f"{shape[0]} (input_shape's)", channels)
     low_high = state["pixel_range"]
     _need(isinstance(low_high, list) and len(low_high) == 2 and all(map(_is_number, low_high))
           and low_high[0] < low_high[1] and math.isfinite(low_high[1] - low_high[0]),
@@ -421,15 +441,22 @@ def _restore_image(detector: MCOD, state: dict[str, Any], shape: tuple[int, ...]
 
 def _restore_table(detector: MCOD, state: dict[str, Any], shape: tuple[int, ...],
                    config: MCODConfig) -> None:
-    for name in _IMAGE_ONLY:
+    for name in (*_IMAGE_ONLY, "encoder_digest"):
         _need(state.get(name) is None, name, "None in a table model", state.get(name))
     n = shape[0]
-    _need(_is_int(state["n_features_in"]) and state["n_features_in"] == n, "n_features_in",
-          f"{n} (input_shape's)", state["n_features_in"])
     names = state.get("feature_names")
     _need(names is None or isinstance(names, list) and len(names) == n
           and all(isinstance(c, str) for c in names), "feature_names",
           f"None or a list of {n} column names", names)
+    _restore_scaling(detector, state, n, config)
+    detector.feature_names_in_ = names
+
+
+def _restore_scaling(detector: MCOD, state: dict[str, Any], n: int,
+                     config: MCODConfig) -> None:
+    """The standardisation (and Yeo-Johnson) of the n columns of the rows the head takes."""
+    _need(_is_int(state["n_features_in"]) and state["n_features_in"] == n, "n_features_in",
+          f"{n} (input_shape's)", state["n_features_in"])
     scaling = ("scale_mean", "scale_std", *(_POWER if config.table_yeo_johnson else ()))
     for name in scaling:
         _tensor(state.get(name), name, torch.float64, (n,))
@@ -441,7 +468,6 @@ def _restore_table(detector: MCOD, state: dict[str, Any], shape: tuple[int, ...]
             _need(state.get(name) is None, name, "None without table_yeo_johnson",
                   state.get(name))
     detector.n_features_in_ = n
-    detector.feature_names_in_ = names
 
 
 def _network(state: dict[str, Any], config: MCODConfig, shape: tuple[int, ...]) -> MCODEnsemble:
@@ -500,7 +526,7 @@ def _restore(detector: MCOD, state: dict[str, Any], device: torch.device) -> Non
     if kind == "table":
         _restore_table(detector, state, shape, config)
     else:
-        _restore_image(detector, state, shape)
+        _restore_image(detector, state, shape, config)
     network = _network(state, config, shape)
     _restore_scores(detector, state)
     detector.history_ = _history(state, config)
@@ -540,6 +566,9 @@ def load_with_table_options(
     state = _read(source)
     with _blaming(source):
         detector = _detector(state)
+        config = _config(state["config"])
+    if config.encoder:  # only the spec is saved: refuse at once if it cannot be scored here
+        check_encoder(config.encoder, state.get("encoder_digest"))
     target = _constructor_device(device, detector)  # a bad device is the caller's, not the file's
     with _blaming(source):
         _restore(detector, state, target)

