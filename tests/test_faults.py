@@ -113,3 +113,20 @@ def test_detect_outputs_are_old_or_whole_new_after_kill_9(setting, tmp_path):
         assert returned in (0, -signal.SIGKILL)
         assert _hashes(out / "scores.csv") in versions
         mcod.load(model)  # old or new, never half of one
+
+
+def test_ctrl_c_while_mcod_loads_exits_quietly(monkeypatch, capsys):
+    import builtins
+
+    from mcod.__main__ import main
+
+    real_import = builtins.__import__
+
+    def interrupted(name, *args, **kwargs):  # Ctrl-C while the libraries load
+        if name == "mcod.cli":
+            raise KeyboardInterrupt
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", interrupted)
+    assert main() == 130
+    assert capsys.readouterr().err == "mcod: interrupted\n"
