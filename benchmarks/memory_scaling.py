@@ -9,7 +9,11 @@ appends one JSON line per run to --results.
     OMP_NUM_THREADS=1 python benchmarks/memory_scaling.py --threads 1 --label after
 
 ``--src DIR`` scores with the mcod found in DIR (e.g. a worktree of an older commit's
-``src``), to compare code versions on the same data.
+``src``), to compare code versions on the same data. ``--report`` also writes the HTML
+report (``mcod score --report``) in each run, so its memory is measured too:
+
+    OMP_NUM_THREADS=1 python benchmarks/memory_scaling.py --threads 1 --report \
+        --images 100000,1000000 --rows 1000000
 """
 
 from __future__ import annotations
@@ -53,6 +57,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--workdir", type=Path, default=None,
                         help="keep data and models here and reuse them (default: a temp folder)")
     parser.add_argument("--epochs", type=int, default=2, help="training epochs (default: 2)")
+    parser.add_argument("--report", action="store_true",
+                        help="score with --report DIR as well (the HTML report's memory)")
     return parser.parse_args()
 
 
@@ -140,14 +146,16 @@ def main() -> int:
         train("csv", write_table(work / "table_train.csv", TRAIN_N, 1), models["csv"], env,
               args.epochs)
     args.results.parent.mkdir(parents=True, exist_ok=True)
-    print(f"{'label':<10} {'input':<8} {'n':>9} {'file MB':>8} {'peak MB':>8} {'wall s':>7}")
+    print(f"{'label':<10} {'input':<8} {'n':>9} {'file MB':>8} {'peak MB':>8} {'wall s':>7}"
+          + ("  (with --report)" if args.report else ""))
     for kind, n, path, writer in cases:
         writer(path, n, 2)
         out = work / f"out_{kind}_{n}"
         command = [sys.executable, "-m", "mcod", "score", str(models[kind]), str(path),
                    "--out", str(out), "--quiet", "--top", "0"]
+        command += ["--report", str(out / "report")] if args.report else []
         peak, seconds, code = run_measured(command, env)
-        record = {"label": args.label, "input": kind, "n": n,
+        record = {"label": args.label, "input": kind, "n": n, "report": args.report,
                   "file_mb": round(path.stat().st_size / 2**20, 1),
                   "peak_rss_mb": round(peak, 1), "wall_s": round(seconds, 1), "exit_code": code,
                   "threads": args.threads, "cpus": os.cpu_count(), "machine": platform.machine(),

@@ -13,16 +13,21 @@ import pytest
 from PIL import Image
 
 from mcod import MCOD, __version__
+from mcod import report as report_module
 from mcod.cli import main
 from mcod.report import (
     RECALL,
     REPORT_FILE,
+    _embedded,
     _fmt,
-    _robust_z,
+    _random_rows,
+    _Recall,
+    _robust_scale,
+    _z_text,
     render_report,
-    typical_samples,
     write_report,
 )
+from mcod.results import top_indices
 
 FAST = ["--epochs", "1", "--batch-size", "20", "--device", "cpu"]
 IMAGE_HEADINGS = ("Summary", "Score distribution", "Top outliers", "Memory", "Feature map")
@@ -178,22 +183,116 @@ def test_thumbnails_keep_the_training_images_scale():
         assert page._images([0, 1]).max() < 0.05  # drawn dark, not stretched to white
 
 
-def test_typical_samples_leave_out_flagged_ones():
+def _recalled(attention: np.ndarray, flagged: np.ndarray, shown: int, blocks: int) -> _Recall:
+    """A `_Recall` fed ``attention`` (features: the sample's index) in ``blocks`` runs."""
+    recall = _Recall(attention.shape[1], 1, shown)
+    for part in np.array_split(np.arange(len(attention)), blocks):
+        features = part[:, None].astype(np.float32)
+        recall.add(int(part[0]), features, attention[part], flagged[part])
+    return recall
+
+
+def test_memory_recall_leaves_out_flagged_samples():
     attention = np.array([[0.9, 0.1], [0.6, 0.4], [0.7, 0.3], [0.2, 0.8], [0.3, 0.7]])
     flagged = np.array([True, False, False, False, False])  # sample 0 points at item 0
-    best = typical_samples(attention, flagged, shown=2)
-    assert [b.tolist() for b in best] == [[2, 1], [3, 4]]
-    assert typical_samples(attention, ~flagged, shown=5)[1].tolist() == [0]
+    recall = _recalled(attention, flagged, shown=2, blocks=1)
+    assert [b.tolist() for b in recall.best] == [[2, 1], [3, 4]]
+    assert recall.counts.tolist() == [3, 2]  # usage counts every sample, flagged or not
+    assert _recalled(attention, ~flagged, shown=5, blocks=1).best[1].tolist() == [0]
 
 
-def test_robust_z_finds_the_wild_value():
+@pytest.mark.parametrize("blocks", [2, 7, 40])
+def test_memory_recall_in_blocks_is_that_of_all_samples_at_once(blocks):
+    rng = np.random.default_rng(1)
+    attention = rng.integers(0, 4, size=(40, 3)).astype(np.float32)  # many ties
+    flagged = rng.random(40) < 0.2
+    whole = _recalled(attention, flagged, shown=5, blocks=1)
+    split = _recalled(attention, flagged, shown=5, blocks=blocks)
+    assert split.counts.tolist() == whole.counts.tolist()
+    for j in range(3):  # the unflagged, highest attention first, earlier first on ties
+        normal = np.flatnonzero(~flagged)
+        expected = normal[np.lexsort((normal, -attention[normal, j]))][:5]
+        assert split.best[j].tolist() == whole.best[j].tolist() == expected.tolist()
+        assert split.attention[j].tolist() == attention[expected, j].tolist()
+        assert split.features[j][:, 0].tolist() == expected.tolist()  # their own features
+    index, features = split.recalled()
+    assert features[:, 0].tolist() == index.tolist() and len(set(index)) == len(index)
+
+
+def test_robust_scale_finds_the_wild_value():
     table = np.tile(np.arange(10.0)[:, None], (1, 3))
     table[4, 1] = 1000.0
     table[:, 2] = 5.0  # constant column: no division by zero
-    z = _robust_z(table)
+    median, scale = _robust_scale(table)
+    z = (table - median) / scale
     assert np.isfinite(z).all()
     assert np.unravel_index(np.abs(z).argmax(), z.shape) == (4, 1)
     assert (z[:, 2] == 0).all()
+
+
+def test_random_rows_are_all_rows_up_to_the_size_then_a_seeded_draw():
+    assert _random_rows(5, 5).tolist() == [0, 1, 2, 3, 4]
+    drawn = _random_rows(1000, 20)
+    assert len(set(drawn)) == 20 and (np.diff(drawn) > 0).all() and drawn.max() < 1000
+    assert _random_rows(1000, 20).tolist() == drawn.tolist()
+
+
+# --------------------------------------------------------------------------- bounded memory
+
+
+def test_small_data_is_reported_from_every_sample(image_report):
+    """Below MAP_SAMPLES the block-wise pass gives what embedding everything at once gives."""
+    detector, _, _ = image_report
+    X, _ = _images()
+    flagged = detector.labels_.astype(bool)
+    features, attention = detector.embed(X)
+    recall, (index, mapped) = _embedded(detector, X, flagged, _random_rows(44, 20_000), RECALL)
+    assert index.tolist() == list(range(44)) and np.array_equal(mapped, features)
+    assert recall.counts.tolist() == np.bincount(attention.argmax(axis=1), minlength=10).tolist()
+    normal = np.flatnonzero(~flagged)
+    for j, best in enumerate(recall.best):
+        expected = normal[np.argsort(-attention[normal, j], kind="stable")][:RECALL]
+        assert best.tolist() == expected.tolist()
+
+
+def test_past_the_sample_cap_the_map_says_so_and_keeps_the_top_outliers(image_report,
+                                                                        monkeypatch):
+    detector, _, html = image_report
+    X, truth = _images()
+    assert "samples: a random" not in html  # 44 samples: all of them on the map
+    mapped = {}
+
+    def spy(features, scores, items=None, truth=None):
+        mapped.update(scores=scores, truth=truth)
+        return b"png"
+
+    monkeypatch.setattr(report_module, "MAP_SAMPLES", 10)
+    monkeypatch.setattr(report_module.figures, "feature_map", spy)
+    scores = detector.decision_scores_
+    html = render_report(detector, X, truth=truth, top=6)
+    shown = len(mapped["scores"])
+    assert 10 + 6 <= shown < 44
+    assert f"Shown: {shown:,} of 44 samples: a random 10 of the 44 samples (seeded)" in html
+    assert set(scores[top_indices(scores, 6)]) <= set(mapped["scores"])
+    assert html.count("<b>#") == 6  # the top outliers are listed in full
+    assert mapped["truth"].sum() == 4  # the planted outliers score highest: all on the map
+
+
+def test_table_z_scores_past_the_sample_cap_come_from_the_drawn_rows(monkeypatch):
+    T = np.random.default_rng(0).normal(size=(60, 5))
+    T[7, 3] = 25.0
+    detector = MCOD(epochs=1, random_state=0, device="cpu").fit(T)
+    full = render_report(detector, T, top=60)
+    median = np.median(T[:, 3])  # every row's median and IQR: the definition, for 60 rows
+    q75, q25 = np.percentile(T[:, 3], [75, 25])
+    assert f"z {_z_text((25.0 - median) / ((q75 - q25) / 1.349))}</span>" in full
+    monkeypatch.setattr(report_module, "MAP_SAMPLES", 30)
+    html = render_report(detector, T, names=[f"row-{i}" for i in range(60)], top=60)
+    assert "median and IQR of a random 30 of the 60 rows (seeded)" in html
+    drawn = T[_random_rows(60, 30), 3]
+    q75, q25 = np.percentile(drawn, [75, 25])
+    assert f"z {_z_text((25.0 - np.median(drawn)) / ((q75 - q25) / 1.349))}</span>" in html
+    assert html.count("<tr><td>") >= 60  # every row still listed, each with its deviations
 
 
 # --------------------------------------------------------------------------- command line

@@ -7,6 +7,12 @@ histogram, top outliers (thumbnails, or for tables the most deviating columns), 
 (what each item recalls: what mcod learned as normal), a 2-D feature map, and, when true
 labels are known (demo, benchmarks), ROC and precision-recall curves. Every string that
 comes from the user (paths, ids, column names, the data source) is HTML-escaped.
+
+Memory stays bounded as the data grows: samples are embedded EMBED_BLOCK at a time, and
+only what the page shows is kept (per memory item its sample count and the samples it
+recalls best, as running top-k; the features of at most MAP_SAMPLES randomly drawn samples
+plus those shown elsewhere). Past MAP_SAMPLES samples the feature map and the tables'
+robust z-scores use that seeded draw and say so; below it the page uses every sample.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import base64
 import datetime as _dt
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -25,7 +31,8 @@ import numpy as np
 from mcod import __version__
 from mcod import report_figures as figures
 from mcod.atomic import write_atomic
-from mcod.inputs import DataWarning, as_image_batch, as_table
+from mcod.detector import SCORE_BATCH
+from mcod.inputs import DataWarning, as_image_batch, as_table, is_frame
 from mcod.results import counted, top_indices
 
 __all__ = ["REPORT_FILE", "render_report", "write_report"]
@@ -36,6 +43,13 @@ RECALL = 8  # samples shown per memory item (images)
 TYPICAL_ROWS = 3  # row ids shown per memory item (tables)
 DEVIATING = 3  # most deviating columns shown per top row (tables)
 NAME_CHARS = 42  # longer names are shortened on the page (full name on hover)
+# The feature map and the tables' column medians / IQRs use at most this many samples,
+# drawn at random with SAMPLE_SEED (the same data gives the same page), when there are more.
+MAP_SAMPLES = 20_000
+SAMPLE_SEED = 0
+# Samples embedded at a time: whole scoring batches, so that each sample's features are
+# those of one pass over all the data (the network sees the same batches).
+EMBED_BLOCK = 16 * SCORE_BATCH
 
 
 def write_report(
@@ -75,10 +89,9 @@ def render_report(
     cells that are not data. ``model``: the saved model's file, when the data is new data
     it scores (``mcod score``).
     """
-    model_input = _as_fitted(detector, X)
-    X = np.asarray(X)
+    original, X = X, np.asarray(X)
     if scores is None:  # scored here, never guessed to be the training scores
-        scores = detector.decision_function(model_input)
+        scores = detector.decision_function(_as_fitted(detector, original))
     scores = np.asarray(scores, dtype=np.float64)
     if names is not None and len(names) != len(scores):
         raise ValueError(f"{len(names)} names for {len(scores)} samples")
@@ -87,15 +100,17 @@ def render_report(
         if truth.shape != scores.shape:
             raise ValueError(f"truth {truth.shape} does not match scores {scores.shape}")
     page = _Page(detector, X, scores, names, truth, columns, filled)
+    shown = top_indices(scores, top)
     with warnings.catch_warnings():  # X was scored (and warned about) already: read quietly
         warnings.simplefilter("ignore", DataWarning)
-        features, attention = detector.embed(model_input)
+        recall, mapped = _embedded(detector, original, page.flagged,
+                                   np.union1d(page.drawn, shown), page.recall_shown)
         sections = [
             ("summary", "Summary", page.summary(source, fit_seconds, model)),
             ("scores", "Score distribution", page.histogram()),
-            ("top", "Top outliers", page.top_outliers(top, new_data=model is not None)),
-            ("memory", "Memory: what mcod learned as normal", page.memory(attention)),
-            ("map", "Feature map", page.feature_map(features)),
+            ("top", "Top outliers", page.top_outliers(shown, new_data=model is not None)),
+            ("memory", "Memory: what mcod learned as normal", page.memory(recall)),
+            ("map", "Feature map", page.feature_map(*mapped)),
         ]
     if truth is not None and 0 < truth.sum() < len(truth):
         sections.append(("truth", "Ground truth: ROC and precision-recall", page.curves()))
@@ -111,6 +126,83 @@ def _as_fitted(detector, X: Any) -> Any:
     import pandas as pd
 
     return pd.DataFrame(np.asarray(X), columns=names)
+
+
+def _blocks(detector, X: Any) -> Iterator[tuple[int, Any]]:
+    """(first index, samples) of X in runs of EMBED_BLOCK samples, each as the model takes
+    it: embedding a run at a time never holds all N samples' features."""
+    for start in range(0, len(X), EMBED_BLOCK):
+        rows = X.iloc[start:start + EMBED_BLOCK] if is_frame(X) else X[start:start + EMBED_BLOCK]
+        yield start, _as_fitted(detector, rows)
+
+
+class _Recall:
+    """What the memory section needs of every sample's attention, gathered a block of
+    samples at a time: per item, how many samples attend most to it, and the unflagged
+    samples it recalls best (highest attention; ties: the earlier sample), with their
+    attention and features, as a running top ``shown``.
+
+    Attention compares directions, so a far-out sample can point straight at an item; the
+    section shows what the item stands for as normal, so flagged samples are left out.
+    """
+
+    def __init__(self, n_items: int, dim: int, shown: int) -> None:
+        self.shown = shown
+        self.counts = np.zeros(n_items, dtype=np.int64)
+        self.best = [np.zeros(0, dtype=np.int64)] * n_items
+        self.attention = [np.zeros(0, dtype=np.float32)] * n_items
+        self.features = [np.zeros((0, dim), dtype=np.float32)] * n_items
+
+    def add(self, start: int, features: np.ndarray, attention: np.ndarray,
+            flagged: np.ndarray) -> None:
+        """Take in the samples start, start + 1, ... (after every earlier one)."""
+        self.counts += np.bincount(attention.argmax(axis=1), minlength=len(self.counts))
+        normal = np.flatnonzero(~flagged)
+        # each item's best of this block; any of the best overall is among them
+        local = np.argsort(-attention[normal], axis=0, kind="stable")[: self.shown]
+        for j in range(len(self.counts)):
+            rows = normal[local[:, j]]
+            # earlier samples first, so that the stable sort keeps them first on ties
+            values = np.concatenate([self.attention[j], attention[rows, j]])
+            keep = np.argsort(-values, kind="stable")[: self.shown]
+            self.best[j] = np.concatenate([self.best[j], start + rows])[keep]
+            self.attention[j] = values[keep]
+            self.features[j] = np.concatenate([self.features[j], features[rows]])[keep]
+
+    def recalled(self) -> tuple[np.ndarray, np.ndarray]:
+        """(indices, features) of every sample some item recalls best, each once."""
+        index, first = np.unique(np.concatenate(self.best), return_index=True)
+        return index, np.concatenate(self.features)[first]
+
+
+def _embedded(
+    detector, X: Any, flagged: np.ndarray, kept: np.ndarray, shown: int
+) -> tuple[_Recall, tuple[np.ndarray, np.ndarray]]:
+    """One pass over X, EMBED_BLOCK samples at a time: the memory section's `_Recall`, and
+    (indices, features) of the samples on the feature map: those in ``kept`` (sorted) and
+    those the items recall best, in the order of X."""
+    items = detector.memory_items_
+    recall = _Recall(len(items), items.shape[1], shown)
+    features = np.empty((len(kept), items.shape[1]), dtype=np.float32)
+    for start, block in _blocks(detector, X):
+        block_features, attention = detector.embed(block)
+        stop = start + len(block_features)
+        recall.add(start, block_features, attention, flagged[start:stop])
+        lo, hi = np.searchsorted(kept, [start, stop])
+        features[lo:hi] = block_features[kept[lo:hi] - start]
+    index, recalled = recall.recalled()
+    extra = ~np.isin(index, kept)
+    index = np.concatenate([kept, index[extra]])
+    order = np.argsort(index, kind="stable")
+    return recall, (index[order], np.concatenate([features, recalled[extra]])[order])
+
+
+def _random_rows(n: int, size: int) -> np.ndarray:
+    """All n indices when n <= size, else ``size`` of them drawn without replacement with
+    SAMPLE_SEED; sorted."""
+    if n <= size:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(SAMPLE_SEED).choice(n, size, replace=False))
 
 
 # --------------------------------------------------------------------------- page parts
@@ -134,26 +226,17 @@ def _z_text(z: float) -> str:
     return f"{z:+.1f}" if abs(z) < 1e4 else f"{z:+.2g}"
 
 
-def _robust_z(table: np.ndarray) -> np.ndarray:
-    """(value - column median) / (IQR / 1.349); std where the IQR is 0; 1 where both are."""
+def _robust_scale(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Column median and IQR / 1.349 of the rows given (std where the IQR is 0; 1 where
+    both are), for robust z-scores (value - median) / scale. The report passes a seeded
+    random MAP_SAMPLES of the rows when there are more (exact below that): quantiles of
+    20,000 rows are within about 1% of a column's spread of all rows' (a median's
+    standard error is 1.25 sd / sqrt(n)), and holding them costs the same for any N."""
     median = np.median(table, axis=0)
     q75, q25 = np.percentile(table, [75, 25], axis=0)
     scale = (q75 - q25) / 1.349
     scale = np.where(scale > 0, scale, table.std(axis=0))
-    return (table - median) / np.where(scale > 0, scale, 1.0)
-
-
-def typical_samples(attention: np.ndarray, flagged: np.ndarray, shown: int) -> list[np.ndarray]:
-    """Per memory item, the unflagged samples with the highest attention to it, best first.
-
-    Attention compares directions, so a far-out sample can point straight at an item; the
-    section shows what the item stands for as normal, so flagged samples are left out.
-    """
-    normal = np.flatnonzero(~flagged)
-    return [
-        normal[np.argsort(-attention[normal, j], kind="stable")[:shown]]
-        for j in range(attention.shape[1])
-    ]
+    return median, np.where(scale > 0, scale, 1.0)
 
 
 def _fmt(value: float) -> str:
@@ -169,6 +252,8 @@ class _Page:
         self.threshold = float(detector.threshold_)
         self.flagged = scores > self.threshold
         self.is_table = detector.input_kind_ == "table"
+        self.recall_shown = TYPICAL_ROWS if self.is_table else RECALL
+        self.drawn = _random_rows(len(scores), MAP_SAMPLES)  # for the map and the tables' z
         if self.is_table:
             n_columns = X.shape[1]
             self.columns = [str(c) for c in columns] if columns is not None else None
@@ -278,10 +363,10 @@ class _Page:
             note += " Colours show the true labels, which were not used for training."
         return _img(png, "score histogram") + f'<p class="note">{escape(note)}</p>'
 
-    def top_outliers(self, top: int, new_data: bool = False) -> str:
-        """``new_data``: rows scored by a saved model, whose deviations are measured from
-        its training rows (a few new rows say little about each other)."""
-        index = top_indices(self.scores, top)
+    def top_outliers(self, index: np.ndarray, new_data: bool = False) -> str:
+        """The samples at ``index`` (the highest scores, highest first). ``new_data``: rows
+        scored by a saved model, whose deviations are measured from its training rows (a
+        few new rows say little about each other)."""
         if len(index) == 0:
             return '<p class="note">No samples.</p>'
         if self.is_table:
@@ -304,7 +389,9 @@ class _Page:
         return f'<p class="note">{note}</p>' + self._thumbs(index, 96, captions)
 
     def _top_rows(self, index: np.ndarray, new_data: bool) -> str:
-        table = as_table(self.X, min_samples=1)
+        """The rows at ``index`` with their most deviating columns; only these rows' z-scores
+        are computed (the robust ones' medians and IQRs from `drawn`)."""
+        table = as_table(self.X[index], min_samples=1)
         if new_data:
             mean = self.detector.scale_mean_.double().numpy()
             with np.errstate(over="ignore"):
@@ -312,24 +399,27 @@ class _Page:
             basis = ("z = (value &minus; training mean) / training sd: how far it lies from "
                      "the rows the model was trained on.")
         else:
-            z = _robust_z(table)
-            basis = "z = (value &minus; column median) / (IQR / 1.349), a robust z-score."
+            median, scale = _robust_scale(as_table(self.X[self.drawn], min_samples=1))
+            z = (table - median) / scale
+            basis = "z = (value &minus; column median) / (IQR / 1.349), a robust z-score"
+            basis += (f" (median and IQR of {self._drawn_share('rows')})."
+                      if self._subsampled() else ".")
         head = "".join(f"<th>deviation {k + 1}</th>" for k in range(min(DEVIATING, table.shape[1])))
         header = f"<tr><th>rank</th><th>row</th><th>score</th>{head}"
         header += "<th>true label</th></tr>" if self.truth is not None else "</tr>"
         rows = []
-        for rank, i in enumerate(index, start=1):
+        for rank, (i, row, row_z) in enumerate(zip(index, table, z, strict=True), start=1):
             cells = [
                 f"<td>{rank}</td>",
                 f"<td>{escape(self.name(i))}</td>",
                 f'<td class="{"flag" if self.flagged[i] else ""}">{_fmt(self.scores[i])}</td>',
             ]
-            for j in np.argsort(-np.abs(z[i]), kind="stable")[:DEVIATING]:
+            for j in np.argsort(-np.abs(row_z), kind="stable")[:DEVIATING]:
                 filled = self.filled is not None and self.filled[i, j]
                 cells.append(
-                    f"<td><b>{escape(self.columns[j])}</b> = {_fmt(table[i, j])}"
+                    f"<td><b>{escape(self.columns[j])}</b> = {_fmt(row[j])}"
                     + (" <i>filled</i>" if filled else "")
-                    + f'<br><span class="z">z {_z_text(z[i, j])}</span></td>'
+                    + f'<br><span class="z">z {_z_text(row_z[j])}</span></td>'
                 )
             if self.truth is not None:
                 cells.append(f"<td>{'outlier' if self.truth[i] else 'inlier'}</td>")
@@ -340,9 +430,10 @@ class _Page:
         )
         return f'<p class="note">{note}</p><table class="data">{header}{"".join(rows)}</table>'
 
-    def memory(self, attention: np.ndarray) -> str:
-        n, k = attention.shape
-        usage = np.bincount(attention.argmax(axis=1), minlength=k) / n
+    def memory(self, recall: _Recall) -> str:
+        """Every memory item by usage, with the samples it recalls best (over all samples)."""
+        n = len(self.scores)
+        usage = recall.counts / n
         order = np.argsort(-usage, kind="stable")
         note = (
             "Each memory item is a prototype of normal data. Usage is the share of "
@@ -355,19 +446,18 @@ class _Page:
                 '<table class="data"><tr><th>item</th><th>usage</th>'
                 "<th>most typical rows (attention)</th></tr>"
             )
-        shown = TYPICAL_ROWS if self.is_table else RECALL
-        typical = typical_samples(attention, self.flagged, shown)
         for j in order:
-            best = typical[j]
+            best, attention = recall.best[j], recall.attention[j]
             bar = (
                 f'<span class="bar"><span style="width:{usage[j] * 100:.1f}%"></span></span>'
                 f"{usage[j]:.1%}"
             )
             if self.is_table:
-                rows = ", ".join(f"{escape(self.name(i))} ({attention[i, j]:.2f})" for i in best)
+                rows = ", ".join(f"{escape(self.name(i))} ({a:.2f})"
+                                 for i, a in zip(best, attention, strict=True))
                 parts.append(f"<tr><td>{j}</td><td>{bar}</td><td>{rows}</td></tr>")
                 continue
-            captions = [f"{attention[i, j]:.2f}" for i in best]
+            captions = [f"{a:.2f}" for a in attention]
             parts.append(
                 f'<div class="item"><div class="itemhead"><b>item {j}</b>{bar}'
                 f'<span class="count">{counted(int(round(usage[j] * n)), "sample")}</span></div>'
@@ -377,14 +467,30 @@ class _Page:
             parts.append("</table>")
         return "".join(parts)
 
-    def feature_map(self, features: np.ndarray) -> str:
-        png = figures.feature_map(features, self.scores, self.detector.memory_items_, self.truth)
+    def feature_map(self, index: np.ndarray, features: np.ndarray) -> str:
+        """The map of the samples at ``index`` (all, or the drawn ones with those shown in
+        the sections above), whose ``features`` these are."""
+        truth = None if self.truth is None else self.truth[index]
+        png = figures.feature_map(features, self.scores[index], self.detector.memory_items_,
+                                  truth)
         note = (
             "The features the score is measured in, projected on their two principal "
             "axes (PCA); colour is the outlier score, stars are the memory items "
             "(numbered as above)."
         )
+        if self._subsampled():
+            note += (f" Shown: {len(index):,} of {len(self.scores):,} samples: "
+                     f"{self._drawn_share('samples')} and every one shown above (the top "
+                     "outliers and what each memory item recalls best).")
         return _img(png, "feature map") + f'<p class="note">{note}{self._first_network_only()}</p>'
+
+    def _subsampled(self) -> bool:
+        """Whether `drawn` holds only some of the samples (there are over MAP_SAMPLES)."""
+        return len(self.drawn) < len(self.scores)
+
+    def _drawn_share(self, noun: str) -> str:
+        """'a random 20,000 of the 1,000,000 rows (seeded)': what `drawn` is."""
+        return f"a random {len(self.drawn):,} of the {len(self.scores):,} {noun} (seeded)"
 
     def _first_network_only(self) -> str:
         """A note for models of several networks: memory and features are the first's."""
