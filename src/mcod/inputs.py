@@ -166,7 +166,10 @@ def intensity_range(arr: np.ndarray) -> tuple[float, float]:
         return 0.0, 1.0
     if lo >= 0.0 and hi <= 255.0:
         return 0.0, 255.0
-    return lo, hi if hi > lo else lo + 1.0
+    if hi > lo:
+        return lo, hi
+    # one value throughout: any range holding it; past 2**53, 1.0 is below float64's step
+    return lo, lo + max(1.0, float(np.spacing(lo)))
 
 
 def scale_01(arr: np.ndarray, value_range: tuple[float, float]) -> np.ndarray:
