@@ -219,8 +219,6 @@ def test_scaling_keeps_spans_float32_cannot(x, expected):
 
 
 def test_a_constant_image_past_2_53_scales_to_finite_values():
-    from mcod.inputs import as_image_batch
-
     arr = np.full((2, 1, 1), 2**53, dtype=np.int64)  # one value, where 1.0 is below float64's step
     out = as_image_batch(arr)
     assert np.isfinite(out).all() and ((out >= 0) & (out <= 1)).all()
