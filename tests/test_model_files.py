@@ -19,8 +19,8 @@ from tiny import TINY
 import mcod
 from mcod import MCOD, get_config
 from mcod import persistence as pers
-from mcod.cli import main
-from mcod.inputs import InputError
+from mcod.cli.main import main
+from mcod.data.inputs import InputError
 
 TABLE_CONFIG = get_config("tabular").replace(
     members=1, feature_dim=8, embedding_dim=4, n_memory=2, queue_size=16)

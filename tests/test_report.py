@@ -13,8 +13,8 @@ import pytest
 from PIL import Image
 
 from mcod import MCOD, __version__
-from mcod.cli import main
-from mcod.report import (
+from mcod.cli.main import main
+from mcod.report.page import (
     RECALL,
     REPORT_FILE,
     _fmt,
@@ -167,7 +167,7 @@ def test_a_report_on_new_rows_scores_them_even_when_as_many_as_the_training_rows
 
 
 def test_thumbnails_keep_the_training_images_scale():
-    from mcod.report import _Page
+    from mcod.report.page import _Page
 
     X, _ = _images()
     detector = MCOD(epochs=1, random_state=0, device="cpu").fit(X.astype(np.float32))

@@ -1,4 +1,4 @@
-"""Tables (CSV / Parquet) for the command line: mcod.tables and `mcod detect data.csv`."""
+"""Tables (CSV / Parquet) for the command line: mcod.data.tables and `mcod detect data.csv`."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mcod.cli import main
-from mcod.inputs import InputError
-from mcod.tables import (
+from mcod.cli.main import main
+from mcod.data.inputs import InputError
+from mcod.data.tables import (
     align_columns,
     apply_saved_options,
     is_table_path,

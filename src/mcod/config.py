@@ -61,10 +61,10 @@ class MCODConfig:
     table_noise: float  # tabular views: std of the Gaussian noise added to standardised rows
     table_mask_rate: float  # tabular views: share of values zeroed
     table_swap_rate: float  # tabular views: share of values taken from another row
-    table_yeo_johnson: bool  # tables: per-column Yeo-Johnson (mcod.scaling) after standardising
+    table_yeo_johnson: bool  # tables: per-column Yeo-Johnson (data.scaling) after standardising
     members: int  # networks trained from different random draws; their scores averaged
-    # images through a frozen pretrained encoder (mcod.encoders spec; "" = learn from pixels)
-    # into the mlp head as L2-normalised feature rows (mcod.pretrained)
+    # images through a frozen pretrained encoder (mcod.nn.encoders spec; "" = learn from pixels)
+    # into the mlp head as L2-normalised feature rows (mcod.nn.pretrained)
     encoder: str = ""
     encoder_size: int = 128  # pixels (square) the encoder sees; 128 keeps CPU fits fast
 

@@ -16,8 +16,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from mcod.config import MAX_SEED, MCODConfig, get_config
-from mcod.ensemble import MCODEnsemble, mean_history
-from mcod.inputs import (
+from mcod.data.inputs import (
     InputError,
     as_array,
     as_table,
@@ -30,8 +29,9 @@ from mcod.inputs import (
     warn_if_off_scale,
     warn_if_other_size,
 )
-from mcod.scaling import fit_lambdas, yeo_johnson
-from mcod.training import train
+from mcod.data.scaling import fit_lambdas, yeo_johnson
+from mcod.nn.ensemble import MCODEnsemble, mean_history
+from mcod.nn.training import train
 
 SCORE_BATCH = 1024
 # Scoring prepares this many bytes of network input at a time (counted as float64, the
@@ -146,7 +146,7 @@ class MCOD(BaseDetector):
     random_state : seed for reproducible training (on CPU).
     verbose : show a progress bar with the loss terms.
     feature_cache : configs with a pretrained encoder ("pretrained"): where encoded
-        features are cached, "auto" (see `mcod.feature_cache.default_cache_dir`), a
+        features are cached, "auto" (see `mcod.nn.feature_cache.default_cache_dir`), a
         folder, or None for no cache.
 
     Attributes (after fit)
@@ -352,7 +352,7 @@ class MCOD(BaseDetector):
         """The table in float64; when fitting, its standardisation (scikit-learn's
         StandardScaler in float64, so that a column such as a timestamp keeps its
         variation; a constant column gets scale 1) and, for `table_yeo_johnson`, the
-        Yeo-Johnson lambdas (`mcod.scaling`) of the standardised columns and the
+        Yeo-Johnson lambdas (`mcod.data.scaling`) of the standardised columns and the
         standardisation of their transform."""
         table = as_table(raw, min_samples=2 if fitting else 1)
         if not fitting:
@@ -412,9 +412,9 @@ class MCOD(BaseDetector):
         return images
 
     def _encoded(self, arr: np.ndarray) -> np.ndarray:
-        """Images through the config's frozen encoder (`mcod.pretrained`, with the feature
+        """Images through the config's frozen encoder (`mcod.nn.pretrained`, with the feature
         cache): L2-normalised float64 rows, which the head takes as a table's."""
-        from mcod.pretrained import encoded_rows, feature_cache_for
+        from mcod.nn.pretrained import encoded_rows, feature_cache_for
 
         rows, digest = encoded_rows(arr, self.pixel_range_, self.config_, self.device_,
                                     feature_cache_for(self.feature_cache), self.verbose)

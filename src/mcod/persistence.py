@@ -30,13 +30,13 @@ import numpy as np
 import torch
 
 import mcod
-from mcod.atomic import atomic_write
 from mcod.config import CONFIGS, MCODConfig
+from mcod.data.inputs import InputError
+from mcod.data.tables import check_saved_options
 from mcod.detector import MCOD, resolve_device
-from mcod.ensemble import MCODEnsemble
-from mcod.inputs import InputError
-from mcod.pretrained import check_encoder
-from mcod.tables import check_saved_options
+from mcod.io.atomic import atomic_write
+from mcod.nn.ensemble import MCODEnsemble
+from mcod.nn.pretrained import check_encoder
 
 __all__ = ["FORMAT", "ModelFileError", "load", "load_with_table_options", "save_detector"]
 
@@ -135,7 +135,7 @@ def save_detector(detector: MCOD, path: str | os.PathLike[str],
     """Write a fitted detector to ``path`` (atomically); return the path.
 
     The parent directory is created if needed. Conventional suffix: ``.pt``.
-    ``table_options``: how the training table was read (:attr:`mcod.tables.TableData.options`),
+    ``table_options``: how the training table was read (:attr:`mcod.data.tables.TableData.options`),
     so that ``mcod score`` reads new tables the same way.
     """
     target = Path(path).expanduser()

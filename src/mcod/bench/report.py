@@ -13,9 +13,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from mcod.atomic import atomic_write
 from mcod.bench.detectors import ABLATIONS, BASELINES, TABLE_BASELINES
 from mcod.bench.results import expand_paths, load_all
+from mcod.io.atomic import atomic_write
 
 NO_RUNS = "_no runs yet_"
 RELEASE_NOT_RUN = (
@@ -53,7 +53,7 @@ FIELDS_ADDED_LATER: dict[str, Any] = {
 
 
 def _class_names(dataset: str) -> tuple[str, ...] | None:
-    from mcod import datasets as ds
+    from mcod.data import datasets as ds
 
     return {
         "mnist": ds.DIGIT_CLASSES,
@@ -405,7 +405,7 @@ def _odds_order(names: Iterable[str]) -> list[str]:
 
 
 def _part6(records: list[dict]) -> list[str]:
-    from mcod.datasets import ODDS_NAMES
+    from mcod.data.datasets import ODDS_NAMES
 
     out = ["## 6. ODDS tables (unsupervised: fit and score every row; labels for metrics only)",
            "", _regen(6), ""]

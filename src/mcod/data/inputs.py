@@ -231,7 +231,9 @@ def warn_about_data(message: str) -> None:
     own line (PyOD's predict and predict_proba reach decision_function too)."""
     import pyod
 
-    libraries = (os.path.dirname(__file__), os.path.dirname(pyod.__file__))
+    import mcod
+
+    libraries = (os.path.dirname(mcod.__file__), os.path.dirname(pyod.__file__))
     frame, level = sys._getframe(1), 2
     while frame is not None and frame.f_code.co_filename.startswith(libraries):
         frame, level = frame.f_back, level + 1

@@ -6,7 +6,7 @@ index), the names of the matrix's columns, and, when asked for (``keep_text``: o
 ``mcod clean`` needs them, to write the kept rows with every original column), the
 original frame and each CSV record's text (for CSV the frame holds each cell's text as
 written, so kept rows keep leading zeros, number formats and repeated headers). Every
-problem a user can fix raises :class:`~mcod.inputs.InputError` (or ``FileNotFoundError``)
+problem a user can fix raises :class:`~mcod.data.inputs.InputError` (or ``FileNotFoundError``)
 with a one-line message.
 """
 
@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from mcod.atomic import atomic_write
-from mcod.inputs import InputError
+from mcod.data.inputs import InputError
+from mcod.io.atomic import atomic_write
 
 __all__ = [
     "CATEGORICAL_CHOICES",

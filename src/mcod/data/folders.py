@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mcod.inputs import InputError, warn_about_data
+from mcod.data.inputs import InputError, warn_about_data
 
 if TYPE_CHECKING:
     from PIL import Image

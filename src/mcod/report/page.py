@@ -23,10 +23,10 @@ from typing import Any
 import numpy as np
 
 from mcod import __version__
-from mcod import report_figures as figures
-from mcod.atomic import write_atomic
-from mcod.inputs import DataWarning, as_image_batch, as_table
-from mcod.results import counted, top_indices
+from mcod.data.inputs import DataWarning, as_image_batch, as_table
+from mcod.io.atomic import write_atomic
+from mcod.io.results import counted, top_indices
+from mcod.report import figures as figures
 
 __all__ = ["REPORT_FILE", "render_report", "write_report"]
 

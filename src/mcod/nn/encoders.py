@@ -51,7 +51,7 @@ class EncoderUnavailableError(RuntimeError):
 
 
 class ImageFilesLike(Protocol):
-    """What :func:`extract_features` needs of an image folder (`mcod.folders.ImageFiles`)."""
+    """What :func:`extract_features` needs of an image folder (`mcod.data.folders.ImageFiles`)."""
 
     files: Any  # the image paths, in order; their bytes key the feature cache
 
@@ -299,7 +299,7 @@ def extract_features(
     time (memory stays bounded by one batch plus the features).
 
     ``images``: an array (N, H, W) or (N, H, W, C) of uint8 or floats in [0, 1], or an
-    image folder (`mcod.folders.ImageFiles`), read at ``size`` by its ``policy``.
+    image folder (`mcod.data.folders.ImageFiles`), read at ``size`` by its ``policy``.
     """
     if isinstance(images, np.ndarray):
         batches: Iterable[np.ndarray] = _array_batches(images, batch_size)

@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mcod.atomic import atomic_write
-from mcod.encoders import ImageEncoder, ImageFilesLike, extract_features
+from mcod.io.atomic import atomic_write
+from mcod.nn.encoders import ImageEncoder, ImageFilesLike, extract_features
 
 __all__ = ["FeatureCache", "cached_features", "content_digest", "default_cache_dir"]
 

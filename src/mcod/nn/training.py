@@ -8,8 +8,8 @@ import torch
 from torch.optim.swa_utils import AveragedModel, update_bn
 from tqdm.auto import tqdm
 
-from mcod.augment import make_views, rotate_batch
-from mcod.model import MCODNet
+from mcod.nn.augment import make_views, rotate_batch
+from mcod.nn.model import MCODNet
 
 
 def train(

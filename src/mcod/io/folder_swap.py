@@ -28,7 +28,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from mcod.signals import handlers_set
+from mcod.io.signals import handlers_set
 
 __all__ = ["FolderLock", "exchange", "fingerprint", "recover", "replace_folder", "work_folder"]
 

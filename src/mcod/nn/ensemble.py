@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from mcod.config import MCODConfig
-from mcod.model import MCODNet
+from mcod.nn.model import MCODNet
 
 
 class MCODEnsemble(nn.Module):

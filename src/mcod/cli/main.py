@@ -27,12 +27,12 @@ import numpy as np
 
 from mcod import __version__
 from mcod.config import CONFIGS, MAX_SEED
-from mcod.datasets import DatasetMissingError
-from mcod.folders import RESIZE_POLICIES, FolderScan, ImageFiles, scan_folder
-from mcod.inputs import DataWarning, InputError
-from mcod.results import counted
-from mcod.signals import handlers_set
-from mcod.tables import TableData, is_table_path, table_options_given
+from mcod.data.datasets import DatasetMissingError
+from mcod.data.folders import RESIZE_POLICIES, FolderScan, ImageFiles, scan_folder
+from mcod.data.inputs import DataWarning, InputError
+from mcod.data.tables import TableData, is_table_path, table_options_given
+from mcod.io.results import counted
+from mcod.io.signals import handlers_set
 
 __all__ = [
     "SUBCOMMAND_MODULES",
@@ -48,7 +48,7 @@ __all__ = [
 ]
 
 # Modules that add subcommands through `register(subparsers)`.
-SUBCOMMAND_MODULES: tuple[str, ...] = ("mcod.bench.cli", "mcod.clean")
+SUBCOMMAND_MODULES: tuple[str, ...] = ("mcod.bench.cli", "mcod.cli.clean")
 
 # What a user can fix: printed as `mcod: error: <message>`, exit code 2, no traceback.
 USER_ERRORS: tuple[type[BaseException], ...] = (
@@ -175,7 +175,7 @@ def add_input_arguments(parser: argparse.ArgumentParser, demo: bool) -> None:
         "centred on black (default: crop where sizes differ; a folder of one size is read "
         "as it is and the network resizes it)",
     )
-    from mcod.tables import add_table_arguments
+    from mcod.data.tables import add_table_arguments
 
     add_table_arguments(parser)
     if demo:
@@ -386,7 +386,7 @@ def _load_npy(path: str) -> np.ndarray:
 
 
 def _load_demo(inlier: int, contamination: float, seed: int) -> InputData:
-    from mcod.datasets import load_dataset, uod_split
+    from mcod.data.datasets import load_dataset, uod_split
 
     digits = load_dataset("digits")
     index, truth = uod_split(digits.labels, inlier, rho=contamination, seed=seed)
@@ -413,7 +413,7 @@ def read_input(args: argparse.Namespace, contamination: float | None = None,
     if args.resize and (table or npy or not args.input or is_table_path(args.input)):
         raise InputError("--resize applies only to image folders")
     if table or is_table_path(args.input):
-        from mcod.tables import table_from_args
+        from mcod.data.tables import table_from_args
 
         path = table or args.input
         data = table_from_args(path, args)
@@ -505,7 +505,7 @@ def _say(args: argparse.Namespace, message: str) -> None:
 def _print_top(
     scores: np.ndarray, names: Sequence[str] | None, n: int, column: str
 ) -> None:
-    from mcod.results import top_indices
+    from mcod.io.results import top_indices
 
     top = top_indices(scores, n)
     if len(top) == 0:
@@ -532,7 +532,7 @@ def report_scores(
     contamination: float,
 ) -> None:
     """Print the top --top samples and the outlier count; write --out DIR/scores.csv."""
-    from mcod.results import SCORES_FILE, write_scores_csv
+    from mcod.io.results import SCORES_FILE, write_scores_csv
 
     names, key_column = data.names, data.key_column
     _print_top(scores, names, args.top, key_column)
@@ -555,10 +555,10 @@ def _write_report(
     fit_seconds: float | None = None,
     model: str | None = None,
 ) -> None:
-    """--report DIR: write DIR/index.html (see mcod.report); ``model``: `score`'s file."""
+    """--report DIR: write DIR/index.html (see mcod.report.page); ``model``: `score`'s file."""
     if not args.report:
         return
-    from mcod.report import REPORT_FILE, write_report
+    from mcod.report.page import REPORT_FILE, write_report
 
     table = getattr(data, "table", None)
     _say(args, f"writing report to {Path(args.report) / REPORT_FILE}")
@@ -583,7 +583,7 @@ def _write_report(
 
 def input_files(args: argparse.Namespace, scan: FolderScan | None) -> list[Path]:
     """The files a command reads (array, table, model and, for a folder, its images),
-    for :func:`mcod.output_paths.check_outputs` to keep every output off them."""
+    for :func:`mcod.io.output_paths.check_outputs` to keep every output off them."""
     named = [getattr(args, name, None) for name in ("npy", "table", "model", "input")]
     files = [Path(value).expanduser() for value in named if value]
     if scan is not None:
@@ -593,10 +593,10 @@ def input_files(args: argparse.Namespace, scan: FolderScan | None) -> list[Path]
 
 def _check_outputs(args: argparse.Namespace, scan: FolderScan | None) -> None:
     """--out, --report and --save-model: never an input, each other or a device, and
-    writable, checked before any training is spent (see mcod.output_paths)."""
-    from mcod.output_paths import check_outputs, file_output, folder_output
-    from mcod.report import REPORT_FILE
-    from mcod.results import SCORES_FILE
+    writable, checked before any training is spent (see mcod.io.output_paths)."""
+    from mcod.io.output_paths import check_outputs, file_output, folder_output
+    from mcod.io.results import SCORES_FILE
+    from mcod.report.page import REPORT_FILE
 
     outputs = []
     if args.out:
@@ -614,7 +614,7 @@ def _check_outputs(args: argparse.Namespace, scan: FolderScan | None) -> None:
 def _scan_input(args: argparse.Namespace) -> FolderScan | None:
     """The INPUT folder's scan (None for other input): read once, for the output check
     and then the images."""
-    from mcod.folders import scan_folder
+    from mcod.data.folders import scan_folder
 
     other = args.npy or getattr(args, "table", None)  # both given: read_input refuses
     if args.input and not other and Path(args.input).expanduser().is_dir():
@@ -694,7 +694,7 @@ def run_score(args: argparse.Namespace) -> int:
     _check_input_kind(args, detector.input_kind_)
     table_path = args.table or (args.input if is_table_path(args.input) else None)
     if table_options is not None and table_path:
-        from mcod.tables import apply_saved_options, table_header
+        from mcod.data.tables import apply_saved_options, table_header
 
         taken = apply_saved_options(args, table_options, table_header(table_path))
         if taken:
@@ -703,7 +703,7 @@ def run_score(args: argparse.Namespace) -> int:
     data = read_input(args, channels=detector.n_channels_ if images else None, scan=scan,
                       image_size=detector.config_.input_size if images else None)
     if data.table is not None and detector.feature_names_in_ is not None:
-        from mcod.tables import align_columns
+        from mcod.data.tables import align_columns
 
         data.table = align_columns(data.table, detector.feature_names_in_)
         data.X = data.table.X  # the report names the columns in the model's order too
@@ -744,7 +744,7 @@ def _raise_terminated(signum: int, frame: object) -> NoReturn:
 def _one_line_for_ours(show: Callable[..., None]) -> Callable[..., None]:
     """mcod's own warnings (new data unlike the training data) as one line on stderr, the
     way its errors are shown; a library's warning keeps Python's display (``show``)."""
-    package = Path(__file__).parent
+    package = Path(__file__).parents[1]  # mcod/, above mcod/cli/
 
     def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
         if issubclass(category, DataWarning) or Path(filename).is_relative_to(package):
