@@ -175,17 +175,17 @@ def test_clean_refuses_while_another_clean_writes_the_folder(rows, tmp_path, cap
 def test_clean_keeps_a_file_written_into_the_folder_while_it_trained(
     rows, tmp_path, capsys, monkeypatch
 ):
-    import mcod.cli.main
+    import mcod.cli.clean
 
     out = tmp_path / "out"
-    real_train_on = mcod.cli.main.train_on
+    real_train_on = mcod.cli.clean.train_on
 
     def someone_writes_meanwhile(args, detector, data):
         out.mkdir()
         (out / "notes.txt").write_text("mine")
         return real_train_on(args, detector, data)
 
-    monkeypatch.setattr(mcod.cli.main, "train_on", someone_writes_meanwhile)
+    monkeypatch.setattr(mcod.cli.clean, "train_on", someone_writes_meanwhile)
     assert main(["clean", "--npy", str(rows), *FAST, "--out", str(out)]) == 2
     assert "changed while mcod clean ran" in capsys.readouterr().err
     assert [p.name for p in out.iterdir()] == ["notes.txt"]

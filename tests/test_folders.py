@@ -342,7 +342,8 @@ def test_cli_reads_a_mixed_folder_at_the_network_size_and_scores_it_again(tmp_pa
 
 def test_cli_reads_a_folder_of_one_small_size_as_it_is_unless_resize_is_given(
         tmp_path, capsys):
-    from mcod.cli.main import build_parser, read_input
+    from mcod.cli.main import build_parser
+    from mcod.cli.reading import read_input
 
     for i in range(3):
         _save(tmp_path / f"{i}.png", "L", size=(8, 6), value=10 * i)

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from mcod.cli.main import _load_npy
+from mcod.cli.reading import _load_npy
 from mcod.data.inputs import InputError, as_array, as_image_batch, as_table
 
 # Deterministic and quick: the same examples on every run, no per-example deadline.

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mcod.cli.main import _load_npy, main
+from mcod.cli.main import main
+from mcod.cli.reading import _load_npy
 from mcod.data.inputs import InputError
 
 

@@ -11,7 +11,7 @@ import functools
 import numbers
 import typing
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 MAX_SEED = 2**32 - 1  # torch keeps 32 bits of a seed: larger ones would alias smaller ones
 
@@ -106,7 +106,8 @@ class MCODConfig:
         pretrained encoder, else the network's ``image_size``."""
         return self.encoder_size if self.encoder else self.image_size
 
-    def replace(self, **changes: object) -> MCODConfig:
+    def replace(self, **changes: Any) -> MCODConfig:
+        # Any: fields of several types; __post_init__ checks each value
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, object]:

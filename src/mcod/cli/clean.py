@@ -16,6 +16,9 @@ from typing import Any
 
 import numpy as np
 
+from mcod.cli.arguments import add_input_arguments, add_model_arguments, say
+from mcod.cli.detect import make_detector, note_if_too_few, train_on
+from mcod.cli.reading import input_files, read_input
 from mcod.data.folders import FolderScan
 from mcod.io.atomic import plain_mode
 from mcod.io.results import OUTLIERS_FILE, counted, write_outliers_csv
@@ -44,8 +47,6 @@ examples:
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add ``clean`` to the main parser's subcommands."""
-    from mcod.cli.main import add_input_arguments, add_model_arguments
-
     parser = subparsers.add_parser(
         "clean",
         help="train MCOD and write a copy of the data without its outliers",
@@ -99,7 +100,6 @@ def _check_out(args: argparse.Namespace) -> tuple[Path, FolderScan | None]:
     """The resolved output folder, and the input folder's scan (None for other input),
     which the input is then read from; refuse an output that holds or sits inside the input,
     or that is a link or not ours to replace (mcod.io.output_paths)."""
-    from mcod.cli.main import input_files
     from mcod.data.folders import scan_folder
     from mcod.io.output_paths import check_outputs, folder_output
 
@@ -181,7 +181,6 @@ def _write_inliers(args: argparse.Namespace, data: Any, keep: np.ndarray, work: 
 def run_clean(args: argparse.Namespace) -> int:
     """`mcod clean`: fit, cut, write inliers + outliers.csv into --out. DIR is locked for
     the whole run and replaced in one step at the end (mcod.io.folder_swap)."""
-    from mcod.cli.main import _say
     from mcod.io.folder_swap import FolderLock, recover
 
     started = time.perf_counter()
@@ -196,7 +195,7 @@ def run_clean(args: argparse.Namespace) -> int:
     n = kept + removed
     print(f"kept {kept} of {n} samples, removed {counted(removed, 'outlier')} ({cut})")
     print(f"wrote {out / written} and {out / OUTLIERS_FILE}")
-    _say(args, f"wall time {time.perf_counter() - started:.1f} s")
+    say(args, f"wall time {time.perf_counter() - started:.1f} s")
     return 0
 
 
@@ -206,7 +205,6 @@ def _clean_into(
 ) -> tuple[str, int, int, str]:
     """Fit, cut and put the result in place of ``out`` (unless ``out`` changed from
     ``before`` meanwhile); return what was written, the kept and removed counts and the cut."""
-    from mcod.cli.main import make_detector, note_if_too_few, read_input, train_on
     from mcod.io.folder_swap import fingerprint, replace_folder, work_folder
 
     detector = make_detector(args)

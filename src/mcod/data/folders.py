@@ -80,7 +80,9 @@ def scan_folder(path: str | Path, extensions: Sequence[str] = IMAGE_EXTENSIONS) 
             "(.csv, .tsv, .parquet, .pq) and .npy arrays"
         )
     suffixes = {e.lower() if e.startswith(".") else "." + e.lower() for e in extensions}
-    images, skipped, seen = [], [], set()
+    images: list[Path] = []
+    skipped: list[Path] = []
+    seen: set[str] = set()
     for folder, subfolders, names in os.walk(root, followlinks=True):
         real = os.path.realpath(folder)
         if real in seen:

@@ -42,7 +42,7 @@ def content_digest(images: np.ndarray | ImageFilesLike) -> str:
     digest = hashlib.sha256()
     if isinstance(images, np.ndarray):
         digest.update(f"array:{images.shape}:{images.dtype.str}".encode())
-        digest.update(memoryview(np.ascontiguousarray(images)).cast("B"))
+        digest.update(np.ascontiguousarray(images).data.cast("B"))
         return digest.hexdigest()
     for path in images.files:
         file_digest = hashlib.sha256()
