@@ -13,6 +13,16 @@ import mcod
 PACKAGE = Path(mcod.__file__).parent
 # the layers that parse command lines: mcod's own and the benchmark's
 ARGPARSE_HOMES = ("mcod.cli", "mcod.bench.cli")
+# mcod's layers, bottom first: a module imports only from its own layer or those below
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("mcod", "mcod.io", "mcod.config"),  # mcod/__init__ imports its exports lazily
+    ("mcod.data",),
+    ("mcod.nn",),
+    ("mcod.detector", "mcod.model_file", "mcod.persistence"),
+    ("mcod.report",),
+    ("mcod.bench",),
+    ("mcod.cli", "mcod.__main__"),
+)
 
 
 def _module_name(path: Path) -> str:
@@ -105,3 +115,18 @@ def test_argparse_is_used_only_by_the_command_lines():
     users = {name for name, packages in external.items() if "argparse" in packages}
     assert users, "argparse not found at all: the checker is broken"
     assert all(name.startswith(ARGPARSE_HOMES) for name in users), sorted(users)
+
+
+def _layer(module: str) -> int:
+    """The index in LAYERS of the longest home that holds ``module``."""
+    homes = [(len(home), rank) for rank, layer in enumerate(LAYERS) for home in layer
+             if module == home or module.startswith(home + ".")]
+    assert homes, f"{module} is in no layer: add its package to LAYERS"
+    return max(homes)[1]
+
+
+def test_imports_point_down_the_layers():
+    graph, _ = import_graph()
+    upward = sorted(f"{module} -> {target}" for module, targets in graph.items()
+                    for target in targets if _layer(target) > _layer(module))
+    assert upward == []

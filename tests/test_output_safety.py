@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from mcod.cli.main import main
-from mcod.io.output_paths import Output, check_outputs, file_output, folder_output
+from mcod.cli.outputs import Output, check_outputs, file_output, folder_output
 
 FAST = ["--epochs", "1", "--batch-size", "20", "--device", "cpu", "--quiet"]
 

@@ -99,9 +99,9 @@ def _is_within(path: Path, other: Path) -> bool:
 def _check_out(args: argparse.Namespace) -> tuple[Path, FolderScan | None]:
     """The resolved output folder, and the input folder's scan (None for other input),
     which the input is then read from; refuse an output that holds or sits inside the input,
-    or that is a link or not ours to replace (mcod.io.output_paths)."""
+    or that is a link or not ours to replace (mcod.cli.outputs)."""
+    from mcod.cli.outputs import check_outputs, folder_output
     from mcod.data.folders import scan_folder
-    from mcod.io.output_paths import check_outputs, folder_output
 
     output = folder_output("--out", args.out)
     source = _input_path(args)

@@ -200,8 +200,8 @@ def _write_report(
 
 def _check_outputs(args: argparse.Namespace, scan: FolderScan | None) -> None:
     """--out, --report and --save-model: never an input, each other or a device, and
-    writable, checked before any training is spent (see mcod.io.output_paths)."""
-    from mcod.io.output_paths import check_outputs, file_output, folder_output
+    writable, checked before any training is spent (see mcod.cli.outputs)."""
+    from mcod.cli.outputs import check_outputs, file_output, folder_output
     from mcod.io.results import SCORES_FILE
     from mcod.report.page import REPORT_FILE
 
