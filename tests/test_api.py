@@ -9,7 +9,7 @@ from sklearn.exceptions import NotFittedError
 from tiny import TINY
 
 from mcod import MCOD, get_config
-from mcod.inputs import DataWarning, InputError
+from mcod.data.inputs import DataWarning, InputError
 
 PARAMS = dict(contamination=0.1, config=TINY, epochs=1, batch_size=12, device="cpu", random_state=0)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import kornia.augmentation as K
 import torch
 
-from mcod.augment import TabularView, make_views
 from mcod.config import DEFAULT, RELEASE, TABULAR
+from mcod.nn.augment import TabularView, make_views
 
 
 def has_jitter(view: torch.nn.Module) -> bool:

@@ -448,7 +448,7 @@ def test_in_process_flag_wins_over_the_default():
 
 def test_bench_help_has_examples_and_the_quick_one_plans_runs(capsys, tmp_path):
     from mcod.bench.cli import RUN_EXAMPLES
-    from mcod.cli import main
+    from mcod.cli.main import main
 
     for command in (["bench"], ["bench", "run"], ["bench", "report"]):
         assert main([*command, "--help"]) == 0
@@ -462,7 +462,7 @@ def test_bench_help_has_examples_and_the_quick_one_plans_runs(capsys, tmp_path):
 
 
 def test_bad_run_lists_name_the_option(capsys):
-    from mcod.cli import main
+    from mcod.cli.main import main
 
     assert main(["bench", "run", "--classes", "a", "--dry-run"]) == 2
     assert "--classes must be a comma list of integers" in capsys.readouterr().err

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from mcod.cli import main
+from mcod.cli.main import main
 
 FAST = ["--epochs", "1", "--batch-size", "20", "--device", "cpu", "--seed", "0", "--quiet"]
 
@@ -190,12 +190,12 @@ def test_output_in_a_folder_linked_from_the_input_is_refused(tmp_path, image_fol
 
 
 def test_failure_leaves_no_partial_output(tmp_path, table_npy, monkeypatch):
-    import mcod.clean
+    import mcod.cli.clean
 
     def boom(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(mcod.clean, "write_outliers_csv", boom)
+    monkeypatch.setattr(mcod.cli.clean, "write_outliers_csv", boom)
     out = tmp_path / "out"
     assert main(["clean", "--npy", str(table_npy), *FAST, "--out", str(out)]) == 2
     assert not out.exists()
@@ -206,12 +206,12 @@ def test_sigterm_while_writing_leaves_no_partial_output(tmp_path, table_npy, mon
     import os
     import signal
 
-    import mcod.clean
+    import mcod.cli.clean
 
     def terminated_midway(*args, **kwargs):  # as `kill` would, while the output is written
         os.kill(os.getpid(), signal.SIGTERM)
 
-    monkeypatch.setattr(mcod.clean, "write_outliers_csv", terminated_midway)
+    monkeypatch.setattr(mcod.cli.clean, "write_outliers_csv", terminated_midway)
     out = tmp_path / "out"
     assert main(["clean", "--npy", str(table_npy), *FAST, "--out", str(out)]) == 143
     assert "mcod: terminated" in capsys.readouterr().err
@@ -231,13 +231,13 @@ def test_too_few_samples_for_the_contamination_are_noted(tmp_path, capsys):
 
 
 def test_a_failed_final_rename_puts_the_previous_result_back(tmp_path, table_npy, monkeypatch):
-    import mcod.folder_swap
+    import mcod.io.folder_swap
 
     out = tmp_path / "out"
     assert main(["clean", "--npy", str(table_npy), *FAST, "--out", str(out)]) == 0
     before = _hashes(out)
     real_rename = Path.rename
-    monkeypatch.setattr(mcod.folder_swap, "exchange", lambda a, b: False)  # the fallback
+    monkeypatch.setattr(mcod.io.folder_swap, "exchange", lambda a, b: False)  # the fallback
 
     def failing(self, target):  # the work folder's move into place fails
         if Path(target) == out and ".tmp-" in self.name:

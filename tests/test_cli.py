@@ -1,4 +1,4 @@
-"""The command line, run in-process through ``mcod.cli.main`` (tiny data, one epoch)."""
+"""The command line, run in-process through ``mcod.cli.main.main`` (tiny data, one epoch)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mcod.cli import main
+from mcod.cli.main import main
 
 FAST = ["--epochs", "1", "--batch-size", "20", "--device", "cpu"]
 

@@ -1,4 +1,4 @@
-"""Tests for mcod.datasets: loaders, checksums, cache, protocol splits."""
+"""Tests for mcod.data.datasets: loaders, checksums, cache, protocol splits."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mcod import datasets as ds
-from mcod.datasets import (
+from mcod.data import datasets as ds
+from mcod.data.datasets import (
     DATASET_NAMES,
     ODDS_NAMES,
     DatasetChecksumError,

@@ -8,9 +8,9 @@ import os
 import numpy as np
 import pytest
 
-from mcod.atomic import disk_full_named
-from mcod.cli import main
-from mcod.results import write_scores_csv
+from mcod.cli.main import main
+from mcod.io.atomic import disk_full_named
+from mcod.io.results import write_scores_csv
 
 SHORT_WRITE = "230400 requested and 102272 written"  # numpy's tofile on a short write
 
@@ -74,8 +74,8 @@ def test_clean_npy_reports_a_short_write_as_disk_full(tmp_path, monkeypatch, cap
 def test_every_atomic_writer_names_a_full_disk(tmp_path, monkeypatch, writer):
     import pandas as pd
 
-    from mcod.atomic import write_atomic
-    from mcod.tables import write_table
+    from mcod.data.tables import write_table
+    from mcod.io.atomic import write_atomic
 
     def full(fd: int) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")

@@ -11,7 +11,7 @@ from torch import nn
 
 import mcod
 from mcod import MCOD
-from mcod.encoders import EncoderUnavailableError, extract_features, load_encoder
+from mcod.nn.encoders import EncoderUnavailableError, extract_features, load_encoder
 
 SIZE = 64  # small inputs keep the shipped EfficientNet fast on a CPU
 
@@ -175,18 +175,18 @@ def test_pretrained_model_round_trips_by_spec(pretrained_fit, tmp_path):
 def test_loading_refuses_a_model_whose_encoder_is_missing(pretrained_fit, tmp_path, monkeypatch):
     detector, _, _ = pretrained_fit
     path = detector.save(tmp_path / "model.pt")
-    import mcod.pretrained
+    import mcod.nn.pretrained
 
     def unavailable(spec):
         raise EncoderUnavailableError(f"encoder {spec!r} needs its weights: pip install x")
 
-    monkeypatch.setattr(mcod.pretrained, "encoder_for", unavailable)
+    monkeypatch.setattr(mcod.nn.pretrained, "encoder_for", unavailable)
     with pytest.raises(ValueError, match="needs the image encoder 'efficientnet-lite0'"):
         mcod.load(path)
 
 
 def test_pretrained_config_refuses_tables():
-    with pytest.raises(mcod.inputs.InputError, match="encodes images"):
+    with pytest.raises(mcod.data.inputs.InputError, match="encodes images"):
         MCOD(config="pretrained").fit(np.random.default_rng(0).normal(size=(20, 3)))
 
 
@@ -201,7 +201,7 @@ def test_a_model_saved_before_encoders_loads_without_them(tmp_path):
 def test_knn_on_pretrained_features_is_a_registered_baseline(tmp_path):
     from mcod.bench.detectors import get, resolve
     from mcod.bench.pretrained_knn import PretrainedKNN
-    from mcod.feature_cache import FeatureCache
+    from mcod.nn.feature_cache import FeatureCache
 
     assert resolve(["pretrained"]) == ["mcod-pretrained", "knn-pretrained"]
     assert isinstance(get("knn-pretrained").build(0, False), PretrainedKNN)

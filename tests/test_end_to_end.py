@@ -8,7 +8,7 @@ useful falls well below the bar; the labels are used only for the AUROC.
 from sklearn.metrics import roc_auc_score
 
 from mcod import MCOD
-from mcod.datasets import load_dataset, uod_split
+from mcod.data.datasets import load_dataset, uod_split
 
 
 def test_default_separates_digit_outliers():

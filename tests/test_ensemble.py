@@ -8,7 +8,7 @@ import torch
 
 from mcod import MCOD
 from mcod.config import get_config
-from mcod.ensemble import MCODEnsemble, mean_history
+from mcod.nn.ensemble import MCODEnsemble, mean_history
 
 SMALL = get_config("tabular").replace(feature_dim=8, embedding_dim=4, n_memory=2, members=3)
 

@@ -9,8 +9,8 @@ import pytest
 import torch
 from torch import nn
 
-from mcod.encoders import ImageEncoder
-from mcod.feature_cache import FeatureCache, cached_features, default_cache_dir
+from mcod.nn.encoders import ImageEncoder
+from mcod.nn.feature_cache import FeatureCache, cached_features, default_cache_dir
 
 
 class _Counting(nn.Module):
@@ -101,7 +101,7 @@ def test_default_folder_follows_the_environment(tmp_path, monkeypatch):
 
 
 class _Files:
-    """An image folder as `mcod.folders.ImageFiles` presents it (duck-typed)."""
+    """An image folder as `mcod.data.folders.ImageFiles` presents it (duck-typed)."""
 
     grey = False
 

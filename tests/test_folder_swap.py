@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import mcod.folder_swap as swap
-from mcod.cli import main
-from mcod.folder_swap import FolderLock, fingerprint, recover, replace_folder
+import mcod.io.folder_swap as swap
+from mcod.cli.main import main
+from mcod.io.folder_swap import FolderLock, fingerprint, recover, replace_folder
 
 
 def _folder(path: Path, text: str) -> Path:
@@ -83,7 +83,7 @@ def test_signals_wait_for_both_renames_of_the_fallback(old_and_new, monkeypatch)
 _KILL_AT = """
 import os, sys
 from pathlib import Path
-import mcod.folder_swap as swap
+import mcod.io.folder_swap as swap
 work, out, point, atomic = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], sys.argv[4]
 if atomic == "no":
     swap.exchange = lambda a, b: False
@@ -175,17 +175,17 @@ def test_clean_refuses_while_another_clean_writes_the_folder(rows, tmp_path, cap
 def test_clean_keeps_a_file_written_into_the_folder_while_it_trained(
     rows, tmp_path, capsys, monkeypatch
 ):
-    import mcod.cli
+    import mcod.cli.clean
 
     out = tmp_path / "out"
-    real_train_on = mcod.cli.train_on
+    real_train_on = mcod.cli.clean.train_on
 
     def someone_writes_meanwhile(args, detector, data):
         out.mkdir()
         (out / "notes.txt").write_text("mine")
         return real_train_on(args, detector, data)
 
-    monkeypatch.setattr(mcod.cli, "train_on", someone_writes_meanwhile)
+    monkeypatch.setattr(mcod.cli.clean, "train_on", someone_writes_meanwhile)
     assert main(["clean", "--npy", str(rows), *FAST, "--out", str(out)]) == 2
     assert "changed while mcod clean ran" in capsys.readouterr().err
     assert [p.name for p in out.iterdir()] == ["notes.txt"]

@@ -1,4 +1,4 @@
-"""Image folders (mcod.folders): what is read, how odd image files are turned into uint8
+"""Image folders (mcod.data.folders): what is read, how odd image files are turned into uint8
 pixels, how images of other sizes are made square, and what is left out and said to be."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image, JpegImagePlugin
 
-from mcod.cli import main
-from mcod.folders import ImageFiles, load_image_folder, scan_folder
-from mcod.inputs import InputError, as_image_batch
+from mcod.cli.main import main
+from mcod.data.folders import ImageFiles, load_image_folder, scan_folder
+from mcod.data.inputs import InputError, as_image_batch
 
 
 def _save(path: Path, mode: str, size: tuple[int, int] = (6, 5), value: int = 100) -> Path:
@@ -342,7 +342,8 @@ def test_cli_reads_a_mixed_folder_at_the_network_size_and_scores_it_again(tmp_pa
 
 def test_cli_reads_a_folder_of_one_small_size_as_it_is_unless_resize_is_given(
         tmp_path, capsys):
-    from mcod.cli import build_parser, read_input
+    from mcod.cli.main import build_parser
+    from mcod.cli.reading import read_input
 
     for i in range(3):
         _save(tmp_path / f"{i}.png", "L", size=(8, 6), value=10 * i)

@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from mcod.cli import _load_npy
-from mcod.inputs import InputError, as_array, as_image_batch, as_table
+from mcod.cli.reading import _load_npy
+from mcod.data.inputs import InputError, as_array, as_image_batch, as_table
 
 # Deterministic and quick: the same examples on every run, no per-example deadline.
 FAST = settings(max_examples=60, deadline=None, derandomize=True, database=None)

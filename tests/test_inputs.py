@@ -1,11 +1,11 @@
-"""Tests for mcod.inputs: layouts, scaling, error messages, image folders."""
+"""Tests for mcod.data.inputs: layouts, scaling, error messages, image folders."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from mcod.inputs import InputError, as_image_batch, as_table
+from mcod.data.inputs import InputError, as_image_batch, as_table
 
 RNG = np.random.default_rng(0)
 

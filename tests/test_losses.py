@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from mcod import losses
+from mcod.nn import losses
 
 
 def test_instance_nce_matches_hand_computed_value():

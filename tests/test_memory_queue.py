@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from mcod.config import get_config
-from mcod.memory import Memory, read_distance
-from mcod.model import MCODNet
-from mcod.queue import KeyQueue
+from mcod.nn.memory import Memory, read_distance
+from mcod.nn.model import MCODNet
+from mcod.nn.queue import KeyQueue
 
 
 def test_memory_starts_with_unit_items():

@@ -17,10 +17,10 @@ import torch
 from tiny import TINY
 
 import mcod
-from mcod import MCOD, get_config
+from mcod import MCOD, get_config, model_file
 from mcod import persistence as pers
-from mcod.cli import main
-from mcod.inputs import InputError
+from mcod.cli.main import main
+from mcod.data.inputs import InputError
 
 TABLE_CONFIG = get_config("tabular").replace(
     members=1, feature_dim=8, embedding_dim=4, n_memory=2, queue_size=16)
@@ -57,7 +57,7 @@ def image_state(image_model, tmp_path_factory) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def table_state(table_model, tmp_path_factory) -> dict[str, Any]:
-    path = pers.save_detector(table_model, tmp_path_factory.mktemp("table") / "t.pt",
+    path = model_file.save_detector(table_model, tmp_path_factory.mktemp("table") / "t.pt",
                               TABLE_OPTIONS)
     return torch.load(path, weights_only=True)
 
@@ -66,7 +66,7 @@ def _write(state: dict[str, Any], path: Path, checksum: bool = True) -> Path:
     """``state`` as a model file; with a valid checksum, as a deliberate edit would have."""
     buffer = io.BytesIO()
     torch.save(state, buffer)
-    path.write_bytes(pers._with_checksum(buffer.getvalue()) if checksum else buffer.getvalue())
+    path.write_bytes(model_file.with_checksum(buffer.getvalue()) if checksum else buffer.getvalue())
     return path
 
 
@@ -329,7 +329,7 @@ def test_truncated_file_is_refused(image_model, tmp_path):
 def test_file_saved_before_the_checksum_loads_checked(image_model, image_state, tmp_path):
     old = _write(image_state, tmp_path / "old.pt", checksum=False)
     with zipfile.ZipFile(old) as zipped:
-        assert not any(n.endswith(pers.CHECKSUM_ENTRY) for n in zipped.namelist())
+        assert not any(n.endswith(model_file.CHECKSUM_ENTRY) for n in zipped.namelist())
     _same_model(image_model, mcod.load(old))
     start, stop = _entry_span(old.read_bytes(), "data/64")
     path = tmp_path / "old-flipped.pt"
@@ -344,6 +344,6 @@ def test_saved_file_carries_the_checksum_of_its_content(image_model, tmp_path):
     path = image_model.save(tmp_path / "m.pt")
     with zipfile.ZipFile(path) as zipped:
         stored = next(zipped.read(n) for n in zipped.namelist()
-                      if n.endswith("/" + pers.CHECKSUM_ENTRY))
-        assert stored.decode() == pers._digest(zipped)
+                      if n.endswith("/" + model_file.CHECKSUM_ENTRY))
+        assert stored.decode() == model_file.digest(zipped)
     assert stored.startswith(b"sha256:")

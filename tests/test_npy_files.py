@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mcod.cli import _load_npy, main
-from mcod.inputs import InputError
+from mcod.cli.main import main
+from mcod.cli.reading import _load_npy
+from mcod.data.inputs import InputError
 
 
 def _craft(path: Path, header: dict, version: tuple[int, int] = (1, 0), data: int = 1024) -> str:

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mcod.cli import main
-from mcod.output_paths import Output, check_outputs, file_output, folder_output
+from mcod.cli.main import main
+from mcod.cli.outputs import Output, check_outputs, file_output, folder_output
 
 FAST = ["--epochs", "1", "--batch-size", "20", "--device", "cpu", "--quiet"]
 

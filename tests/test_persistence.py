@@ -9,7 +9,8 @@ from tiny import TINY
 
 import mcod
 from mcod import MCOD, MCODConfig
-from mcod.persistence import FORMAT, load, load_with_table_options, save_detector
+from mcod.model_file import FORMAT, save_detector
+from mcod.persistence import load, load_with_table_options
 
 
 def _images(n: int, seed: int) -> np.ndarray:

@@ -13,9 +13,10 @@ import pytest
 from PIL import Image
 
 from mcod import MCOD, __version__
-from mcod import report as report_module
-from mcod.cli import main
-from mcod.report import (
+from mcod.cli.main import main
+from mcod.io.results import top_indices
+from mcod.report import page as report_module
+from mcod.report.page import (
     RECALL,
     REPORT_FILE,
     _embedded,
@@ -27,7 +28,6 @@ from mcod.report import (
     render_report,
     write_report,
 )
-from mcod.results import top_indices
 
 FAST = ["--epochs", "1", "--batch-size", "20", "--device", "cpu"]
 IMAGE_HEADINGS = ("Summary", "Score distribution", "Top outliers", "Memory", "Feature map")
@@ -172,7 +172,7 @@ def test_a_report_on_new_rows_scores_them_even_when_as_many_as_the_training_rows
 
 
 def test_thumbnails_keep_the_training_images_scale():
-    from mcod.report import _Page
+    from mcod.report.page import _Page
 
     X, _ = _images()
     detector = MCOD(epochs=1, random_state=0, device="cpu").fit(X.astype(np.float32))

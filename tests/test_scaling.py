@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from mcod import MCOD, get_config
-from mcod.scaling import fit_lambdas, lambda_from_octiles, octile_skewness, yeo_johnson
+from mcod.data.scaling import fit_lambdas, lambda_from_octiles, octile_skewness, yeo_johnson
 
 
 def test_transform_matches_the_formula_by_hand():

@@ -1,4 +1,4 @@
-"""Tables (CSV / Parquet) for the command line: mcod.tables and `mcod detect data.csv`."""
+"""Tables (CSV / Parquet) for the command line: mcod.data.tables and `mcod detect data.csv`."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mcod.cli import main
-from mcod.inputs import InputError
-from mcod.tables import (
+from mcod.cli.main import main
+from mcod.data.inputs import InputError
+from mcod.data.tables import (
+    TableOptions,
     align_columns,
     apply_saved_options,
     is_table_path,
@@ -59,8 +60,8 @@ def test_is_table_path():
 def test_read_csv_and_parquet_agree(tmp_path, csv_file):
     frame = _frame()
     frame.to_parquet(tmp_path / "data.parquet")
-    a = read_table(csv_file, columns=["a", "b", "flag"], keep_text=True)
-    b = read_table(tmp_path / "data.parquet", columns=["a", "b", "flag"])
+    a = read_table(csv_file, TableOptions(columns=["a", "b", "flag"], keep_text=True))
+    b = read_table(tmp_path / "data.parquet", TableOptions(columns=["a", "b", "flag"]))
     assert a.X.shape == (30, 3) and a.X.dtype == np.float64
     assert a.columns == ["a", "b", "flag"] and a.ids is None and a.key_column == "index"
     np.testing.assert_allclose(a.X, b.X)
@@ -71,8 +72,8 @@ def test_read_csv_and_parquet_agree(tmp_path, csv_file):
 def test_only_clean_keeps_the_text_and_both_read_the_same_values(tmp_path):
     path = tmp_path / "codes.csv"
     path.write_text('id,a,code,a\n007,1.50,1,x\n"0,8",2.0,2,\n009,3e0,X,y\n')
-    kept = read_table(path, id_column="id", categorical="onehot", keep_text=True)
-    lean = read_table(path, id_column="id", categorical="onehot")
+    kept = read_table(path, TableOptions(id_column="id", categorical="onehot", keep_text=True))
+    lean = read_table(path, TableOptions(id_column="id", categorical="onehot"))
     assert lean.frame is None and lean.records is None  # no per-cell text for detect / score
     assert kept.records[1] == "007,1.50,1,x\n"
     assert list(kept.frame.iloc[1]) == ["0,8", "2.0", "2", ""]
@@ -81,16 +82,16 @@ def test_only_clean_keeps_the_text_and_both_read_the_same_values(tmp_path):
     np.testing.assert_array_equal(lean.X, kept.X)
     numbers = tmp_path / "numbers.csv"
     numbers.write_text("code\n1\n02\n")  # numeric here, categorical in the model
-    as_text = read_table(numbers, text_columns=["code"], categorical="onehot")
+    as_text = read_table(numbers, TableOptions(text_columns=["code"], categorical="onehot"))
     assert as_text.columns == ["code=02", "code=1"]  # categories as written
 
 
 def test_columns_order_and_id_column(csv_file):
-    t = read_table(csv_file, columns=["b", "a"], id_column="id")
+    t = read_table(csv_file, TableOptions(columns=["b", "a"], id_column="id"))
     assert t.columns == ["b", "a"]
     assert t.ids[:2] == ["row0", "row1"] and t.key_column == "id"
     with pytest.raises(InputError, match="cannot also be in --columns"):
-        read_table(csv_file, columns=["id", "a"], id_column="id")
+        read_table(csv_file, TableOptions(columns=["id", "a"], id_column="id"))
 
 
 def test_categorical_refused_with_advice_or_onehot(csv_file):
@@ -99,7 +100,7 @@ def test_categorical_refused_with_advice_or_onehot(csv_file):
     message = str(info.value)
     assert "'id'" in message and "'colour'" in message and "--categorical onehot" in message
     assert "--columns" in message
-    t = read_table(csv_file, id_column="id", categorical="onehot")
+    t = read_table(csv_file, TableOptions(id_column="id", categorical="onehot"))
     assert t.columns == ["a", "b", "flag", "colour=green", "colour=red"]
     assert np.all(t.X[:, 3] + t.X[:, 4] == 1)
 
@@ -114,13 +115,14 @@ def test_missing_values_error_names_columns_and_counts(tmp_path):
     message = str(info.value)
     assert "'a' (2)" in message and "'c' (1)" in message and "'b'" not in message
     assert "--fill-missing" in message
-    assert read_table(path, fill_missing="mean").X[1, 0] == 2.0
-    assert read_table(path, fill_missing="median").X[0, 2] == 0.0
-    assert read_table(path, fill_missing="zero").X[3, 0] == 0.0
-    assert read_table(path, columns=["b"]).X.shape == (4, 1)  # gaps only in unused columns
-    filled = read_table(path, fill_missing="mean")
+    assert read_table(path, TableOptions(fill_missing="mean")).X[1, 0] == 2.0
+    assert read_table(path, TableOptions(fill_missing="median")).X[0, 2] == 0.0
+    assert read_table(path, TableOptions(fill_missing="zero")).X[3, 0] == 0.0
+    # gaps only in unused columns
+    assert read_table(path, TableOptions(columns=["b"])).X.shape == (4, 1)
+    filled = read_table(path, TableOptions(fill_missing="mean"))
     np.testing.assert_array_equal(filled.filled, frame.isna().to_numpy())  # what was a gap
-    assert read_table(path, columns=["b"]).filled is None
+    assert read_table(path, TableOptions(columns=["b"])).filled is None
     reordered = align_columns(filled, ["c", "b", "a"])
     np.testing.assert_array_equal(reordered.filled, frame[["c", "b", "a"]].isna().to_numpy())
 
@@ -129,33 +131,28 @@ def test_fill_values_are_recorded_and_a_models_values_override_the_files(tmp_pat
     path = tmp_path / "gaps.csv"
     pd.DataFrame({"a": [1.0, np.nan, 3.0, 10.0], "b": [1.0, 2.0, 3.0, 4.0]}).to_csv(path,
                                                                                  index=False)
-    table = read_table(path, fill_missing="median")
+    table = read_table(path, TableOptions(fill_missing="median"))
     assert table.options == {"columns": None, "id_column": None, "categorical": "refuse",
                              "fill_missing": "median", "fill_values": {"a": 3.0, "b": 2.5},
                              "categorical_columns": []}
-    assert read_table(path, columns=["b"]).options["fill_values"] == {}  # "none"
-    given = read_table(path, fill_missing="median", fill_values={"a": -7.0})
+    assert read_table(path, TableOptions(columns=["b"])).options["fill_values"] == {}  # "none"
+    given = read_table(path, TableOptions(fill_missing="median", fill_values={"a": -7.0}))
     assert given.X[1, 0] == -7.0 and given.options["fill_values"] == {"a": -7.0, "b": 2.5}
 
 
 def test_saved_options_fill_what_the_command_line_leaves_unset():
-    import argparse
-
     saved = {"columns": ["a", "b"], "id_column": "id", "categorical": "onehot",
              "fill_missing": "median", "fill_values": {"a": 3.0}}
-    args = argparse.Namespace(columns=None, id_column="key", categorical=None,
-                              fill_missing=None)
-    taken = apply_saved_options(args, saved)
+    options, taken = apply_saved_options(TableOptions(id_column="key"), saved)
     assert taken == ["--columns a,b", "--categorical onehot", "--fill-missing median"]
-    assert args.id_column == "key" and args.fill_values == {"a": 3.0}  # given: kept
-    args = argparse.Namespace(columns=None, id_column=None, categorical=None,
-                              fill_missing="zero")
-    apply_saved_options(args, saved)
-    assert not hasattr(args, "fill_values")  # another fill mode: values from the new file
+    assert options == TableOptions(columns=["a", "b"], id_column="key",  # given: kept
+                                   categorical="onehot", fill_missing="median",
+                                   fill_values={"a": 3.0}, text_columns=[])
+    options, _ = apply_saved_options(TableOptions(fill_missing="zero"), saved)
+    assert options.fill_values is None  # another fill mode: values from the new file
     defaults = {"columns": None, "id_column": None, "categorical": "refuse",
                 "fill_missing": "none", "fill_values": {}}
-    args = argparse.Namespace(columns=None, id_column=None, categorical=None, fill_missing=None)
-    assert apply_saved_options(args, defaults) == []  # defaults are not announced
+    assert apply_saved_options(TableOptions(), defaults)[1] == []  # defaults not announced
 
 
 def test_a_boolean_column_with_a_gap_counts_as_numbers(tmp_path):
@@ -163,15 +160,15 @@ def test_a_boolean_column_with_a_gap_counts_as_numbers(tmp_path):
     path.write_text("a,flag\n1,True\n2,\n3,False\n")
     with pytest.raises(InputError, match="missing values in 1 column.*'flag' \\(1\\)"):
         read_table(path)
-    np.testing.assert_array_equal(read_table(path, fill_missing="zero").X,
+    np.testing.assert_array_equal(read_table(path, TableOptions(fill_missing="zero")).X,
                                   [[1, 1], [2, 0], [3, 0]])
 
 
 def test_a_parquet_files_named_index_is_a_column_to_use_as_id(tmp_path):
     frame = _frame()
     frame.set_index("id").to_parquet(tmp_path / "indexed.parquet")  # the id kept as index
-    table = read_table(tmp_path / "indexed.parquet", columns=["a", "b"], id_column="id",
-                       keep_text=True)
+    table = read_table(tmp_path / "indexed.parquet",
+                       TableOptions(columns=["a", "b"], id_column="id", keep_text=True))
     assert table.ids == list(frame["id"])
     assert "id" in table.frame.columns  # and written back with the kept rows
     frame.set_index("id").rename_axis("a").to_parquet(tmp_path / "clash.parquet")
@@ -184,7 +181,7 @@ def test_a_missing_id_is_empty_text_in_csv_and_parquet(tmp_path):
     frame.to_csv(tmp_path / "t.csv", index=False)
     frame.to_parquet(tmp_path / "t.parquet")
     for name in ("t.csv", "t.parquet"):
-        assert read_table(tmp_path / name, id_column="id").ids == ["a", "", "c"]
+        assert read_table(tmp_path / name, TableOptions(id_column="id")).ids == ["a", "", "c"]
 
 
 def test_infinite_values_name_their_column(tmp_path):
@@ -197,7 +194,7 @@ def test_infinite_values_name_their_column(tmp_path):
 def test_a_missing_category_is_an_all_zero_row_without_fill(tmp_path):
     path = tmp_path / "cat.csv"
     pd.DataFrame({"x": [1.0, 2.0, 3.0], "kind": ["a", None, "b"]}).to_csv(path, index=False)
-    table = read_table(path, categorical="onehot")
+    table = read_table(path, TableOptions(categorical="onehot"))
     assert table.columns == ["x", "kind=a", "kind=b"]
     np.testing.assert_array_equal(table.X, [[1, 1, 0], [2, 0, 0], [3, 0, 1]])
 
@@ -222,9 +219,9 @@ def test_bad_files_give_clear_errors(tmp_path, content, name, error, match):
 
 def test_unknown_columns_are_named(csv_file):
     with pytest.raises(InputError, match="unknown column.*'zz'.*has 'id', 'a'"):
-        read_table(csv_file, columns=["a", "zz"])
+        read_table(csv_file, TableOptions(columns=["a", "zz"]))
     with pytest.raises(InputError, match="--id-column 'key' is not a column"):
-        read_table(csv_file, id_column="key")
+        read_table(csv_file, TableOptions(id_column="key"))
 
 
 def test_align_columns_matches_by_name(tmp_path):
@@ -232,16 +229,16 @@ def test_align_columns_matches_by_name(tmp_path):
     path = tmp_path / "new.csv"
     frame = pd.DataFrame({"colour": ["red", "red"], "b": [1.0, 2.0], "a": [3.0, 4.0]})
     frame.to_csv(path, index=False)  # columns reordered, and no green row
-    table = read_table(path, categorical="onehot")
+    table = read_table(path, TableOptions(categorical="onehot"))
     aligned = align_columns(table, fitted)
     np.testing.assert_array_equal(aligned.X, [[3, 1, 0, 1], [4, 2, 0, 1]])
     assert aligned.columns == fitted and aligned.ids == table.ids
     frame.assign(colour=["red", "blue"]).to_csv(path, index=False)
     with pytest.raises(InputError, match="not fitted on: 'colour=blue'"):
-        align_columns(read_table(path, categorical="onehot"), fitted)
+        align_columns(read_table(path, TableOptions(categorical="onehot")), fitted)
     frame.rename(columns={"a": "A"}).to_csv(path, index=False)
     with pytest.raises(InputError, match="lacks column.*: 'a'"):
-        align_columns(read_table(path, categorical="onehot"), fitted)
+        align_columns(read_table(path, TableOptions(categorical="onehot")), fitted)
 
 
 def test_write_table_round_trip(tmp_path):

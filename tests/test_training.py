@@ -4,9 +4,10 @@ import pytest
 import torch
 from torch import nn
 
-from mcod import get_config, training
-from mcod.model import MCODNet
-from mcod.training import train, use_averaged_weights
+from mcod import get_config
+from mcod.nn import training
+from mcod.nn.model import MCODNet
+from mcod.nn.training import train, use_averaged_weights
 
 TABLE = get_config("tabular").replace(feature_dim=8, embedding_dim=4, n_memory=2, queue_size=16)
 

@@ -22,8 +22,8 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from mcod import MCOD, get_config
-from mcod.datasets import load_dataset, uod_split
-from mcod.memory import Memory, best_fitting
+from mcod.data.datasets import load_dataset, uod_split
+from mcod.nn.memory import Memory, best_fitting
 
 TRIMS = (0.05, 0.1, 0.2)
 SCORES = ("read", "nearest")

@@ -24,7 +24,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.neighbors import NearestNeighbors
 
 from mcod import MCOD, get_config
-from mcod.datasets import load_dataset, uod_split
+from mcod.data.datasets import load_dataset, uod_split
 
 
 def knn_distance(features: np.ndarray, k: int = 10) -> np.ndarray:

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mcod.datasets import load_dataset
-from mcod.encoders import extract_features, load_encoder
+from mcod.data.datasets import load_dataset
+from mcod.nn.encoders import extract_features, load_encoder
 
 OUT = Path("/tmp/enc_feats")
 N = 10_000

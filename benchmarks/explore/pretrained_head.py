@@ -23,7 +23,7 @@ from sklearn.metrics import roc_auc_score
 
 from mcod import MCOD
 from mcod.config import get_config
-from mcod.datasets import uod_split
+from mcod.data.datasets import uod_split
 
 K = 50
 HEAD = get_config("tabular").replace(name="pretrained-explore")

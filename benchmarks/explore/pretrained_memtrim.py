@@ -18,7 +18,7 @@ from scipy.stats import rankdata
 from sklearn.metrics import roc_auc_score
 
 import mcod
-from mcod.datasets import uod_split
+from mcod.data.datasets import uod_split
 
 
 def knn_to(Z: np.ndarray, reference: np.ndarray, k: int = 50) -> np.ndarray:

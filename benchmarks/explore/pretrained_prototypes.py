@@ -10,7 +10,7 @@ import numpy as np
 from sklearn.cluster import KMeans
 from sklearn.metrics import roc_auc_score
 
-from mcod.datasets import uod_split
+from mcod.data.datasets import uod_split
 
 sys.path.insert(0, "benchmarks/explore")
 from pretrained_head import knn_score, unit  # noqa: E402

@@ -16,8 +16,8 @@ from sklearn.metrics import roc_auc_score
 
 from mcod import MCOD
 from mcod.bench.pretrained_knn import PretrainedKNN
-from mcod.datasets import load_dataset, uod_split
-from mcod.feature_cache import FeatureCache
+from mcod.data.datasets import load_dataset, uod_split
+from mcod.nn.feature_cache import FeatureCache
 
 
 def main(inlier_class: int, threads: int = 1) -> None:

@@ -20,7 +20,7 @@ from scipy.special import logsumexp
 from sklearn.metrics import roc_auc_score
 
 from mcod import MCOD, get_config
-from mcod.datasets import load_dataset, uod_split
+from mcod.data.datasets import load_dataset, uod_split
 
 
 def mixture_scores(features: np.ndarray, attention: np.ndarray, items: np.ndarray) -> dict:

@@ -67,7 +67,7 @@ from mcod import MCOD, get_config
 from mcod.bench.detectors import TABLE_BASELINES, registry
 from mcod.bench.report import mean_ranks, wins_ties_losses
 from mcod.bench.results import read_results
-from mcod.datasets import load_dataset
+from mcod.data.datasets import load_dataset
 
 FIELDS = ("plain", "skewed", "classes", "natural")
 KINDS = ("global", "local", "clustered", "dependency")

@@ -23,7 +23,7 @@ from tabular_variants import baseline_aurocs
 
 from mcod import MCOD
 from mcod.bench.protocols import odds_subsample
-from mcod.datasets import ODDS_NAMES, load_odds
+from mcod.data.datasets import ODDS_NAMES, load_odds
 
 TIE = 0.005
 

@@ -20,7 +20,7 @@ from sklearn.metrics import roc_auc_score
 
 from mcod import MCOD, get_config
 from mcod.bench.protocols import odds_subsample
-from mcod.datasets import ODDS_NAMES, load_odds
+from mcod.data.datasets import ODDS_NAMES, load_odds
 
 RESULTS = Path(__file__).resolve().parents[1] / "results" / "odds.jsonl"
 

@@ -15,7 +15,7 @@ __all__ = ["MCOD", "DataWarning", "MCODConfig", "__version__", "get_config", "lo
 
 _HOMES = {
     "MCOD": "mcod.detector",
-    "DataWarning": "mcod.inputs",
+    "DataWarning": "mcod.data.inputs",
     "MCODConfig": "mcod.config",
     "get_config": "mcod.config",
     "load": "mcod.persistence",
@@ -23,8 +23,8 @@ _HOMES = {
 
 if TYPE_CHECKING:
     from mcod.config import MCODConfig, get_config
+    from mcod.data.inputs import DataWarning
     from mcod.detector import MCOD
-    from mcod.inputs import DataWarning
     from mcod.persistence import load
 
 

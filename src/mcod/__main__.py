@@ -8,7 +8,7 @@ import sys
 
 def main() -> int:
     try:
-        from mcod.cli import main as run
+        from mcod.cli.main import main as run
     except KeyboardInterrupt:
         print("mcod: interrupted", file=sys.stderr)
         return 130

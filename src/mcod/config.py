@@ -11,7 +11,7 @@ import functools
 import numbers
 import typing
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 MAX_SEED = 2**32 - 1  # torch keeps 32 bits of a seed: larger ones would alias smaller ones
 
@@ -61,10 +61,10 @@ class MCODConfig:
     table_noise: float  # tabular views: std of the Gaussian noise added to standardised rows
     table_mask_rate: float  # tabular views: share of values zeroed
     table_swap_rate: float  # tabular views: share of values taken from another row
-    table_yeo_johnson: bool  # tables: per-column Yeo-Johnson (mcod.scaling) after standardising
+    table_yeo_johnson: bool  # tables: per-column Yeo-Johnson (data.scaling) after standardising
     members: int  # networks trained from different random draws; their scores averaged
-    # images through a frozen pretrained encoder (mcod.encoders spec; "" = learn from pixels)
-    # into the mlp head as L2-normalised feature rows (mcod.pretrained)
+    # images through a frozen pretrained encoder (mcod.nn.encoders spec; "" = learn from pixels)
+    # into the mlp head as L2-normalised feature rows (mcod.nn.pretrained)
     encoder: str = ""
     encoder_size: int = 128  # pixels (square) the encoder sees; 128 keeps CPU fits fast
 
@@ -106,7 +106,8 @@ class MCODConfig:
         pretrained encoder, else the network's ``image_size``."""
         return self.encoder_size if self.encoder else self.image_size
 
-    def replace(self, **changes: object) -> MCODConfig:
+    def replace(self, **changes: Any) -> MCODConfig:
+        # Any: fields of several types; __post_init__ checks each value
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, object]:

@@ -16,8 +16,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from mcod.config import MAX_SEED, MCODConfig, get_config
-from mcod.ensemble import MCODEnsemble, mean_history
-from mcod.inputs import (
+from mcod.data.inputs import (
     InputError,
     as_array,
     as_table,
@@ -30,8 +29,9 @@ from mcod.inputs import (
     warn_if_off_scale,
     warn_if_other_size,
 )
-from mcod.scaling import fit_lambdas, yeo_johnson
-from mcod.training import train
+from mcod.data.scaling import fit_lambdas, yeo_johnson
+from mcod.nn.ensemble import MCODEnsemble, mean_history
+from mcod.nn.training import train
 
 SCORE_BATCH = 1024
 # Scoring prepares this many bytes of network input at a time (counted as float64, the
@@ -121,12 +121,13 @@ def _release_pages(arr: np.ndarray) -> None:
     reading them again needs no disk, but they stop counting in this process's memory,
     which then stays bounded however large the file. Other arrays are left alone (on a
     copy-on-write map the advice would drop the caller's changes)."""
-    base, mode = arr, None
+    base: object = arr
+    mode = None
     while base is not None and not isinstance(base, mmap.mmap):
         if isinstance(base, np.memmap):
             mode = base.mode
         base = getattr(base, "base", None)
-    if base is not None and mode == "r" and hasattr(mmap, "MADV_DONTNEED"):
+    if isinstance(base, mmap.mmap) and mode == "r" and hasattr(mmap, "MADV_DONTNEED"):
         base.madvise(mmap.MADV_DONTNEED)
 
 
@@ -146,7 +147,7 @@ class MCOD(BaseDetector):
     random_state : seed for reproducible training (on CPU).
     verbose : show a progress bar with the loss terms.
     feature_cache : configs with a pretrained encoder ("pretrained"): where encoded
-        features are cached, "auto" (see `mcod.feature_cache.default_cache_dir`), a
+        features are cached, "auto" (see `mcod.nn.feature_cache.default_cache_dir`), a
         folder, or None for no cache.
 
     Attributes (after fit)
@@ -154,6 +155,14 @@ class MCOD(BaseDetector):
     decision_scores_, threshold_, labels_ : as in PyOD (higher score = more outlying).
     history_ : per-epoch mean of each loss term.
     """
+
+    # Fitted state (absent until fit, as scikit-learn's trailing underscore says), declared
+    # for the type checker: fit and mcod.load set it.
+    config_: MCODConfig
+    input_kind_: str  # "table" or "image"
+    feature_names_in_: list[str] | None  # a DataFrame's text column names
+    n_features_in_: int
+    image_size_in_: tuple[int, int] | None  # (height, width) of images given as they are
 
     def __init__(
         self,
@@ -187,8 +196,8 @@ class MCOD(BaseDetector):
         try:
             return self._fit(X, device)
         except BaseException:  # refused data, a failed or interrupted training: keep the old fit
-            vars(self).clear()
-            vars(self).update(before)
+            self.__dict__.clear()
+            self.__dict__.update(before)
             raise
 
     def check_settings(self) -> None:
@@ -200,7 +209,7 @@ class MCOD(BaseDetector):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not (
                     isinstance(value, numbers.Real) and math.isfinite(value)
-                    and value == int(value) and value >= least)):
+                    and float(value).is_integer() and float(value) >= least)):
                 raise ValueError(f"{name} must be an integer of at least {least}, got {value!r}")
         seed = self.random_state
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)
@@ -230,7 +239,7 @@ class MCOD(BaseDetector):
             self.history_ = mean_history([
                 train(member, data_on_device, config.epochs, batch_size, verbose=self.verbose,
                       desc="mcod fit" if n == 1 else f"mcod fit {i + 1}/{n}")
-                for i, member in enumerate(self.network_.members)
+                for i, member in enumerate(self.network_.nets)
             ])
         self.decision_scores_ = self._score(data.split(SCORE_BATCH))
         if not np.isfinite(self.decision_scores_).all():
@@ -352,7 +361,7 @@ class MCOD(BaseDetector):
         """The table in float64; when fitting, its standardisation (scikit-learn's
         StandardScaler in float64, so that a column such as a timestamp keeps its
         variation; a constant column gets scale 1) and, for `table_yeo_johnson`, the
-        Yeo-Johnson lambdas (`mcod.scaling`) of the standardised columns and the
+        Yeo-Johnson lambdas (`mcod.data.scaling`) of the standardised columns and the
         standardisation of their transform."""
         table = as_table(raw, min_samples=2 if fitting else 1)
         if not fitting:
@@ -412,9 +421,9 @@ class MCOD(BaseDetector):
         return images
 
     def _encoded(self, arr: np.ndarray) -> np.ndarray:
-        """Images through the config's frozen encoder (`mcod.pretrained`, with the feature
+        """Images through the config's frozen encoder (`mcod.nn.pretrained`, with the feature
         cache): L2-normalised float64 rows, which the head takes as a table's."""
-        from mcod.pretrained import encoded_rows, feature_cache_for
+        from mcod.nn.pretrained import encoded_rows, feature_cache_for
 
         rows, digest = encoded_rows(arr, self.pixel_range_, self.config_, self.device_,
                                     feature_cache_for(self.feature_cache), self.verbose)
@@ -453,6 +462,6 @@ class MCOD(BaseDetector):
 
     def save(self, path: str | Path) -> Path:
         """Write the fitted detector to one file (tensors + plain values, no pickled code)."""
-        from mcod.persistence import save_detector
+        from mcod.model_file import save_detector
 
         return save_detector(self, path)

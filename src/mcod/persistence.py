@@ -1,8 +1,7 @@
-"""Save a fitted MCOD detector to one file and load it back, without pickled code.
+"""Load a fitted MCOD detector back from the file :mod:`mcod.model_file` wrote, without
+running pickled code.
 
-The file is the zip archive ``torch.save`` writes, holding only tensors and plain values
-(str, int, float, bool, None, lists and dicts of them), plus one entry of mcod's own: the
-SHA-256 of all the others. Loading never runs code from the file
+Loading never runs code from the file
 (``torch.load(..., weights_only=True)``); before anything in it is used, the archive's
 entries, their size and the checksum are checked, and every field of the saved state is
 checked against the model's own config: a damaged or hostile file gives one
@@ -12,16 +11,13 @@ allocation the model's shapes do not call for.
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import io
 import math
 import os
 import pickle
 import reprlib
 import struct
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -30,18 +26,16 @@ import numpy as np
 import torch
 
 import mcod
-from mcod.atomic import atomic_write
 from mcod.config import CONFIGS, MCODConfig
+from mcod.data.inputs import InputError
+from mcod.data.tables import check_saved_options
 from mcod.detector import MCOD, resolve_device
-from mcod.ensemble import MCODEnsemble
-from mcod.inputs import InputError
-from mcod.pretrained import check_encoder
-from mcod.tables import check_saved_options
+from mcod.model_file import FORMAT, POWER_FIELDS, digest, is_checksum
+from mcod.nn.ensemble import MCODEnsemble
+from mcod.nn.pretrained import check_encoder
 
-__all__ = ["FORMAT", "ModelFileError", "load", "load_with_table_options", "save_detector"]
+__all__ = ["ModelFileError", "load", "load_with_table_options"]
 
-FORMAT = "mcod-detector/2"  # 2: the network is an ensemble of members
-CHECKSUM_ENTRY = "mcod.sha256"  # beside torch's data.pkl in the archive's folder
 
 # What a model file may hold. A fitted model needs far less: mcod's largest network (the
 # release config) is 10 MiB, and scores and labels take 16 bytes a training sample.
@@ -58,126 +52,6 @@ class ModelFileError(InputError):
     """A model file cannot be used; the one-line message names the file and, where one
     field is at fault, the field."""
 
-_FITTED = ("network_", "config_", "input_kind_", "input_shape_", "decision_scores_", "threshold_")
-
-
-# --------------------------------------------------------------------------- saving
-
-
-def _plain(value: Any, what: str) -> Any:
-    """Turn numpy scalars into Python ones; refuse anything that is not JSON-like."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    if isinstance(value, float):
-        return value
-    if isinstance(value, (list, tuple)):
-        return [_plain(v, what) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _plain(v, what) for k, v in value.items()}
-    raise ValueError(f"cannot save {what}: {type(value).__name__} is not a plain value")
-
-
-def _params(detector: MCOD) -> dict[str, Any]:
-    params = dict(detector.get_params(deep=False))
-    if isinstance(params.get("device"), torch.device):
-        params["device"] = str(params["device"])
-    config = params.get("config")
-    if isinstance(config, MCODConfig):
-        params["config"] = {"mcod_config": config.to_dict()}
-    return _plain(params, "the detector's parameters")
-
-
-_POWER = ("power_lambdas", "power_mean", "power_std")  # tables with table_yeo_johnson
-
-
-def _detector_state(detector: MCOD) -> dict[str, Any]:
-    missing = [name for name in _FITTED if not hasattr(detector, name)]
-    if missing:
-        raise ValueError("cannot save an unfitted MCOD detector; call fit(X) first")
-    table = detector.input_kind_ == "table"
-    encoded = bool(detector.config_.encoder)  # images as feature rows: a table's scaling
-    rows = table or encoded
-    power = rows and detector.config_.table_yeo_johnson
-    network = detector.network_
-    return {
-        "format": FORMAT,
-        "mcod_version": mcod.__version__,
-        "params": _params(detector),
-        "config": _plain(detector.config_.to_dict(), "the config"),
-        "input_kind": detector.input_kind_,
-        "input_shape": [int(n) for n in detector.input_shape_],
-        "n_channels": None if table else int(detector.n_channels_),
-        "pixel_range": None if table else [float(v) for v in detector.pixel_range_],
-        "image_size_in": None if table or detector.image_size_in_ is None
-        else list(detector.image_size_in_),
-        "n_features_in": int(detector.n_features_in_) if rows else None,
-        "feature_names": _plain(detector.feature_names_in_, "feature names"),
-        "scale_mean": detector.scale_mean_.detach().cpu().clone() if rows else None,
-        "scale_std": detector.scale_std_.detach().cpu().clone() if rows else None,
-        "encoder_digest": detector.encoder_digest_ if encoded else None,
-        **{
-            name: getattr(detector, f"{name}_").detach().cpu().clone() if power else None
-            for name in _POWER
-        },
-        "queue_size": int(network.first.queue.size),
-        "state_dict": {k: v.detach().cpu().clone() for k, v in network.state_dict().items()},
-        "decision_scores": torch.as_tensor(np.asarray(detector.decision_scores_, np.float64)),
-        "threshold": float(detector.threshold_),
-        "labels": torch.as_tensor(np.asarray(detector.labels_, np.int64)),
-        "history": _plain(list(detector.history_), "the training history"),
-    }
-
-
-def save_detector(detector: MCOD, path: str | os.PathLike[str],
-                  table_options: Mapping[str, Any] | None = None) -> Path:
-    """Write a fitted detector to ``path`` (atomically); return the path.
-
-    The parent directory is created if needed. Conventional suffix: ``.pt``.
-    ``table_options``: how the training table was read (:attr:`mcod.tables.TableData.options`),
-    so that ``mcod score`` reads new tables the same way.
-    """
-    target = Path(path).expanduser()
-    if target.is_dir():
-        raise ValueError(f"{target} is a folder; give a file name such as model.pt")
-    state = _detector_state(detector)
-    state["table_options"] = _plain(table_options, "the table options")
-    buffer = io.BytesIO()
-    torch.save(state, buffer)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_write(target, "wb") as handle:
-        handle.write(_with_checksum(buffer.getvalue()))
-    return target
-
-
-def _with_checksum(archive: bytes) -> bytes:
-    """The archive torch.save wrote, with the SHA-256 of its entries as one entry more:
-    torch does not check the zip's CRCs, so a flipped bit would otherwise load as a
-    different model."""
-    buffer = io.BytesIO(archive)
-    with zipfile.ZipFile(buffer, "a") as zipped:
-        folder = zipped.namelist()[0].split("/", 1)[0]
-        zipped.writestr(f"{folder}/{CHECKSUM_ENTRY}", _digest(zipped))
-    return buffer.getvalue()
-
-
-def _digest(zipped: zipfile.ZipFile) -> str:
-    """SHA-256 of every entry but the checksum (names, sizes and bytes, in name order),
-    read a MiB at a time; zipfile also checks each entry's CRC-32 as it reads."""
-    digest = hashlib.sha256()
-    for info in sorted(zipped.infolist(), key=lambda i: i.filename):
-        if _is_checksum(info.filename):
-            continue
-        digest.update(f"{info.filename}\0{info.file_size}\0".encode())
-        with zipped.open(info) as entry:
-            for chunk in iter(functools.partial(entry.read, 2**20), b""):
-                digest.update(chunk)
-    return f"sha256:{digest.hexdigest()}"
-
-
-def _is_checksum(name: str) -> bool:
-    return name.rsplit("/", 1)[-1] == CHECKSUM_ENTRY
 
 
 # --------------------------------------------------------------------------- loading
@@ -205,10 +79,10 @@ def _check_archive(path: Path) -> None:
     try:
         with zipfile.ZipFile(path) as zipped:
             _check_entries(path, zipped.infolist(), size)
-            checksums = [i for i in zipped.infolist() if _is_checksum(i.filename)]
+            checksums = [i for i in zipped.infolist() if is_checksum(i.filename)]
             stored = zipped.read(checksums[0]) if checksums else None
             try:
-                actual = _digest(zipped).encode()
+                actual = digest(zipped).encode()
             except _ZIP_ERRORS:  # an entry's CRC-32 (or its header) is wrong
                 actual = None
     except _ZIP_ERRORS:
@@ -291,7 +165,7 @@ _REQUIRED = frozenset({
 _OPTIONAL = frozenset({"power_lambdas", "power_mean", "power_std", "feature_names",
                        "image_size_in", "table_options", "encoder_digest"})
 _IMAGE_ONLY = ("n_channels", "pixel_range", "image_size_in")
-_TABLE_ONLY = ("n_features_in", "feature_names", "scale_mean", "scale_std", *_POWER)
+_TABLE_ONLY = ("n_features_in", "feature_names", "scale_mean", "scale_std", *POWER_FIELDS)
 
 
 def _shown(value: object) -> str:
@@ -435,7 +309,7 @@ def _restore_image(detector: MCOD, state: dict[str, Any], shape: tuple[int, ...]
           "None or [height, width]", size)
     detector.n_channels_ = channels
     detector.pixel_range_ = (float(low_high[0]), float(low_high[1]))
-    detector.image_size_in_ = None if size is None else tuple(size)
+    detector.image_size_in_ = None if size is None else (int(size[0]), int(size[1]))
     detector.feature_names_in_ = None
 
 
@@ -457,14 +331,14 @@ def _restore_scaling(detector: MCOD, state: dict[str, Any], n: int,
     """The standardisation (and Yeo-Johnson) of the n columns of the rows the head takes."""
     _need(_is_int(state["n_features_in"]) and state["n_features_in"] == n, "n_features_in",
           f"{n} (input_shape's)", state["n_features_in"])
-    scaling = ("scale_mean", "scale_std", *(_POWER if config.table_yeo_johnson else ()))
+    scaling = ("scale_mean", "scale_std", *(POWER_FIELDS if config.table_yeo_johnson else ()))
     for name in scaling:
         _tensor(state.get(name), name, torch.float64, (n,))
         if name.endswith("_std"):
             _need(bool((state[name] > 0).all()), name, "positive", "a value <= 0")
         setattr(detector, f"{name}_", state[name].clone())  # not mapped from the file
     if not config.table_yeo_johnson:
-        for name in _POWER:
+        for name in POWER_FIELDS:
             _need(state.get(name) is None, name, "None without table_yeo_johnson",
                   state.get(name))
     detector.n_features_in_ = n

@@ -123,9 +123,10 @@ def resolve_run_options(args: argparse.Namespace) -> dict[str, Any]:
             raise ValueError(f"--{key} lists nothing: {opts[key]!r}")
     from mcod.config import MAX_SEED
 
-    if any(not 0 <= seed <= MAX_SEED for seed in lists["seeds"]):
+    seeds, rhos = lists["seeds"] or [], lists["rhos"] or []  # both have defaults
+    if any(not 0 <= seed <= MAX_SEED for seed in seeds):
         raise ValueError(f"--seeds must be in 0..2**32 - 1, got {opts['seeds']!r}")
-    if any(not 0.0 < rho <= 0.5 for rho in lists["rhos"]):
+    if any(not 0.0 < rho <= 0.5 for rho in rhos):
         raise ValueError(f"--rhos must be in (0, 0.5], got {opts['rhos']!r}")
     return {
         **lists,

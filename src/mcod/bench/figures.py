@@ -9,12 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from mcod.bench.report import (
-    _best_baselines,
-    _order_datasets,
-    _select,
-    sweep_detectors,
-)
+from mcod.bench.records import best_baselines, order_datasets, select, sweep_detectors
 
 
 def _save(fig: Any, path: Path) -> Path:
@@ -39,7 +34,7 @@ def write_figures(records: list[dict[str, Any]], folder: str | Path,
     """Write the figures; return {"rho"|"per_class": {dataset: path relative to relative_to}}."""
     folder = Path(folder)
     out: dict[str, dict[str, str]] = {"rho": {}, "per_class": {}}
-    uod = _select(records, "uod")
+    uod = select(records, "uod")
     if not uod:
         return out
     plt = _plt()
@@ -48,7 +43,7 @@ def write_figures(records: list[dict[str, Any]], folder: str | Path,
     def rel(path: Path) -> str:
         return Path(os.path.relpath(path, relative_to)).as_posix()
 
-    for d in _order_datasets({r["dataset"] for r in uod}):
+    for d in order_datasets({r["dataset"] for r in uod}):
         recs = [r for r in uod if r["dataset"] == d]
         rhos = sorted({r["rho"] for r in recs})
         if len(rhos) > 1:
@@ -70,7 +65,7 @@ def write_figures(records: list[dict[str, Any]], folder: str | Path,
         if at01:
             dets = [c for c in ("mcod-default", "mcod-release")
                     if any(r["detector"] == c for r in at01)]
-            dets += _best_baselines(at01, 3)
+            dets += best_baselines(at01, 3)
             classes = sorted({r["class"] for r in at01})
             fig, ax = plt.subplots(figsize=(max(6, len(classes) * 0.9), 4))
             width = 0.8 / max(1, len(dets))

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from mcod.config import get_config
-from mcod.feature_cache import FeatureCache, cached_features
-from mcod.pretrained import encoder_for
+from mcod.nn.feature_cache import FeatureCache, cached_features
+from mcod.nn.pretrained import encoder_for
 
 SCORE_CHUNK = 1024  # rows of the similarity matrix held at a time
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mcod.datasets import oneclass_split, uod_split
+from mcod.data.datasets import oneclass_split, uod_split
 
 PROTOCOLS = ("uod", "oneclass", "odds")
 ODDS_MAX_N = 20_000  # rows per ODDS task at most (uniform subsample above it)

@@ -13,9 +13,18 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from mcod.atomic import atomic_write
-from mcod.bench.detectors import ABLATIONS, BASELINES, TABLE_BASELINES
+from mcod.bench.detectors import TABLE_BASELINES
+from mcod.bench.records import (
+    best_baselines,
+    group,
+    order_datasets,
+    order_detectors,
+    select,
+    stats,
+    sweep_detectors,
+)
 from mcod.bench.results import expand_paths, load_all
+from mcod.io.atomic import atomic_write
 
 NO_RUNS = "_no runs yet_"
 RELEASE_NOT_RUN = (
@@ -34,7 +43,6 @@ PART_CONFIGS = {
 }
 ODDS_REFERENCE = "iforest"  # wins / ties / losses are counted against it
 ODDS_TIE = 0.005  # |Δ AUROC| below this is a tie
-DATASET_ORDER = ("mnist", "fashion-mnist", "cifar10", "digits")
 # Quoted, not measured here: docs/method.md, "Figures measured so far" (third-party logs of the
 # authors' release, one-class, rho 0.1, 5 runs x 10 classes, score at the last epoch).
 QUOTED_ONECLASS = {"mnist": 0.751, "cifar10": 0.760}
@@ -53,7 +61,7 @@ FIELDS_ADDED_LATER: dict[str, Any] = {
 
 
 def _class_names(dataset: str) -> tuple[str, ...] | None:
-    from mcod import datasets as ds
+    from mcod.data import datasets as ds
 
     return {
         "mnist": ds.DIGIT_CLASSES,
@@ -66,18 +74,8 @@ def _class_names(dataset: str) -> tuple[str, ...] | None:
 # --------------------------------------------------------------------------- helpers
 
 
-def _stats(values: Sequence[float]) -> tuple[float, float, int]:
-    vals = [float(v) for v in values if v is not None]
-    n = len(vals)
-    if n == 0:
-        return math.nan, math.nan, 0
-    mean = sum(vals) / n
-    sd = math.sqrt(sum((v - mean) ** 2 for v in vals) / (n - 1)) if n > 1 else 0.0
-    return mean, sd, n
-
-
 def _fmt(values: Sequence[float], digits: int = 3, with_n: bool = True) -> str:
-    mean, sd, n = _stats(values)
+    mean, sd, n = stats(values)
     if n == 0:
         return "–"
     text = f"{mean:.{digits}f} ± {sd:.{digits}f}"
@@ -96,57 +94,6 @@ def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
     return lines
 
 
-def _order_detectors(names: Iterable[str]) -> list[str]:
-    names = set(names)
-    first = ["mcod-default", "mcod-release"] + [f"mcod-{a}" for a in ABLATIONS]
-    ordered = [n for n in first if n in names] + [n for n in BASELINES if n in names]
-    return ordered + sorted(names - set(ordered))
-
-
-def _order_datasets(names: Iterable[str]) -> list[str]:
-    names = set(names)
-    return [d for d in DATASET_ORDER if d in names] + sorted(names - set(DATASET_ORDER))
-
-
-def _is_baseline(rec: dict[str, Any]) -> bool:
-    return rec.get("family") == "baseline" or rec["detector"] in BASELINES
-
-
-def _select(records: list[dict[str, Any]], protocol: str, rho: float | None = None,
-            tag: str = "") -> list[dict[str, Any]]:
-    return [
-        r for r in records
-        if r.get("protocol") == protocol and (r.get("tag") or "") == tag
-        and (rho is None or abs(float(r.get("rho", -1)) - rho) < 1e-9)
-    ]
-
-
-def _group(records: Iterable[dict[str, Any]], *fields: str) -> dict[tuple, list[dict]]:
-    out: dict[tuple, list[dict]] = defaultdict(list)
-    for r in records:
-        out[tuple(r.get(f) for f in fields)].append(r)
-    return out
-
-
-def _best_baselines(records: list[dict[str, Any]], k: int) -> list[str]:
-    by_det = _group([r for r in records if _is_baseline(r)], "detector")
-    means = {d[0]: _stats([r["auroc"] for r in rs])[0] for d, rs in by_det.items()}
-    return sorted(means, key=lambda d: -means[d])[:k]
-
-
-def sweep_detectors(records: list[dict[str, Any]]) -> list[str]:
-    """mcod-default and the three best baselines among those run at more than one rho.
-
-    mcod-default is shown whenever it has runs, so that a sweep still to be rerun after
-    a change of the default shows as gaps rather than dropping mcod from the table.
-    """
-    by_detector = _group(records, "detector")
-    swept = [r for (_,), runs in by_detector.items()
-             if len({f"{r['rho']:g}" for r in runs}) > 1 for r in runs]
-    mcod = [c for c in ("mcod-default",) if (c,) in by_detector]
-    return mcod + _best_baselines(swept, 3)
-
-
 def _regen(part: int) -> str:
     return (f"Regenerate: `mcod bench run --config {PART_CONFIGS[part]}`, then `{REPORT_CMD}`.")
 
@@ -159,19 +106,19 @@ def _part1(records: list[dict], figs: dict[str, str]) -> list[str]:
            _regen(1), ""]
     # ablations are compared in part 4, on the tasks they ran; here they would rank
     # a handful of runs against full sweeps
-    sel = [r for r in _select(records, "uod", 0.1) if r.get("family") != "ablation"]
+    sel = [r for r in select(records, "uod", 0.1) if r.get("family") != "ablation"]
     if not sel:
         return out + [NO_RUNS, ""]
-    datasets = _order_datasets({r["dataset"] for r in sel})
-    cells = _group(sel, "detector", "dataset")
+    datasets = order_datasets({r["dataset"] for r in sel})
+    cells = group(sel, "detector", "dataset")
     for metric, title in (("auroc", "AUROC"), ("ap_out", "AP-out (outliers positive)")):
         best = {}
         for d in datasets:
-            means = {det: _stats([r[metric] for r in rs])[0]
+            means = {det: stats([r[metric] for r in rs])[0]
                      for (det, ds), rs in cells.items() if ds == d}
-            best[d] = max(means, key=means.get)
+            best[d] = max(means, key=means.__getitem__)
         rows = []
-        for det in _order_detectors({r["detector"] for r in sel}):
+        for det in order_detectors({r["detector"] for r in sel}):
             row = [det]
             for d in datasets:
                 text = _fmt([r[metric] for r in cells.get((det, d), [])])
@@ -189,8 +136,8 @@ def _part1(records: list[dict], figs: dict[str, str]) -> list[str]:
         ds_recs = [r for r in sel if r["dataset"] == d]
         cols = [c for c in ("mcod-default", "mcod-release")
                 if any(r["detector"] == c for r in ds_recs)]
-        cols += _best_baselines(ds_recs, 1)
-        by = _group(ds_recs, "detector", "class")
+        cols += best_baselines(ds_recs, 1)
+        by = group(ds_recs, "detector", "class")
         names = _class_names(d)
         rows = []
         for c in sorted({r["class"] for r in ds_recs}):
@@ -210,16 +157,16 @@ def _part1(records: list[dict], figs: dict[str, str]) -> list[str]:
 
 def _part2(records: list[dict], figs: dict[str, str]) -> list[str]:
     out = ["## 2. UOD, ρ sweep (AUROC, mean ± sd (n))", "", _regen(2), ""]
-    sel = _select(records, "uod")
-    by_ds = _group(sel, "dataset")
-    swept = [d for d in _order_datasets(k[0] for k in by_ds)
+    sel = select(records, "uod")
+    by_ds = group(sel, "dataset")
+    swept = [d for d in order_datasets(k[0] for k in by_ds)
              if len({f"{r['rho']:g}" for r in by_ds[(d,)]}) > 1]
     if not swept:
         return out + [NO_RUNS, ""]
     for d in swept:
         recs = by_ds[(d,)]
         cols = sweep_detectors(recs)
-        by = _group(recs, "detector", "rho")
+        by = group(recs, "detector", "rho")
         rows = [[f"{rho:g}"] + [_fmt([r["auroc"] for r in by.get((c, rho), [])]) for c in cols]
                 for rho in sorted({r["rho"] for r in recs})]
         out += [f"### {d}", ""] + _table(["ρ", *cols], rows) + [""]
@@ -231,17 +178,17 @@ def _part2(records: list[dict], figs: dict[str, str]) -> list[str]:
 def _part3(records: list[dict]) -> list[str]:
     out = ["## 3. One-class, ρ = 0.1 (fit on the class's train split, score its test split "
            "plus other-class test images)", "", _regen(3), ""]
-    sel = _select(records, "oneclass", 0.1)
-    datasets = _order_datasets({r["dataset"] for r in sel} | set(QUOTED_ONECLASS))
+    sel = select(records, "oneclass", 0.1)
+    datasets = order_datasets({r["dataset"] for r in sel} | set(QUOTED_ONECLASS))
     quoted_row = ["release, **quoted** (third-party logs, last epoch, 5 runs × 10 classes)"]
     quoted_row += [f"{QUOTED_ONECLASS[d]:.3f}" if d in QUOTED_ONECLASS else "–"
                    for d in datasets]
     if not sel:
         out += [NO_RUNS, "", "For reference, quoted from docs/method.md (not measured here):", ""]
         return out + _table(["AUROC", *datasets], [quoted_row]) + [""]
-    cells = _group(sel, "detector", "dataset")
+    cells = group(sel, "detector", "dataset")
     rows = []
-    for det in _order_detectors({r["detector"] for r in sel}):
+    for det in order_detectors({r["detector"] for r in sel}):
         rows.append([det] + [
             _fmt([r["auroc"] for r in cells.get((det, d), [])]) + " / "
             + _fmt([r["ap_out"] for r in cells.get((det, d), [])], with_n=False)
@@ -260,20 +207,20 @@ def _part3(records: list[dict]) -> list[str]:
 def _part4(records: list[dict]) -> list[str]:
     out = ["## 4. Ablations (UOD, ρ = 0.1; Δ = paired mean difference to mcod-default)", "",
            _regen(4), ""]
-    sel = [r for r in _select(records, "uod", 0.1)
+    sel = [r for r in select(records, "uod", 0.1)
            if r.get("family") == "ablation" or r["detector"] == "mcod-default"]
     if not any(r.get("family") == "ablation" for r in sel):
         return out + [NO_RUNS, ""]
     rows = []
-    for d in _order_datasets({r["dataset"] for r in sel if r.get("family") == "ablation"}):
+    for d in order_datasets({r["dataset"] for r in sel if r.get("family") == "ablation"}):
         recs = [r for r in sel if r["dataset"] == d]
         default = {(r["class"], r["seed"]): r for r in recs if r["detector"] == "mcod-default"}
-        for det in _order_detectors({r["detector"] for r in recs}):
+        for det in order_detectors({r["detector"] for r in recs}):
             rs = [r for r in recs if r["detector"] == det]
             deltas = [r["auroc"] - default[(r["class"], r["seed"])]["auroc"]
                       for r in rs if (r["class"], r["seed"]) in default]
             delta = "–" if det == "mcod-default" or not deltas else (
-                f"{_stats(deltas)[0]:+.3f} ({len(deltas)} pairs)")
+                f"{stats(deltas)[0]:+.3f} ({len(deltas)} pairs)")
             rows.append([d, det, _fmt([r["auroc"] for r in rs]),
                          _fmt([r["ap_out"] for r in rs], with_n=False), delta])
     return out + _table(["dataset", "detector", "AUROC", "AP-out", "Δ AUROC"], rows) + [""]
@@ -281,10 +228,10 @@ def _part4(records: list[dict]) -> list[str]:
 
 def _part5(records: list[dict]) -> list[str]:
     out = ["## 5. Cost", "", _regen(5), ""]
-    sel = _select(records, "uod", tag="cost")
+    sel = select(records, "uod", tag="cost")
     source = "runs tagged `cost` (a dedicated, otherwise idle run)"
     if not sel:
-        sel = _select(records, "uod")
+        sel = select(records, "uod")
         source = ("the UOD accuracy runs (no `cost`-tagged runs yet; these may have shared the "
                   "machine with other work, so times are upper bounds)")
     out += _cost_table(sel, source) if sel else [NO_RUNS, ""]
@@ -301,20 +248,20 @@ def _cost_table(sel: list[dict], source: str) -> list[str]:
            "`decision_function`; peak RSS = the run's own process (Δ = added by fit and "
            "score).", ""]
     rows = []
-    by = _group(sel, "dataset", "detector")
-    for d in _order_datasets({k[0] for k in by}):
-        for det in _order_detectors({k[1] for k in by if k[0] == d}):
+    by = group(sel, "dataset", "detector")
+    for d in order_datasets({k[0] for k in by}):
+        for det in order_detectors({k[1] for k in by if k[0] == d}):
             rs = by[(d, det)]
             peaks = [r["peak_rss_mb"] for r in rs if r.get("peak_rss_mb") is not None]
             deltas = [r["peak_rss_mb"] - r["base_rss_mb"] for r in rs
                       if r.get("peak_rss_mb") is not None and r.get("base_rss_mb") is not None]
-            epochs = sorted({r.get("epochs") for r in rs if r.get("epochs")})
+            epochs = sorted({r["epochs"] for r in rs if r.get("epochs")})
             rows.append([
-                d, det, str(len(rs)), _num(_stats([r.get("n_fit") for r in rs])[0], 0),
+                d, det, str(len(rs)), _num(stats([r.get("n_fit") for r in rs])[0], 0),
                 ",".join(str(e) for e in epochs) or "–",
-                _num(_stats([r["fit_s"] for r in rs])[0], 1),
-                _num(_stats([r.get("train_img_per_s") for r in rs])[0], 0),
-                _num(_stats([r.get("score_img_per_s") for r in rs])[0], 0),
+                _num(stats([r["fit_s"] for r in rs])[0], 1),
+                _num(stats([r.get("train_img_per_s") for r in rs])[0], 0),
+                _num(stats([r.get("score_img_per_s") for r in rs])[0], 0),
                 _num(max(peaks) if peaks else None, 0),
                 _num(max(deltas) if deltas else None, 0),
             ])
@@ -405,18 +352,18 @@ def _odds_order(names: Iterable[str]) -> list[str]:
 
 
 def _part6(records: list[dict]) -> list[str]:
-    from mcod.datasets import ODDS_NAMES
+    from mcod.data.datasets import ODDS_NAMES
 
     out = ["## 6. ODDS tables (unsupervised: fit and score every row; labels for metrics only)",
            "", _regen(6), ""]
-    sel = _select(records, "odds")
+    sel = select(records, "odds")
     if not sel:
         return out + [NO_RUNS, ""]
     dets = _odds_order({r["detector"] for r in sel})
     sets = [d for d in ODDS_NAMES if any(r["dataset"] == d for r in sel)]
     sets += sorted({r["dataset"] for r in sel} - set(sets))
-    by = _group(sel, "dataset", "detector")
-    cells = {m: {d: {det: _stats([r[m] for r in by[(d, det)]])[0]
+    by = group(sel, "dataset", "detector")
+    cells = {m: {d: {det: stats([r[m] for r in by[(d, det)]])[0]
                      for det in dets if (d, det) in by} for d in sets}
              for m in ("auroc", "ap_out")}
     caps = sorted({r["max_n"] for r in sel if r.get("max_n")})
@@ -448,9 +395,9 @@ def _part6(records: list[dict]) -> list[str]:
         wtl = "{}/{}/{}".format(*wins_ties_losses(cells["auroc"], det)) if against else "–"
         p = _num(paired_p_value(cells["auroc"], det), 2) if against else "–"
         rows.append([det, _num(ranks[det], 2), _num(ranks_ap[det], 2),
-                     _num(_stats([v[det] for v in cells["auroc"].values() if det in v])[0], 3),
-                     _num(_stats([v[det] for v in cells["ap_out"].values() if det in v])[0], 3),
-                     wtl, p, _num(_stats([r["fit_s"] for r in runs])[0], 2),
+                     _num(stats([v[det] for v in cells["auroc"].values() if det in v])[0], 3),
+                     _num(stats([v[det] for v in cells["ap_out"].values() if det in v])[0], 3),
+                     wtl, p, _num(stats([r["fit_s"] for r in runs])[0], 2),
                      str(len({r["dataset"] for r in runs})), str(len(runs))])
     out += [f"### Summary: mean rank over the {len(used)} sets every detector has run "
             f"(1 = best; ties share the mean rank); W/T/L in AUROC against "

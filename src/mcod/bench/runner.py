@@ -84,11 +84,11 @@ def _load_tasks(
 ) -> tuple[Any, list[Task]]:
     """(the data array the tasks index: images or an ODDS table, the tasks)."""
     if protocol == "odds":
-        from mcod.datasets import load_odds
+        from mcod.data.datasets import load_odds
 
         X, y = load_odds(ds_name, data_dir)
         return X, build_odds_tasks(ds_name, y, seeds, max_n or ODDS_MAX_N)
-    from mcod.datasets import load_dataset
+    from mcod.data.datasets import load_dataset
 
     ds = load_dataset(ds_name, data_dir)
     ds_classes = list(range(len(ds.classes))) if classes is None else list(classes)
@@ -98,10 +98,10 @@ def _load_tasks(
 
 
 def _expand_datasets(datasets: Sequence[str], protocol: str) -> list[str]:
-    """For odds, "all" (or "odds") stands for every set in mcod.datasets.ODDS_NAMES."""
+    """For odds, "all" (or "odds") stands for every set in mcod.data.datasets.ODDS_NAMES."""
     if protocol != "odds":
         return list(datasets)
-    from mcod.datasets import ODDS_NAMES
+    from mcod.data.datasets import ODDS_NAMES
 
     out: list[str] = []
     for name in datasets:

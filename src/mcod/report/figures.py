@@ -72,7 +72,7 @@ def score_histogram(scores: np.ndarray, threshold: float, truth: np.ndarray | No
         ]
     alpha = 0.85 if truth is None else 0.6
     counts = np.concatenate(
-        [ax.hist(v, edges, color=c, alpha=alpha, label=label)[0] for label, v, c in groups]
+        [ax.hist(v, edges.tolist(), color=c, alpha=alpha, label=label)[0] for label, v, c in groups]
     )
     nonzero = counts[counts > 0]
     if len(nonzero) and nonzero.max() / max(np.median(nonzero), 1) > 15:

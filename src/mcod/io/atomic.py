@@ -53,6 +53,7 @@ def atomic_write(
         fd, temp_name = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.",
                                          suffix=_TEMP_SUFFIX)
         with _replacing(Path(temp_name), target):
+            handle: IO[Any]
             if mode == "wb":
                 handle = os.fdopen(fd, "wb")
             else:

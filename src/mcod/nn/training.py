@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import math
+import operator
 
 import torch
 from torch.optim.swa_utils import AveragedModel, update_bn
 from tqdm.auto import tqdm
 
-from mcod.augment import make_views, rotate_batch
-from mcod.model import MCODNet
+from mcod.nn.augment import make_views, rotate_batch
+from mcod.nn.model import MCODNet
 
 
 def train(
@@ -52,7 +54,7 @@ def train(
             terms, keys = net.training_losses(
                 query_view(x), key_view(x), use_read=epoch >= c.warmup_epochs, quarter_turns=turns
             )
-            loss = sum(terms.values())
+            loss = functools.reduce(operator.add, terms.values())  # as sum(), typed
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -62,7 +64,7 @@ def train(
         means = {name: total / len(batches) for name, total in sums.items()}
         history.append(means)
         bar.set_postfix({name: f"{value:.3f}" for name, value in means.items()})
-        if epoch >= average_start:
+        if averaged is not None and epoch >= average_start:
             averaged.update_parameters(net.query)
     if averaged is not None:
         use_averaged_weights(net, averaged.module, data, batch_size)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mcod.inputs import InputError, warn_about_data
+from mcod.data.inputs import InputError, warn_about_data
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -80,7 +80,9 @@ def scan_folder(path: str | Path, extensions: Sequence[str] = IMAGE_EXTENSIONS) 
             "(.csv, .tsv, .parquet, .pq) and .npy arrays"
         )
     suffixes = {e.lower() if e.startswith(".") else "." + e.lower() for e in extensions}
-    images, skipped, seen = [], [], set()
+    images: list[Path] = []
+    skipped: list[Path] = []
+    seen: set[str] = set()
     for folder, subfolders, names in os.walk(root, followlinks=True):
         real = os.path.realpath(folder)
         if real in seen:

@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mcod.atomic import atomic_write
-from mcod.encoders import ImageEncoder, ImageFilesLike, extract_features
+from mcod.io.atomic import atomic_write
+from mcod.nn.encoders import ImageEncoder, ImageFilesLike, extract_features
 
 __all__ = ["FeatureCache", "cached_features", "content_digest", "default_cache_dir"]
 
@@ -42,7 +42,7 @@ def content_digest(images: np.ndarray | ImageFilesLike) -> str:
     digest = hashlib.sha256()
     if isinstance(images, np.ndarray):
         digest.update(f"array:{images.shape}:{images.dtype.str}".encode())
-        digest.update(memoryview(np.ascontiguousarray(images)).cast("B"))
+        digest.update(np.ascontiguousarray(images).data.cast("B"))
         return digest.hexdigest()
     for path in images.files:
         file_digest = hashlib.sha256()

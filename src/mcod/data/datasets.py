@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mcod.atomic import atomic_write
+from mcod.io.atomic import atomic_write
 
 __all__ = [
     "DATASET_NAMES",
@@ -327,7 +327,9 @@ def _decode_cifar_tar(path: Path) -> dict[str, np.ndarray]:
             split, cls, fname = parts
             if split not in split_order or cls not in CIFAR_CLASSES:
                 continue
-            data = tar.extractfile(member).read()
+            handle = tar.extractfile(member)
+            assert handle is not None  # a regular file: member.isfile() above
+            data = handle.read()
             entries.append((split_order[split], CIFAR_CLASSES.index(cls), fname, data))
     if not entries:
         raise ValueError(f"{path} holds no train/<class>/*.jpg or test/<class>/*.jpg members")
@@ -371,7 +373,8 @@ def _cached(
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_write(path, "wb") as handle:  # readers never see half a file
-            np.savez(handle, **data)
+            # the arrays by name; numpy's stubs read ** as its allow_pickle flag
+            np.savez(handle, **data)  # type: ignore[arg-type]
     except OSError as exc:  # read-only home etc.: still usable, just slow next time
         warnings.warn(f"could not write dataset cache {path}: {exc}", stacklevel=3)
     return data

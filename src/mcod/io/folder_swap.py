@@ -28,7 +28,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from mcod.signals import handlers_set
+from mcod.io.signals import handlers_set
 
 __all__ = ["FolderLock", "exchange", "fingerprint", "recover", "replace_folder", "work_folder"]
 
@@ -114,7 +114,7 @@ def recover(out: Path) -> list[str]:
     """Undo what a killed run left beside ``out``: a previous result moved aside goes back
     to ``out`` if ``out`` is missing, other left-overs are removed. Call it holding the
     :class:`FolderLock` of ``out``. Returns a line for each thing done."""
-    done = []
+    done: list[str] = []
     if not out.parent.is_dir():
         return done
     for old in sorted(out.parent.glob(_hidden(out, "old") + "*")):

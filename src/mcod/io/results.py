@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mcod.atomic import atomic_write
+from mcod.io.atomic import atomic_write
 
 __all__ = [
     "OUTLIERS_FILE",

@@ -1,18 +1,19 @@
 """Read CSV / Parquet tables for the command line: pick columns, ids, categoricals, gaps.
 
-``read_table`` turns a file into a :class:`TableData`: the numeric matrix a detector is
+``read_table`` turns a file, read as a :class:`TableOptions` says (plain values: the
+command line builds them from its options), into a :class:`TableData`: the numeric
+matrix a detector is
 fitted on, the row ids (from ``--id-column``, else None: rows are named by their 0-based
 index), the names of the matrix's columns, and, when asked for (``keep_text``: only
 ``mcod clean`` needs them, to write the kept rows with every original column), the
 original frame and each CSV record's text (for CSV the frame holds each cell's text as
 written, so kept rows keep leading zeros, number formats and repeated headers). Every
-problem a user can fix raises :class:`~mcod.inputs.InputError` (or ``FileNotFoundError``)
+problem a user can fix raises :class:`~mcod.data.inputs.InputError` (or ``FileNotFoundError``)
 with a one-line message.
 """
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import reprlib
@@ -23,23 +24,21 @@ from typing import Any
 
 import numpy as np
 
-from mcod.atomic import atomic_write
-from mcod.inputs import InputError
+from mcod.data.inputs import InputError
+from mcod.io.atomic import atomic_write
 
 __all__ = [
     "CATEGORICAL_CHOICES",
     "FILL_CHOICES",
     "TABLE_SUFFIXES",
     "TableData",
-    "add_table_arguments",
+    "TableOptions",
     "align_columns",
     "apply_saved_options",
     "check_saved_options",
     "is_table_path",
     "read_table",
-    "table_from_args",
     "table_header",
-    "table_options_given",
     "write_table",
 ]
 
@@ -49,6 +48,27 @@ TABLE_SUFFIXES: tuple[str, ...] = CSV_SUFFIXES + PARQUET_SUFFIXES
 CATEGORICAL_CHOICES: tuple[str, ...] = ("refuse", "onehot")
 FILL_CHOICES: tuple[str, ...] = ("none", "mean", "median", "zero")
 _MAX_LISTED = 8  # column names listed in one error message
+
+
+@dataclass(frozen=True)
+class TableOptions:
+    """How a table is read, as plain values: the command line builds it from its table
+    options and a saved model's options fill in those not given, so that reading a table
+    does not depend on argparse. ``categorical`` and ``fill_missing`` None: not chosen,
+    read as "refuse" and "none" (None, unlike those, lets a saved model's choice in)."""
+
+    columns: list[str] | None = None  # the columns to use (default: all but id_column)
+    id_column: str | None = None  # names the rows; written to outputs instead of the index
+    categorical: str | None = None  # "refuse" non-numeric columns, or "onehot" encode them
+    fill_missing: str | None = None  # "none" (gaps are an error), "mean", "median", "zero"
+    # column -> value overriding the one computed from this file (a model's training rows')
+    fill_values: Mapping[str, float] | None = None
+    # categorical whatever their values look like here (a model's categorical columns:
+    # training {1, 2, X}, now {1, 2})
+    text_columns: list[str] | None = None
+    # also keep the frame as read and, for CSV, every cell's and record's text, as
+    # ``mcod clean`` needs to copy kept rows
+    keep_text: bool = False
 
 
 @dataclass
@@ -88,37 +108,6 @@ class TableData:
 def is_table_path(path: str | os.PathLike[str] | None) -> bool:
     """True for .csv, .tsv, .parquet and .pq (case-insensitive)."""
     return path is not None and Path(path).suffix.lower() in TABLE_SUFFIXES
-
-
-def add_table_arguments(parser: argparse.ArgumentParser) -> None:
-    """--table FILE, --columns, --id-column, --categorical, --fill-missing."""
-    group = parser.add_argument_group(
-        "tables (INPUT or --table ending in .csv, .tsv, .parquet or .pq)"
-    )
-    group.add_argument("--table", metavar="FILE", help="a CSV or Parquet table, one row a sample")
-    group.add_argument(
-        "--columns",
-        metavar="A,B,C",
-        help="comma-separated columns to use (default: all but --id-column)",
-    )
-    group.add_argument(
-        "--id-column",
-        metavar="NAME",
-        help="column that names each row; written to the outputs instead of the row index",
-    )
-    group.add_argument(
-        "--categorical",
-        choices=CATEGORICAL_CHOICES,
-        help="non-numeric columns: 'refuse' them with an error, or 'onehot' encode them "
-        "(default: refuse; 'mcod score': the model's)",
-    )
-    group.add_argument(
-        "--fill-missing",
-        choices=FILL_CHOICES,
-        help="missing values: 'none' (an error), or fill each numeric column with its "
-        "'mean', 'median' or 'zero' (default: none; 'mcod score': the model's, with the "
-        "values computed on its training rows)",
-    )
 
 
 def _names(items: list[str]) -> str:
@@ -331,31 +320,17 @@ def _is_numeric(series: Any) -> bool:
     return bool(pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series))
 
 
-def read_table(
-    path: str | os.PathLike[str],
-    columns: list[str] | None = None,
-    id_column: str | None = None,
-    categorical: str = "refuse",
-    fill_missing: str = "none",
-    fill_values: Mapping[str, float] | None = None,
-    text_columns: list[str] | None = None,
-    keep_text: bool = False,
-) -> TableData:
-    """Read a CSV (.csv, .tsv) or Parquet (.parquet, .pq) file into a :class:`TableData`.
-
-    ``columns``: the columns to use (default: all but ``id_column``). ``categorical``:
-    "refuse" non-numeric columns or "onehot" encode them. ``fill_missing``: "none" (missing
-    values are an error), or fill numeric columns with their "mean", "median" or "zero";
-    ``fill_values`` (column -> value, e.g. a model's ``options["fill_values"]``) overrides
-    the value computed from this file. A missing categorical value (under onehot) is a row
-    of zeros. ``text_columns`` (a model's ``options["categorical_columns"]``) are
-    categorical whatever their values look like here (training {1, 2, X}, now {1, 2}).
-    ``keep_text``: also keep the frame as read and, for CSV, every cell's and record's text
-    (:attr:`TableData.frame`, :attr:`TableData.records`), as ``mcod clean`` needs to copy
-    kept rows; otherwise only the id column and ``text_columns`` are read as text.
+def read_table(path: str | os.PathLike[str], options: TableOptions = TableOptions()) -> TableData:
+    """Read a CSV (.csv, .tsv) or Parquet (.parquet, .pq) file into a :class:`TableData`,
+    as ``options`` say (see :class:`TableOptions`). A missing categorical value (under
+    onehot) is a row of zeros. Without ``keep_text`` only the id column and the text
+    columns are read as text: a copy of every cell's text costs several times the file.
     """
     import pandas as pd
 
+    columns, id_column, text_columns = options.columns, options.id_column, options.text_columns
+    categorical = options.categorical or "refuse"
+    fill_missing = options.fill_missing or "none"
     if categorical not in CATEGORICAL_CHOICES:
         raise ValueError(f"categorical must be one of {CATEGORICAL_CHOICES}, got {categorical!r}")
     if fill_missing not in FILL_CHOICES:
@@ -367,7 +342,7 @@ def read_table(
     data = _booleans_as_numbers(frame[chosen])
     as_text = [c for c in chosen if c in set(text_columns or []) and _is_numeric(data[c])]
     original, records = (frame, None) if parquet else (
-        _csv_text(file, frame) if keep_text else (None, None))
+        _csv_text(file, frame) if options.keep_text else (None, None))
     text = _cells_as_text(file, frame, original, as_text + ([id_column] if id_column else []))
     for c in as_text:  # as its text, so that values match the model's categories
         data[c] = text[c].astype(str).where(frame[c].notna(), None)
@@ -377,7 +352,7 @@ def read_table(
             f"non-numeric column(s) {_names(non_numeric)} in {file}; pass --categorical onehot "
             "to encode them, or choose numeric columns with --columns"
         )
-    values = _fill_values(data, fill_missing, fill_values or {})
+    values = _fill_values(data, fill_missing, options.fill_values or {})
     gaps = data.isna()
     data = _missing(data, gaps, values, fill_missing, file)
     if non_numeric:
@@ -392,11 +367,11 @@ def read_table(
         raise InputError(f"{file} has infinite values in column(s) {_names(infinite)}")
     id_values = None if id_column is None else text[id_column]
     ids = None if id_values is None else id_values.astype(str).where(id_values.notna(), "").tolist()
-    options = {"columns": columns, "id_column": id_column, "categorical": categorical,
+    recorded = {"columns": columns, "id_column": id_column, "categorical": categorical,
                "fill_missing": fill_missing, "fill_values": values,
                "categorical_columns": non_numeric}
     return TableData(X, ids, id_column, [str(c) for c in data.columns],
-                     original if keep_text else None, file, options, records, filled)
+                     original if options.keep_text else None, file, recorded, records, filled)
 
 
 def align_columns(table: TableData, fitted: list[str]) -> TableData:
@@ -436,30 +411,6 @@ def align_columns(table: TableData, fitted: list[str]) -> TableData:
     return replace(table, X=reorder(table.X), columns=list(fitted), filled=filled)
 
 
-def _split_columns(text: str | None) -> list[str] | None:
-    if text is None:
-        return None
-    items = [c.strip() for c in text.split(",") if c.strip()]
-    if not items:
-        raise InputError("--columns is empty; give comma-separated column names")
-    return items
-
-
-def table_from_args(path: str, args: argparse.Namespace) -> TableData:
-    """:func:`read_table` with the options of :func:`add_table_arguments` (and the fill
-    values :func:`apply_saved_options` took from a model)."""
-    return read_table(
-        path,
-        columns=_split_columns(getattr(args, "columns", None)),
-        id_column=getattr(args, "id_column", None),
-        categorical=getattr(args, "categorical", None) or "refuse",
-        fill_missing=getattr(args, "fill_missing", None) or "none",
-        fill_values=getattr(args, "fill_values", None),
-        text_columns=getattr(args, "text_columns", None),
-        keep_text=getattr(args, "keep_text", False),
-    )
-
-
 def table_header(path: str | os.PathLike[str]) -> list[str] | None:
     """The column names of a CSV / Parquet file, read without its rows (None: unreadable;
     reading it in full then says why)."""
@@ -476,39 +427,42 @@ def table_header(path: str | os.PathLike[str]) -> list[str] | None:
         return None
 
 
-def apply_saved_options(args: argparse.Namespace, saved: Mapping[str, Any],
-                        header: list[str] | None = None) -> list[str]:
-    """Give each table option not set on the command line the value a model was fitted
-    with (``saved``: its :attr:`TableData.options`); return those taken, as they would be
-    typed. The model's fill values are used when the fill mode in effect is the model's.
+def apply_saved_options(options: TableOptions, saved: Mapping[str, Any],
+                        header: list[str] | None = None, path: object = "the table",
+                        ) -> tuple[TableOptions, list[str]]:
+    """``options`` with each one not given (None) taken from those a model was fitted with
+    (``saved``: its :attr:`TableData.options`), and those taken, as they would be typed.
+    The model's fill values are used when the fill mode in effect is the model's.
 
-    With the new file's ``header``: a saved id column it lacks is not taken (rows are
-    named by index), and saved columns it lacks are named as the model's, not as a
-    --columns the user never typed.
+    With the new file's ``header`` (the file is ``path``, for messages): a saved id column
+    it lacks is not taken (rows are named by index), and saved columns it lacks are named
+    as the model's, not as a --columns the user never typed.
     """
     taken = []
     if header is not None:
         saved_id = saved.get("id_column")
-        if saved_id is not None and saved_id not in header and args.id_column is None:
+        if saved_id is not None and saved_id not in header and options.id_column is None:
             taken.append(f"(no --id-column: the file lacks {saved_id!r}; rows are named by "
                          "index)")
             saved = {**saved, "id_column": None}
         lacking = [c for c in saved.get("columns") or [] if c not in header]
-        if lacking and getattr(args, "columns", None) is None:
-            raise InputError(f"{args.table or args.input} lacks column(s) the model was "
-                             f"fitted on: {_names(lacking)}")
+        if lacking and options.columns is None:
+            raise InputError(f"{path} lacks column(s) the model was fitted on: "
+                             f"{_names(lacking)}")
+    changes: dict[str, Any] = {}
     for option, key, default in (("--columns", "columns", None),
                                  ("--id-column", "id_column", None),
                                  ("--categorical", "categorical", "refuse"),
                                  ("--fill-missing", "fill_missing", "none")):
         value = saved.get(key)
-        if getattr(args, key, None) is None and value not in (None, default):
-            setattr(args, key, ",".join(value) if key == "columns" else value)
-            taken.append(f"{option} {getattr(args, key)}")
-    if (getattr(args, "fill_missing", None) or "none") == saved.get("fill_missing"):
-        args.fill_values = saved.get("fill_values") or {}
-    args.text_columns = saved.get("categorical_columns") or []
-    return taken
+        if getattr(options, key) is None and value not in (None, default):
+            changes[key] = value
+            taken.append(f"{option} {','.join(value) if key == 'columns' else value}")
+    fill_missing = changes.get("fill_missing", options.fill_missing) or "none"
+    if fill_missing == saved.get("fill_missing"):
+        changes["fill_values"] = saved.get("fill_values") or {}
+    changes["text_columns"] = saved.get("categorical_columns") or []
+    return replace(options, **changes), taken
 
 
 def check_saved_options(options: object) -> None:
@@ -538,27 +492,13 @@ def _fills(value: object) -> bool:
 
 # option -> (its check, what it must be): the options read_table records
 _SAVED_OPTION_CHECKS: dict[str, tuple[Callable[[object], bool], str]] = {
-    "columns": (lambda v: v is None or _texts(v) and len(v) > 0, "None or a list of names"),
+    "columns": (lambda v: v is None or _texts(v) and v != [], "None or a list of names"),
     "id_column": (lambda v: v is None or isinstance(v, str), "None or a column name"),
     "categorical": (lambda v: v in CATEGORICAL_CHOICES, f"one of {CATEGORICAL_CHOICES}"),
     "fill_missing": (lambda v: v in FILL_CHOICES, f"one of {FILL_CHOICES}"),
     "fill_values": (_fills, "a dict of column name -> finite number"),
     "categorical_columns": (_texts, "a list of column names"),
 }
-
-
-def table_options_given(args: argparse.Namespace) -> list[str]:
-    """Table-only options set on the command line (to refuse them for other input)."""
-    given = []
-    if getattr(args, "columns", None) is not None:
-        given.append("--columns")
-    if getattr(args, "id_column", None) is not None:
-        given.append("--id-column")
-    if getattr(args, "categorical", None) is not None:
-        given.append("--categorical")
-    if getattr(args, "fill_missing", None) is not None:
-        given.append("--fill-missing")
-    return given
 
 
 def write_table(frame: Any, path: str | os.PathLike[str]) -> Path:

@@ -2,7 +2,7 @@
 
 Kept in the spirit of MoCo's compact builder: the network knows how to compute its
 training losses for two views of a batch and how to score samples; the loop that feeds
-it batches lives in `mcod.training`.
+it batches lives in `mcod.nn.training`.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mcod import losses
 from mcod.config import MCODConfig
-from mcod.memory import Memory, best_fitting
-from mcod.networks import MCODEncoder
-from mcod.queue import KeyQueue
+from mcod.nn import losses
+from mcod.nn.memory import Memory, best_fitting
+from mcod.nn.networks import MCODEncoder
+from mcod.nn.queue import KeyQueue
 
 CONSOLIDATE_BATCH = 1024  # samples encoded at a time in the final write
 

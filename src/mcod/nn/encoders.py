@@ -51,7 +51,7 @@ class EncoderUnavailableError(RuntimeError):
 
 
 class ImageFilesLike(Protocol):
-    """What :func:`extract_features` needs of an image folder (`mcod.folders.ImageFiles`)."""
+    """What :func:`extract_features` needs of an image folder (`mcod.data.folders.ImageFiles`)."""
 
     files: Any  # the image paths, in order; their bytes key the feature cache
 
@@ -91,6 +91,8 @@ class ImageEncoder(nn.Module):
 class _EfficientNetFeatures(nn.Module):
     """EfficientNet's last feature maps (before pooling and the classifier)."""
 
+    net: Any  # efficientnet_lite_pytorch's EfficientNet (an untyped package)
+
     def __init__(self, net: nn.Module) -> None:
         super().__init__()
         self.net = net
@@ -127,7 +129,7 @@ def _shipped_lite_weights(name: str) -> Path:
     return Path(holder.get_model_file_path())
 
 
-def _efficientnet_lite(name: str, weights: Path) -> ImageEncoder:
+def _efficientnet_lite(name: str, weights: Path) -> nn.Module:
     try:
         from efficientnet_lite_pytorch import EfficientNet
     except ImportError:
@@ -215,9 +217,9 @@ def load_encoder(spec: str) -> ImageEncoder:
         return ImageEncoder(_efficientnet_lite(name, Path(path).expanduser()), spec, False)
     if spec.startswith("timm:"):
         return ImageEncoder(_timm(spec[len("timm:"):]), spec, True)
-    path = Path(spec).expanduser()
-    if path.is_file():
-        return ImageEncoder(_torchscript(path), spec, False)
+    file = Path(spec).expanduser()
+    if file.is_file():
+        return ImageEncoder(_torchscript(file), spec, False)
     raise ValueError(f"unknown encoder {spec!r}: use efficientnet-lite0, "
                      "efficientnet-lite0=/path/weights.pth, a TorchScript file or timm:<name>")
 
@@ -299,7 +301,7 @@ def extract_features(
     time (memory stays bounded by one batch plus the features).
 
     ``images``: an array (N, H, W) or (N, H, W, C) of uint8 or floats in [0, 1], or an
-    image folder (`mcod.folders.ImageFiles`), read at ``size`` by its ``policy``.
+    image folder (`mcod.data.folders.ImageFiles`), read at ``size`` by its ``policy``.
     """
     if isinstance(images, np.ndarray):
         batches: Iterable[np.ndarray] = _array_batches(images, batch_size)

@@ -16,9 +16,12 @@ from typing import Any
 
 import numpy as np
 
-from mcod.atomic import plain_mode
-from mcod.folders import FolderScan
-from mcod.results import OUTLIERS_FILE, counted, write_outliers_csv
+from mcod.cli.arguments import add_input_arguments, add_model_arguments, say
+from mcod.cli.detect import make_detector, note_if_too_few, train_on
+from mcod.cli.reading import input_files, read_input
+from mcod.data.folders import FolderScan
+from mcod.io.atomic import plain_mode
+from mcod.io.results import OUTLIERS_FILE, counted, write_outliers_csv
 
 __all__ = ["register", "run_clean"]
 
@@ -44,8 +47,6 @@ examples:
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add ``clean`` to the main parser's subcommands."""
-    from mcod.cli import add_input_arguments, add_model_arguments
-
     parser = subparsers.add_parser(
         "clean",
         help="train MCOD and write a copy of the data without its outliers",
@@ -98,10 +99,9 @@ def _is_within(path: Path, other: Path) -> bool:
 def _check_out(args: argparse.Namespace) -> tuple[Path, FolderScan | None]:
     """The resolved output folder, and the input folder's scan (None for other input),
     which the input is then read from; refuse an output that holds or sits inside the input,
-    or that is a link or not ours to replace (mcod.output_paths)."""
-    from mcod.cli import input_files
-    from mcod.folders import scan_folder
-    from mcod.output_paths import check_outputs, folder_output
+    or that is a link or not ours to replace (mcod.cli.outputs)."""
+    from mcod.cli.outputs import check_outputs, folder_output
+    from mcod.data.folders import scan_folder
 
     output = folder_output("--out", args.out)
     source = _input_path(args)
@@ -121,7 +121,7 @@ def _check_out(args: argparse.Namespace) -> tuple[Path, FolderScan | None]:
 def _check_empty(out: Path, overwrite: bool) -> frozenset[tuple[str, int, int]]:
     """What DIR holds now (to see at the end whether it changed); refused if it holds
     anything and --overwrite was not given."""
-    from mcod.folder_swap import fingerprint
+    from mcod.io.folder_swap import fingerprint
 
     content = fingerprint(out) or frozenset()
     if content and not overwrite:
@@ -147,7 +147,7 @@ def _copy_images(
 
 
 def _write_npy(X: np.ndarray, keep: np.ndarray, path: Path) -> None:
-    from mcod.atomic import atomic_write
+    from mcod.io.atomic import atomic_write
 
     with atomic_write(path, "wb") as handle:
         np.save(handle, X[keep], allow_pickle=False)
@@ -155,8 +155,8 @@ def _write_npy(X: np.ndarray, keep: np.ndarray, path: Path) -> None:
 
 def _write_inliers(args: argparse.Namespace, data: Any, keep: np.ndarray, work: Path) -> str:
     """Write the kept samples into ``work``; return the name of what was written."""
-    from mcod.atomic import atomic_write
-    from mcod.tables import write_table
+    from mcod.data.tables import write_table
+    from mcod.io.atomic import atomic_write
 
     if data.table is not None:
         table, name = data.table, "inliers" + data.table.path.suffix.lower()
@@ -180,9 +180,8 @@ def _write_inliers(args: argparse.Namespace, data: Any, keep: np.ndarray, work: 
 
 def run_clean(args: argparse.Namespace) -> int:
     """`mcod clean`: fit, cut, write inliers + outliers.csv into --out. DIR is locked for
-    the whole run and replaced in one step at the end (mcod.folder_swap)."""
-    from mcod.cli import _say
-    from mcod.folder_swap import FolderLock, recover
+    the whole run and replaced in one step at the end (mcod.io.folder_swap)."""
+    from mcod.io.folder_swap import FolderLock, recover
 
     started = time.perf_counter()
     _check_cut(args)
@@ -196,7 +195,7 @@ def run_clean(args: argparse.Namespace) -> int:
     n = kept + removed
     print(f"kept {kept} of {n} samples, removed {counted(removed, 'outlier')} ({cut})")
     print(f"wrote {out / written} and {out / OUTLIERS_FILE}")
-    _say(args, f"wall time {time.perf_counter() - started:.1f} s")
+    say(args, f"wall time {time.perf_counter() - started:.1f} s")
     return 0
 
 
@@ -206,8 +205,7 @@ def _clean_into(
 ) -> tuple[str, int, int, str]:
     """Fit, cut and put the result in place of ``out`` (unless ``out`` changed from
     ``before`` meanwhile); return what was written, the kept and removed counts and the cut."""
-    from mcod.cli import make_detector, note_if_too_few, read_input, train_on
-    from mcod.folder_swap import fingerprint, replace_folder, work_folder
+    from mcod.io.folder_swap import fingerprint, replace_folder, work_folder
 
     detector = make_detector(args)
     data = read_input(args, scan=scan)

@@ -16,9 +16,9 @@ import numpy as np
 import torch
 
 from mcod.config import MCODConfig
-from mcod.encoders import EncoderUnavailableError, ImageEncoder, load_encoder
-from mcod.feature_cache import FeatureCache, cached_features
-from mcod.inputs import scale_01
+from mcod.data.inputs import scale_01
+from mcod.nn.encoders import EncoderUnavailableError, ImageEncoder, load_encoder
+from mcod.nn.feature_cache import FeatureCache, cached_features
 
 __all__ = ["check_encoder", "encoded_rows", "encoder_for", "feature_cache_for"]
 

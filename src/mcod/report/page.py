@@ -29,11 +29,11 @@ from typing import Any
 import numpy as np
 
 from mcod import __version__
-from mcod import report_figures as figures
-from mcod.atomic import write_atomic
+from mcod.data.inputs import DataWarning, as_image_batch, as_table, is_frame
 from mcod.detector import SCORE_BATCH
-from mcod.inputs import DataWarning, as_image_batch, as_table, is_frame
-from mcod.results import counted, top_indices
+from mcod.io.atomic import write_atomic
+from mcod.io.results import counted, top_indices
+from mcod.report import figures as figures
 
 __all__ = ["REPORT_FILE", "render_report", "write_report"]
 
@@ -256,9 +256,10 @@ class _Page:
         self.drawn = _random_rows(len(scores), MAP_SAMPLES)  # for the map and the tables' z
         if self.is_table:
             n_columns = X.shape[1]
-            self.columns = [str(c) for c in columns] if columns is not None else None
-            if self.columns is None or len(self.columns) != n_columns:
-                self.columns = [f"column {j}" for j in range(n_columns)]
+            given = [str(c) for c in columns] if columns is not None else []
+            # the table's own names, unless missing or not one a column
+            self.columns = (given if len(given) == n_columns
+                            else [f"column {j}" for j in range(n_columns)])
 
     # ----------------------------------------------------------------- helpers
 
@@ -271,7 +272,8 @@ class _Page:
         return as_image_batch(self.X[np.asarray(index)], min_samples=1,
                               value_range=self.detector.pixel_range_)
 
-    def _thumbs(self, index: Sequence[int], size: int, captions: Sequence[str]) -> str:
+    def _thumbs(self, index: Sequence[int] | np.ndarray, size: int,
+                captions: Sequence[str]) -> str:
         """A grid of thumbnails of the given samples, each over its caption (HTML); none
         for none (a memory item recalls no unflagged sample when all are flagged)."""
         if len(index) == 0:

@@ -7,7 +7,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from mcod.memory import best_fitting, read_distance
+from mcod.nn.memory import best_fitting, read_distance
 
 
 def instance_nce(

@@ -1,6 +1,6 @@
 """Output paths checked before any work is spent: they never land on an input.
 
-Every file mcod writes replaces its destination atomically (``mcod.atomic``), so a wrong
+Every file mcod writes replaces its destination atomically (``mcod.io.atomic``), so a wrong
 destination is not half-written but replaced whole: a ``--save-model`` that names the
 input array, a ``--out`` folder that holds the input table as ``scores.csv``, a device
 node such as ``/dev/null``. The rules, checked before training:
@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from mcod.inputs import InputError
+from mcod.data.inputs import InputError
 
 __all__ = ["Output", "check_outputs", "check_writable", "file_output", "folder_output",
            "resolved"]

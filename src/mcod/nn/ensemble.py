@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import nn
 
 from mcod.config import MCODConfig
-from mcod.model import MCODNet
+from mcod.nn.model import MCODNet
 
 
 class MCODEnsemble(nn.Module):
@@ -28,12 +30,17 @@ class MCODEnsemble(nn.Module):
         )
 
     @property
+    def nets(self) -> list[MCODNet]:
+        """The members as the networks they are (nn.ModuleList hands out plain Modules)."""
+        return [cast(MCODNet, member) for member in self.members]
+
+    @property
     def first(self) -> MCODNet:
-        return self.members[0]
+        return self.nets[0]
 
     @torch.no_grad()
     def score(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.stack([member.score(x) for member in self.members]).mean(dim=0)
+        return torch.stack([member.score(x) for member in self.nets]).mean(dim=0)
 
 
 def mean_history(histories: list[list[dict[str, float]]]) -> list[dict[str, float]]:

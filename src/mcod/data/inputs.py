@@ -10,9 +10,13 @@ import os
 import sys
 import warnings
 from collections.abc import Iterator, Mapping
-from typing import Any
+from types import FrameType
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "DataWarning",
@@ -186,8 +190,8 @@ def scale_01(arr: np.ndarray, value_range: tuple[float, float]) -> np.ndarray:
     # in-place ops below never touch the caller's array.
     out = np.array(arr, dtype=np.float64 if wide else np.float32, order="C")
     if (lo, hi) != (0.0, 1.0):
-        out -= lo
-        out /= hi - lo
+        np.subtract(out, lo, out=out)
+        np.divide(out, hi - lo, out=out)
     np.clip(out, 0.0, 1.0, out=out)
     return out.astype(np.float32, copy=False)
 
@@ -234,8 +238,11 @@ def warn_about_data(message: str) -> None:
     own line (PyOD's predict and predict_proba reach decision_function too)."""
     import pyod
 
-    libraries = (os.path.dirname(__file__), os.path.dirname(pyod.__file__))
-    frame, level = sys._getframe(1), 2
+    import mcod
+
+    libraries = (os.path.dirname(mcod.__file__), os.path.dirname(pyod.__file__))
+    frame: FrameType | None = sys._getframe(1)
+    level = 2
     while frame is not None and frame.f_code.co_filename.startswith(libraries):
         frame, level = frame.f_back, level + 1
     warnings.warn(message, DataWarning, stacklevel=level)
@@ -297,7 +304,7 @@ def as_array(X: Any) -> np.ndarray:
     return arr
 
 
-def is_frame(X: Any) -> bool:
+def is_frame(X: Any) -> TypeGuard[pd.DataFrame]:
     """True for a pandas DataFrame (duck-typed, so pandas is imported only when used)."""
     return hasattr(X, "columns") and hasattr(X, "dtypes") and getattr(X, "ndim", 0) == 2
 

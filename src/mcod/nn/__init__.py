@@ -1,0 +1,3 @@
+"""The learning layer: MCOD's networks, augmentations, losses, memory, key queue, training
+loop, ensembles and the pretrained encoders with their feature cache. It sees arrays and
+tensors, never files the user named nor the command line."""
