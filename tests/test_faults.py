@@ -130,3 +130,23 @@ def test_ctrl_c_while_mcod_loads_exits_quietly(monkeypatch, capsys):
     monkeypatch.setattr(builtins, "__import__", interrupted)
     assert main() == 130
     assert capsys.readouterr().err == "mcod: interrupted\n"
+
+
+@pytest.mark.parametrize(("signum", "code", "said"), [
+    (signal.SIGTERM, 143, "mcod: terminated"), (signal.SIGHUP, 129, "mcod: hangup")])
+def test_a_signal_that_a_library_reports_as_its_own_error_still_ends_quietly(
+    tmp_path, monkeypatch, capsys, signum, code, said
+):
+    import mcod.cli.detect
+    from mcod.cli.main import main
+
+    def import_interrupted(*args, **kwargs):  # as scipy does when a signal stops its import
+        try:
+            os.kill(os.getpid(), signum)
+        except BaseException as stop:
+            raise ImportError("scipy initialization failed") from stop
+
+    monkeypatch.setattr(mcod.cli.detect, "train_on", import_interrupted)
+    np.save(tmp_path / "x.npy", np.zeros((10, 3)))
+    assert main(["detect", "--npy", str(tmp_path / "x.npy"), "--quiet"]) == code
+    assert capsys.readouterr().err == said + "\n"

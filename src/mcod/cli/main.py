@@ -147,16 +147,34 @@ def main(argv: list[str] | None = None) -> int:
         with handlers_set(TERMINATING, _raise_terminated), warnings.catch_warnings():
             warnings.showwarning = _one_line_for_ours(warnings.showwarning)
             return int(args.func(args))
-    except USER_ERRORS as error:
-        print(f"mcod: error: {_one_line(str(error)) or type(error).__name__}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("mcod: interrupted", file=sys.stderr)
-        return 130
-    except Terminated as stop:
-        print("mcod: terminated" if stop.signum == signal.SIGTERM else "mcod: hangup",
-              file=sys.stderr)
-        return 128 + stop.signum
+    except BaseException as error:
+        stop = _signal_behind(error)
+        if isinstance(stop, Terminated):
+            print("mcod: terminated" if stop.signum == signal.SIGTERM else "mcod: hangup",
+                  file=sys.stderr)
+            return 128 + stop.signum
+        if stop is not None:
+            print("mcod: interrupted", file=sys.stderr)
+            return 130
+        if isinstance(error, USER_ERRORS):
+            print(f"mcod: error: {_one_line(str(error)) or type(error).__name__}",
+                  file=sys.stderr)
+            return EXIT_USAGE
+        raise
+
+
+def _signal_behind(error: BaseException) -> KeyboardInterrupt | Terminated | None:
+    """The Ctrl-C or SIGTERM/SIGHUP that ``error`` is, or that it was raised while handling:
+    a library being imported when the signal came (scipy) reports "initialization
+    failed" instead, with the signal as its context."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, (KeyboardInterrupt, Terminated)):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
 
 
 if __name__ == "__main__":  # pragma: no cover
