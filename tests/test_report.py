@@ -118,7 +118,11 @@ def test_report_for_other_data_scores_it(image_report, tmp_path):
     detector, _, _ = image_report
     X, _ = _images()
     path = write_report(tmp_path, detector, X[:30])
-    assert "<td>30</td>" in path.read_text(encoding="utf-8")
+    html = path.read_text(encoding="utf-8")
+    assert "<th>samples</th><td>30</td>" in html
+    top = detector.decision_function(X[:30]).max()
+    assert _fmt(top) in html  # the top outlier shown is the new data's, not the training set's
+    assert _fmt(detector.decision_scores_.max()) not in html
 
 
 # --------------------------------------------------------------------------- tables

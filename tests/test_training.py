@@ -68,7 +68,19 @@ def test_no_averaging_keeps_the_last_weights(monkeypatch: pytest.MonkeyPatch) ->
 
     monkeypatch.setattr(training, "use_averaged_weights", fail)
     net, data = table_net(TABLE.replace(average_weights_from=None))
+    after_each_step: list[dict[str, torch.Tensor]] = []
+    push_keys = net.after_step
+
+    def recording(keys: object) -> None:  # runs right after each optimiser step
+        push_keys(keys)  # type: ignore[arg-type]
+        after_each_step.append({k: v.detach().clone() for k, v in net.query.named_parameters()})
+
+    monkeypatch.setattr(net, "after_step", recording)
     train(net, data, epochs=2, batch_size=10)
+    first, last = after_each_step[0], after_each_step[-1]
+    assert not torch.equal(first["cluster.linear.weight"], last["cluster.linear.weight"])
+    for name, parameter in net.query.named_parameters():
+        assert torch.equal(parameter, last[name])  # the last step's weights, unaveraged
 
 
 @pytest.mark.parametrize("start", [-0.1, 1.0])
