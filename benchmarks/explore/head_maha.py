@@ -39,6 +39,13 @@ def whitener(r, shrink):
 
 
 def fold_scores(x, ref_mask, shrink, kind, seed=0):
+    if kind.endswith("nofold"):  # one whitener from all of R, rows of R included (the library's)
+        mu, w = whitener(x[ref_mask], shrink)
+        return np.linalg.norm((x - mu) @ w, axis=1)
+    if kind.endswith("std"):  # per-column standardised rows, as the library's head sees them
+        sd = x.std(0)
+        return fold_scores((x - x.mean(0)) / np.where(sd > 0, sd, 1), ref_mask, shrink,
+                           kind[:-3], seed)
     rng = np.random.default_rng(seed)
     idx = np.flatnonzero(ref_mask)
     perm = rng.permutation(len(idx))
