@@ -24,7 +24,7 @@ from scipy.stats import rankdata
 from sklearn.metrics import roc_auc_score
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
-from head_memread import knn_to, mem_score, trimmed, unit  # noqa: E402
+from head_memread import TRIM, knn_to, mem_score, trimmed, unit  # noqa: E402
 
 from mcod.datasets import uod_split  # noqa: E402
 
@@ -93,6 +93,7 @@ def main(dataset, size, classes, shrinks, kinds, inits=("mem",)):
             for kind in kinds:
                 for init in inits:
                     tag = f"{kind}_{a}" + ("" if init == "mem" else f"_from{init}")
+                    tag += "" if TRIM == 0.3 else f"_trim{TRIM}"
                     t0 = time.time()
                     s1 = fold_scores(x, starts[init], a, kind)
                     log(tag, s1, t0)
