@@ -20,11 +20,10 @@ import time
 
 import numpy as np
 import torch
-from scipy.stats import rankdata
 from sklearn.metrics import roc_auc_score
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
-from head_memread import TRIM, knn_to, mem_score, trimmed, unit  # noqa: E402
+from head_memread import TRIM, knn_to, mem_score, rank, trimmed, unit  # noqa: E402
 
 from mcod.datasets import uod_split  # noqa: E402
 
@@ -33,7 +32,7 @@ def whitener(r, shrink):
     mu = r.mean(0)
     c = np.cov(r - mu, rowvar=False)
     d = c.shape[0]
-    c = (1 - shrink) * c + shrink * np.trace(c) / d * np.eye(d) if shrink < 1 else np.eye(d) * np.trace(c) / d
+    c = (1 - shrink) * c + shrink * np.trace(c) / d * np.eye(d)
     vals, vecs = np.linalg.eigh(c)
     return mu, vecs / np.sqrt(np.maximum(vals, 1e-12))
 
@@ -80,14 +79,15 @@ def main(dataset, size, classes, shrinks, kinds, inits=("mem",)):
         idx, y = uod_split(labels, c, 0.1, seed=0)
         x = features[idx]
 
-        def log(name, s, t0):
+        def log(name, s, t0, c=c, y=y):
             print(f"{dataset} {size} {c} {name} {roc_auc_score(y, s):.4f} {time.time() - t0:.1f}",
                   flush=True)
 
-        t0 = time.time(); knn = knn_to(x, np.ones(len(x), bool)); log("knn50", knn, t0)
+        t0 = time.time()
+        knn = knn_to(x, np.ones(len(x), bool))
+        log("knn50", knn, t0)
         mem, tm = mem_score(dataset, size, c, x)
         print(f"{dataset} {size} {c} mem {roc_auc_score(y, mem):.4f} {tm:.1f}", flush=True)
-        r = lambda s: rankdata(s) / len(s)
         starts = {"mem": trimmed(mem), "knn": trimmed(knn), "all": np.ones(len(x), bool)}
         for a in shrinks:
             for kind in kinds:
@@ -99,7 +99,7 @@ def main(dataset, size, classes, shrinks, kinds, inits=("mem",)):
                     log(tag, s1, t0)
                     s2 = fold_scores(x, trimmed(s1), a, kind)
                     log(f"{tag}_it2", s2, t0)
-                    log(f"{tag}+mem", r(s1) + r(mem), t0)
+                    log(f"{tag}+mem", rank(s1) + rank(mem), t0)
 
 
 if __name__ == "__main__":

@@ -100,15 +100,19 @@ def main(dataset, size, classes, variants):
         idx, y = uod_split(labels, c, 0.1, seed=0)
         x = features[idx]
 
-        def log(name, s, t0):
+        def log(name, s, t0, c=c, y=y):
             print(f"{dataset} {size} {c} {name} {roc_auc_score(y, s):.4f} {time.time() - t0:.1f}",
                   flush=True)
 
-        t0 = time.time(); knn = knn_to(x, np.ones(len(x), bool)); log("knn50", knn, t0)
-        t0 = time.time(); log("knntrim", knn_to(x, trimmed(knn)), t0)
+        t0 = time.time()
+        knn = knn_to(x, np.ones(len(x), bool))
+        log("knn50", knn, t0)
+        t0 = time.time()
+        log("knntrim", knn_to(x, trimmed(knn)), t0)
         mem, tm = mem_score(dataset, size, c, x)
         print(f"{dataset} {size} {c} mem {roc_auc_score(y, mem):.4f} {tm:.1f}", flush=True)
-        t0 = time.time(); log("memtrim", knn_to(x, trimmed(mem)), t0)
+        t0 = time.time()
+        log("memtrim", knn_to(x, trimmed(mem)), t0)
         for v in variants:
             div, temp = v.split("_")
             div, temp = int(div), float(temp)
@@ -117,9 +121,11 @@ def main(dataset, size, classes, variants):
             log(f"dmem{div}_{temp}", d1, t0)
             d2 = dense_memory_score(x, trimmed(d1), div, temp)
             log(f"dmem{div}_{temp}_it2", d2, t0)
-            r = lambda s: rankdata(s) / len(s)
-            log(f"dmem{div}_{temp}+mem", r(d1) + r(mem), t0)
+            log(f"dmem{div}_{temp}+mem", rank(d1) + rank(mem), t0)
 
+
+def rank(s):
+    return rankdata(s) / len(s)
 
 if __name__ == "__main__":
     main(sys.argv[1], sys.argv[2], [int(c) for c in sys.argv[3].split(",")],
