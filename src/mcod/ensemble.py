@@ -24,6 +24,9 @@ class WhitenedReference(nn.Module):
     thousand rows, that self-advantage is large). Buffers only, saved and checked with the
     rest; all zero until `fit`."""
 
+    mean: torch.Tensor  # (2, D): each half's mean, in standardised units
+    whitener: torch.Tensor  # (2, D, D): each half's whitener, applied to standardised rows
+
     def __init__(self, dim: int) -> None:
         super().__init__()
         self.register_buffer("mean", torch.zeros(2, dim))
