@@ -193,7 +193,7 @@ def test_pretrained_config_refuses_tables():
 def test_a_model_saved_before_encoders_loads_without_them(tmp_path):
     """Config fields added with a default (encoder, encoder_size) may be absent in old files."""
     values = mcod.get_config("default").to_dict()
-    for name in ("encoder", "encoder_size"):
+    for name in ("encoder", "encoder_size", "reference_trim", "reference_shrink"):
         values.pop(name)
     assert mcod.MCODConfig.from_dict(values) == mcod.get_config("default")
 
@@ -210,3 +210,42 @@ def test_knn_on_pretrained_features_is_a_registered_baseline(tmp_path):
     assert roc_auc_score(y, knn.decision_scores_) > 0.9
     # a fitted image is its own nearest neighbour when scored anew: lower than at fit
     assert (knn.decision_function(images[:5]) < knn.decision_scores_[:5]).all()
+
+
+def test_pretrained_score_is_the_distance_to_the_memory_picked_reference(pretrained_fit):
+    """The members' memory score picks the reference; the score is the cross-fitted
+    whitened distance to it: a reference row scored by the half without it, others by the
+    mean of both halves, as new rows are."""
+    detector, images, y = pretrained_fit
+    network = detector.network_
+    assert network.reference is not None
+    rows = detector._prepare(images, fitting=False)
+    memory = network.memory_score(rows).double()
+    assert roc_auc_score(y, memory.numpy()) > 0.8
+    picked = memory <= torch.quantile(memory, 0.7)
+    scores = torch.from_numpy(detector.decision_scores_)
+    both = network.reference(rows).double()
+    np.testing.assert_allclose(scores[~picked].numpy(), both[~picked].numpy(), rtol=1e-5)
+    np.testing.assert_allclose(detector.decision_function(images), both.numpy(), rtol=1e-5)
+    assert not np.allclose(scores[picked].numpy(), both[picked].numpy())
+
+
+def test_whitened_reference_finds_a_departure_along_a_quiet_direction_far():
+    from mcod.nn.ensemble import WhitenedReference
+
+    rng = np.random.default_rng(0)
+    rows = torch.from_numpy(rng.normal(size=(400, 3)) * [3.0, 1.0, 0.1]).float()
+    reference = WhitenedReference(3)
+    reference.fit((rows[0::2], rows[1::2]), torch.ones(3), shrink=0.1)
+    loud, quiet = reference(torch.tensor([[2.0, 0, 0], [0, 0, 2.0]]))
+    assert quiet > 3 * loud
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"reference_trim": 1.0}, "reference_trim must be in"),
+    ({"reference_shrink": 1.5}, "reference_shrink must be in"),
+    ({"table_yeo_johnson": True}, "not Yeo-Johnson"),
+])
+def test_bad_reference_settings_are_refused(changes, message):
+    with pytest.raises(ValueError, match=message):
+        mcod.get_config("pretrained").replace(**changes)

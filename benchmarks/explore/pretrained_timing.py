@@ -31,7 +31,7 @@ def main(inlier_class: int, threads: int = 1) -> None:
         seconds = time.time() - start
         knn = PretrainedKNN(cache=FeatureCache(cache)).fit(images)
     print(f"cifar10 full uod c={inlier_class} n={len(y)} threads={threads} "
-          f"memory={roc_auc_score(y, detector.decision_scores_):.4f} "
+          f"score={roc_auc_score(y, detector.decision_scores_):.4f} "
           f"knn50={roc_auc_score(y, knn.decision_scores_):.4f} "
           f"fit+score={seconds:.0f}s", flush=True)
 

@@ -67,6 +67,10 @@ class MCODConfig:
     # into the mlp head as L2-normalised feature rows (mcod.nn.pretrained)
     encoder: str = ""
     encoder_size: int = 128  # pixels (square) the encoder sees; 128 keeps CPU fits fast
+    # the score as the distance to a whitened reference (MCODEnsemble.reference): the rows
+    # whose memory score is in the lowest 1 - reference_trim; 0 = off (the memory score)
+    reference_trim: float = 0.0
+    reference_shrink: float = 0.1  # the reference covariance shrunk this far to its mean variance
 
     def __post_init__(self) -> None:
         # checked here, not during or after a fit's training, where these are first used
@@ -77,7 +81,7 @@ class MCODConfig:
         for name, allowed in _choices().items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
-        for name in ("consolidate_trim", "read_trim"):
+        for name in ("consolidate_trim", "read_trim", "reference_trim"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)!r}")
         if self.average_weights_from is not None and not 0.0 <= self.average_weights_from < 1.0:
@@ -97,6 +101,12 @@ class MCODConfig:
             raise ValueError("an encoder feeds the mlp head: set backbone='mlp'")
         if self.encoder and self.encoder_size < 16:
             raise ValueError(f"encoder_size must be at least 16, got {self.encoder_size!r}")
+        if not 0.0 <= self.reference_shrink <= 1.0:
+            raise ValueError(f"reference_shrink must be in [0, 1], got {self.reference_shrink!r}")
+        if self.reference_trim and self.backbone != "mlp":
+            raise ValueError("a whitened reference scores rows: set backbone='mlp'")
+        if self.reference_trim and self.table_yeo_johnson:
+            raise ValueError("a whitened reference undoes a linear scaling, not Yeo-Johnson")
         if self.score_by_norm and not self.normalize_features:
             raise ValueError("score_by_norm needs normalize_features (it restores the norm)")
 
@@ -268,6 +278,11 @@ PRETRAINED = TABULAR.replace(
     # a class of natural images has more modes than 10 items hold: CIFAR-10 dev classes 0-4
     # 0.779 -> 0.803 (benchmarks/explore/pretrained_log.txt)
     n_memory=50,
+    # the score: distance to the 70% of rows the memory scores lowest, whitened by their
+    # shrunk covariance (MCODEnsemble.reference). CIFAR-10 UOD, 10k subsample: dev classes
+    # 0-4 kNN-50 0.821 -> 0.843, confirm 5-9 0.895 -> 0.913 (benchmarks/explore/head_notes.md)
+    reference_trim=0.3,
+    reference_shrink=0.1,
 )
 
 CONFIGS: dict[str, MCODConfig] = {c.name: c for c in (DEFAULT, RELEASE, TABULAR, PRETRAINED)}

@@ -241,7 +241,12 @@ class MCOD(BaseDetector):
                       desc="mcod fit" if n == 1 else f"mcod fit {i + 1}/{n}")
                 for i, member in enumerate(self.network_.nets)
             ])
-        self.decision_scores_ = self._score(data.split(SCORE_BATCH))
+        if self.network_.reference is None:
+            self.decision_scores_ = self._score(data.split(SCORE_BATCH))
+        else:  # the memory picks the reference rows; the score is the distance to them
+            memory = self._score(data.split(SCORE_BATCH), memory=True)
+            self.decision_scores_ = self.network_.fit_reference(
+                data, torch.from_numpy(memory), self.scale_std_.float()).double().numpy()
         if not np.isfinite(self.decision_scores_).all():
             raise ValueError("training diverged: the scores are not finite (is the learning "
                              "rate too large?)")
@@ -452,10 +457,12 @@ class MCOD(BaseDetector):
             raise InputError(f"config {config.name!r} is for tables; images need 'default'")
         return config
 
-    def _score(self, batches: Iterable[torch.Tensor]) -> np.ndarray:
-        """The network's scores of each batch in turn, as one float64 array."""
+    def _score(self, batches: Iterable[torch.Tensor], memory: bool = False) -> np.ndarray:
+        """The network's scores of each batch in turn, as one float64 array (``memory``:
+        the members' memory score, also where the score is a whitened reference's)."""
         self.network_.eval()
-        scores = [self.network_.score(batch.to(self.device_)).cpu() for batch in batches]
+        score = self.network_.memory_score if memory else self.network_.score
+        scores = [score(batch.to(self.device_)).cpu() for batch in batches]
         return torch.cat(scores).double().numpy()
 
     # ------------------------------------------------------------------ persistence

@@ -11,6 +11,58 @@ from mcod.config import MCODConfig
 from mcod.nn.model import MCODNet
 
 
+class WhitenedReference(nn.Module):
+    """Distance of a row to the reference (the rows the memory trusts) after whitening by
+    the reference's shrunk covariance, ``||(u - mean) W||`` with
+    ``W = (S + a tr(S)/D I)^(-1/2)`` (``a`` = shrink), in the L2-normalised encoder space
+    ``u`` (the head's per-column standardisation is undone: shrinking towards one variance
+    needs the encoder's own geometry). Whitening by the inlier covariance makes the inlier
+    class compact in every direction: a row that departs along a direction in which inliers
+    hardly vary lies far, though kNN on the frozen cosine geometry finds it near.
+
+    Cross-fitted: the reference is split in two halves, each with its own whitener; a row
+    is scored by the mean of both distances, a reference row at fit by the other half's
+    alone (a whitener fitted on a row would find it near: in 1,280 dimensions and a few
+    thousand rows, that self-advantage is large). Buffers only, saved and checked with the
+    rest; all zero until `fit`."""
+
+    mean: torch.Tensor  # (2, D): each half's mean, in standardised units
+    whitener: torch.Tensor  # (2, D, D): each half's whitener, applied to standardised rows
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(2, dim))
+        self.register_buffer("whitener", torch.zeros(2, dim, dim))
+
+    @torch.no_grad()
+    def fit(self, halves: tuple[torch.Tensor, torch.Tensor], scale: torch.Tensor,
+            shrink: float) -> None:
+        """Whiten by each half of the reference rows; the rows are standardised ones,
+        ``scale`` the per-column sd that standardised them."""
+        scale = scale.double()
+        for i, rows in enumerate(halves):
+            rows = rows.double()
+            mean = rows.mean(dim=0)
+            centred = (rows - mean) * scale  # the encoder's own units
+            cov = centred.T @ centred / max(1, len(rows) - 1)
+            level = torch.trace(cov) / len(cov)
+            cov = (1 - shrink) * cov + shrink * level * torch.eye(len(cov), dtype=cov.dtype)
+            values, vectors = torch.linalg.eigh(cov)
+            whitener = vectors / values.clamp_min(level.clamp_min(1e-12) * 1e-9).sqrt()
+            self.mean[i].copy_(mean)
+            self.whitener[i].copy_(scale[:, None] * whitener)  # applied to standardised rows
+
+    @torch.no_grad()
+    def distances(self, x: torch.Tensor) -> torch.Tensor:
+        """(2, N): each half's whitened distance of the rows."""
+        return torch.stack([((x - self.mean[i]) @ self.whitener[i]).norm(dim=1)
+                            for i in range(2)])
+
+    @torch.no_grad()
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.distances(x).mean(dim=0)
+
+
 class MCODEnsemble(nn.Module):
     """`config.members` MCODNets; a sample's score is the mean of theirs.
 
@@ -18,7 +70,8 @@ class MCODEnsemble(nn.Module):
     tables one network's score swings from seed to seed (about twice IsolationForest's
     spread on ODDS); the mean of a few is steadier. With one member this is just that
     network. Reports and feature maps read the first member: its memory and features
-    stand for the model.
+    stand for the model. With ``config.reference_trim`` the score, once `fit_reference` has
+    run, is the distance to the whitened reference that the members' memory score picks.
     """
 
     def __init__(
@@ -28,6 +81,8 @@ class MCODEnsemble(nn.Module):
         self.members = nn.ModuleList(
             MCODNet(config, input_shape, queue_size) for _ in range(config.members)
         )
+        self.trim, self.shrink = config.reference_trim, config.reference_shrink
+        self.reference = WhitenedReference(input_shape[0]) if self.trim else None
 
     @property
     def nets(self) -> list[MCODNet]:
@@ -39,8 +94,34 @@ class MCODEnsemble(nn.Module):
         return self.nets[0]
 
     @torch.no_grad()
-    def score(self, x: torch.Tensor) -> torch.Tensor:
+    def memory_score(self, x: torch.Tensor) -> torch.Tensor:
         return torch.stack([member.score(x) for member in self.nets]).mean(dim=0)
+
+    @torch.no_grad()
+    def score(self, x: torch.Tensor) -> torch.Tensor:
+        if self.reference is None:
+            return self.memory_score(x)
+        return self.reference(x)
+
+    @torch.no_grad()
+    def fit_reference(self, rows: torch.Tensor, memory_scores: torch.Tensor,
+                      scale: torch.Tensor) -> torch.Tensor:
+        """Whiten by the rows whose memory score is in the lowest ``1 - trim`` (halves:
+        alternate ones); return the rows' scores, each reference row's from the half
+        without it. ``scale``: the sd per column that standardised the rows."""
+        assert self.reference is not None
+        memory_scores = memory_scores.double()
+        keep = memory_scores <= torch.quantile(memory_scores, 1 - self.trim)
+        picked = torch.nonzero(keep).flatten()
+        halves = (picked[0::2], picked[1::2])
+        self.reference.fit((rows[halves[0]], rows[halves[1]]), scale, self.shrink)
+        device = self.reference.mean.device
+        distances = torch.cat([self.reference.distances(batch.to(device)).cpu()
+                               for batch in rows.split(4096)], dim=1)
+        scores = distances.mean(dim=0)
+        scores[halves[0]] = distances[1, halves[0]]
+        scores[halves[1]] = distances[0, halves[1]]
+        return scores
 
 
 def mean_history(histories: list[list[dict[str, float]]]) -> list[dict[str, float]]:

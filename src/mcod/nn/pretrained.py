@@ -4,7 +4,8 @@ With a config whose ``encoder`` is set (``pretrained``), MCOD does not learn ima
 from pixels: it encodes each image once with an ImageNet encoder and trains the memory,
 the contrastive heads and the mlp on those features, as on a table. Rows are L2-normalised
 (cosine geometry, what kNN on these features scores well with) and never whitened on the
-contaminated data (PCA whitening dropped CIFAR-10 UOD to 0.39 in a probe).
+contaminated data (PCA whitening dropped CIFAR-10 UOD to 0.39 in a probe). The score
+whitens only by the rows the memory trusts (``reference_trim``, `mcod.ensemble.WhitenedReference`).
 """
 
 from __future__ import annotations
