@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 import torch
@@ -49,33 +51,29 @@ def test_grey_and_float_images_match_their_rgb_uint8_form(lite0):
     np.testing.assert_allclose(from_grey, extract_features(lite0, floats, SIZE), atol=1e-5)
 
 
-def test_missing_weight_wheel_names_the_package(monkeypatch):
+def _without_module(monkeypatch: pytest.MonkeyPatch, missing: str) -> None:
+    """As if the package importing as ``missing`` were not installed."""
     import importlib
 
     real = importlib.import_module
 
-    def no_lite3(name, *args):
-        if name == "efficientnet_lite3_pytorch_model":
+    def import_module(name: str, *args: Any) -> Any:
+        if name == missing:
             raise ImportError(name)
         return real(name, *args)
 
-    monkeypatch.setattr(importlib, "import_module", no_lite3)
+    monkeypatch.setattr(importlib, "import_module", import_module)
+
+
+def test_missing_weight_wheel_names_the_package(monkeypatch):
+    _without_module(monkeypatch, "efficientnet_lite3_pytorch_model")
     with pytest.raises(EncoderUnavailableError,
                        match="pip install efficientnet-lite3-pytorch-model"):
         load_encoder("efficientnet-lite3")
 
 
 def test_timm_without_timm_is_a_clear_error(monkeypatch):
-    import importlib
-
-    real = importlib.import_module
-
-    def no_timm(name, *args):
-        if name == "timm":
-            raise ImportError(name)
-        return real(name, *args)
-
-    monkeypatch.setattr(importlib, "import_module", no_timm)
+    _without_module(monkeypatch, "timm")
     with pytest.raises(EncoderUnavailableError, match="pip install timm"):
         load_encoder("timm:resnet18")
 
