@@ -19,13 +19,10 @@ import sys
 import time
 
 import numpy as np
-import torch
 from sklearn.metrics import roc_auc_score
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
-from head_memread import TRIM, knn_to, mem_score, rank, trimmed, unit  # noqa: E402
-
-from mcod.data.datasets import uod_split  # noqa: E402
+from head_memread import TRIM, mem_score, rank, tasks, trimmed  # noqa: E402
 
 
 def whitener(r, shrink):
@@ -72,20 +69,7 @@ def fold_scores(x, ref_mask, shrink, kind, seed=0):
 
 
 def main(dataset, size, classes, shrinks, kinds, inits=("mem",)):
-    torch.set_num_threads(1)
-    data = np.load(f"/tmp/enc_feats/{dataset}_{size}.npz")
-    features, labels = unit(data["features"].astype(np.float64)), data["labels"]
-    for c in classes:
-        idx, y = uod_split(labels, c, 0.1, seed=0)
-        x = features[idx]
-
-        def log(name, s, t0, c=c, y=y):
-            print(f"{dataset} {size} {c} {name} {roc_auc_score(y, s):.4f} {time.time() - t0:.1f}",
-                  flush=True)
-
-        t0 = time.time()
-        knn = knn_to(x, np.ones(len(x), bool))
-        log("knn50", knn, t0)
+    for c, x, y, knn, log in tasks(dataset, size, classes):
         mem, tm = mem_score(dataset, size, c, x)
         print(f"{dataset} {size} {c} mem {roc_auc_score(y, mem):.4f} {tm:.1f}", flush=True)
         starts = {"mem": trimmed(mem), "knn": trimmed(knn), "all": np.ones(len(x), bool)}

@@ -92,7 +92,9 @@ def mem_score(dataset, size, c, x):
     return det.decision_scores_, time.time() - t
 
 
-def main(dataset, size, classes, variants):
+def tasks(dataset, size, classes):
+    """Each class's UOD task on the cached features, its kNN-50 score logged first:
+    (class, rows, truth, kNN-50 scores, log(name, scores, t0))."""
     torch.set_num_threads(1)
     data = np.load(f"/tmp/enc_feats/{dataset}_{size}.npz")
     features, labels = unit(data["features"].astype(np.float64)), data["labels"]
@@ -107,6 +109,11 @@ def main(dataset, size, classes, variants):
         t0 = time.time()
         knn = knn_to(x, np.ones(len(x), bool))
         log("knn50", knn, t0)
+        yield c, x, y, knn, log
+
+
+def main(dataset, size, classes, variants):
+    for c, x, y, knn, log in tasks(dataset, size, classes):
         t0 = time.time()
         log("knntrim", knn_to(x, trimmed(knn)), t0)
         mem, tm = mem_score(dataset, size, c, x)
