@@ -473,3 +473,42 @@ def test_bad_run_lists_name_the_option(capsys):
                                    ("--classes", "9-0", "--classes lists nothing")):
         assert main(["bench", "run", option, value, "--dry-run"]) == 2
         assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("detector", ["knn-pretrained", "mcod-pretrained"])
+def test_pretrained_tasks_encode_only_images_no_earlier_task_did(tmp_path, monkeypatch, detector):
+    """One extraction per dataset: the feature cache keys each image, so a task of another
+    class (the same images, drawn otherwise) runs the encoder on its unseen images alone."""
+    import torch
+    from torch import nn
+
+    import mcod.bench.pretrained_knn
+    import mcod.nn.pretrained
+    from mcod.bench.worker import run_job
+    from mcod.nn.encoders import ImageEncoder
+
+    class Spy(nn.Module):
+        """Mean colour per channel, counting the images it encodes."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.seen = 0
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            self.seen += len(x)
+            return x.mean(dim=(2, 3))
+
+    encoder = ImageEncoder(Spy(), "spy", pooled=True)
+    monkeypatch.setattr(mcod.nn.pretrained, "encoder_for", lambda spec: encoder)
+    monkeypatch.setattr(mcod.bench.pretrained_knn, "encoder_for", lambda spec: encoder)
+    monkeypatch.setenv("MCOD_FEATURE_CACHE", str(tmp_path))
+    labels = np.repeat(np.arange(10), 60)
+    images = np.random.default_rng(0).integers(0, 256, (len(labels), 8, 8, 3), dtype=np.uint8)
+    seen: set[int] = set()
+    for task in build_tasks("uod", "fake", labels, None, [0, 1], [0.1], [0]):
+        before, fitted = encoder.net.seen, set(task.fit_idx.tolist())
+        run_job({"detector": detector, "seed": 0, "quick": True, "y": task.y,
+                 "fit_images": images[task.fit_idx], "score_images": None})
+        assert encoder.net.seen - before == len(fitted - seen)
+        seen |= fitted
+    assert encoder.net.seen < 2 * len(task.fit_idx)  # the second task found some images

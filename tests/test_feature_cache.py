@@ -1,4 +1,5 @@
-"""The on-disk feature cache: hits skip the encoder, changes miss, bad entries are rebuilt."""
+"""The on-disk feature cache, per image: hits skip the encoder, a new or changed image alone
+is encoded, a duplicate once, bad shards are rebuilt, many shards merged."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import pytest
 import torch
 from torch import nn
 
-from mcod.nn.encoders import ImageEncoder
-from mcod.nn.feature_cache import FeatureCache, cached_features, default_cache_dir
+from mcod.nn.encoders import ImageEncoder, extract_features
+from mcod.nn.feature_cache import MAX_SHARDS, FeatureCache, cached_features, default_cache_dir
 
 
 class _Counting(nn.Module):
@@ -34,6 +35,15 @@ def _images(seed: int = 0, n: int = 6) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (n, 8, 8, 3), dtype=np.uint8)
 
 
+def _shards(folder: Path) -> list[Path]:
+    return sorted(folder.glob("*/shard-*.npz"))
+
+
+def _plain(images: np.ndarray) -> np.ndarray:
+    """The features without a cache: what every cached answer must equal, row for row."""
+    return extract_features(_encoder(), images, 8)
+
+
 def test_hit_skips_the_encoder_and_gives_the_same_features(tmp_path):
     cache, encoder, images = FeatureCache(tmp_path), _encoder(), _images()
     first = cached_features(encoder, images, 8, cache)
@@ -41,46 +51,104 @@ def test_hit_skips_the_encoder_and_gives_the_same_features(tmp_path):
     again = cached_features(encoder, images, 8, cache)
     assert encoder.net.seen == 6  # read from disk
     np.testing.assert_array_equal(first, again)
-    assert len(list(tmp_path.glob("*.npz"))) == 1
+    np.testing.assert_array_equal(again, _plain(images))
+    assert len(_shards(tmp_path)) == 1
 
 
-@pytest.mark.parametrize("change", ["pixels", "size", "weights"])
-def test_a_change_of_input_size_or_weights_misses(tmp_path, change):
+def test_a_partial_hit_encodes_only_the_new_images_in_input_order(tmp_path):
+    cache, encoder = FeatureCache(tmp_path), _encoder()
+    old, new = _images(0), _images(1, n=4)
+    cached_features(encoder, old, 8, cache)
+    mixed = np.concatenate([new[:2], old[4:], new[2:], old[:1]])  # old and new interleaved
+    features = cached_features(encoder, mixed, 8, cache)
+    assert encoder.net.seen == 6 + 4
+    np.testing.assert_array_equal(features, _plain(mixed))
+    assert len(_shards(tmp_path)) == 2  # the new rows in a shard of their own
+
+
+def test_changed_pixels_reencode_only_that_image(tmp_path):
+    cache, encoder, images = FeatureCache(tmp_path), _encoder(), _images()
+    cached_features(encoder, images, 8, cache)
+    images = images.copy()
+    images[3, 0, 0, 0] ^= 1
+    features = cached_features(encoder, images, 8, cache)
+    assert encoder.net.seen == 6 + 1
+    np.testing.assert_array_equal(features, _plain(images))
+
+
+@pytest.mark.parametrize("change", ["size", "weights", "dtype"])
+def test_another_input_size_weights_or_dtype_misses_every_image(tmp_path, change):
     cache, images = FeatureCache(tmp_path), _images()
     cached_features(_encoder(), images, 8, cache)
     encoder = _encoder(2.0 if change == "weights" else 1.0)
-    if change == "pixels":
-        images = images.copy()
-        images[3, 0, 0, 0] ^= 1
+    if change == "dtype":  # the same picture as floats: another key (its rounding may differ)
+        images = images.astype(np.float32) / 255
     cached_features(encoder, images, 16 if change == "size" else 8, cache)
     assert encoder.net.seen == 6
-    assert len(list(tmp_path.glob("*.npz"))) == 2
 
 
-def _only_entry(folder: Path) -> Path:
-    (entry,) = folder.glob("*.npz")
-    return entry
+def test_duplicates_in_one_input_are_encoded_once(tmp_path):
+    cache, encoder, images = FeatureCache(tmp_path), _encoder(), _images(n=3)
+    repeated = images[[0, 1, 0, 2, 2, 0]]
+    features = cached_features(encoder, repeated, 8, cache)
+    assert encoder.net.seen == 3
+    np.testing.assert_array_equal(features, _plain(repeated))
+    with np.load(_shards(tmp_path)[0]) as shard:
+        assert len(shard["digests"]) == 3
 
 
-@pytest.mark.parametrize("damage", ["truncated", "garbage", "other_values"])
-def test_a_corrupt_entry_is_rebuilt_with_a_warning(tmp_path, damage):
-    cache, images = FeatureCache(tmp_path), _images()
-    good = cached_features(_encoder(), images, 8, cache)
-    entry = _only_entry(tmp_path)
+def _damage(shard: Path, damage: str) -> None:
     if damage == "truncated":
-        entry.write_bytes(entry.read_bytes()[:100])
+        shard.write_bytes(shard.read_bytes()[:-100])
     elif damage == "garbage":
-        entry.write_bytes(b"\x00" * 64)
-    else:  # valid file, features changed without their checksum
-        with np.load(entry) as old:
-            np.savez(entry, features=old["features"] + 1, key=old["key"],
-                     checksum=old["checksum"])
+        shard.write_bytes(b"\x00" * 64)
+    elif damage == "other_values":  # a valid file, features changed without their checks
+        with np.load(shard) as old:
+            arrays = dict(old)
+        arrays["features"] = arrays["features"] + 1
+        np.savez(shard, **arrays)
+    else:  # one bit of one feature flipped in place: only its row check can tell
+        data = bytearray(shard.read_bytes())
+        offset = bytes(data).index(b"features.npy")
+        data[offset + 200] ^= 1  # past the member's npy header, inside the features
+        shard.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "other_values", "flipped_bit"])
+def test_a_corrupt_shard_is_removed_with_a_warning_and_its_rows_rebuilt(tmp_path, damage):
+    cache, images = FeatureCache(tmp_path), _images(n=40)
+    good = cached_features(_encoder(), images, 8, cache)
+    (shard,) = _shards(tmp_path)
+    _damage(shard, damage)
     encoder = _encoder()
-    with pytest.warns(UserWarning, match="rebuilding"):
+    with pytest.warns(UserWarning, match="encoded again"):
         rebuilt = cached_features(encoder, images, 8, cache)
-    assert encoder.net.seen == 6
+    assert encoder.net.seen == 40
     np.testing.assert_array_equal(rebuilt, good)
-    assert cached_features(encoder, images, 8, cache) is not None and encoder.net.seen == 6
+    cached_features(encoder, images, 8, cache)  # the rebuilt shard serves, silently
+    assert encoder.net.seen == 40 and len(_shards(tmp_path)) == 1
+
+
+def test_shards_past_the_limit_are_merged_into_one(tmp_path):
+    cache, encoder = FeatureCache(tmp_path), _encoder()
+    parts = [_images(seed, n=2) for seed in range(MAX_SHARDS + 1)]
+    for part in parts[:-1]:
+        cached_features(encoder, part, 8, cache)
+    assert len(_shards(tmp_path)) == MAX_SHARDS
+    cached_features(encoder, parts[-1], 8, cache)
+    assert len(_shards(tmp_path)) == 1  # written merged, the old ones gone
+    every = np.concatenate(parts)
+    features = cached_features(encoder, every, 8, cache)
+    assert encoder.net.seen == len(every)  # each image encoded once, all found after merging
+    np.testing.assert_array_equal(features, _plain(every))
+
+
+def test_stores_of_other_encoders_stay_apart(tmp_path):
+    cache, images = FeatureCache(tmp_path), _images()
+    cached_features(_encoder(), images, 8, cache)
+    cached_features(_encoder(2.0), images, 8, cache)
+    cached_features(_encoder(), images, 16, cache)
+    assert len({path.parent for path in _shards(tmp_path)}) == 3
 
 
 def test_no_cache_writes_nothing(tmp_path, monkeypatch):
@@ -116,7 +184,7 @@ class _Files:
             yield self.images[start:start + batch_size]
 
 
-def test_folders_are_keyed_by_their_files_bytes(tmp_path):
+def test_folders_are_keyed_by_each_files_bytes_and_read_mode(tmp_path):
     folder = tmp_path / "images"
     folder.mkdir()
     files = [folder / f"{i}.png" for i in range(6)]
@@ -128,6 +196,14 @@ def test_folders_are_keyed_by_their_files_bytes(tmp_path):
     cached_features(encoder, _Files(files, images), 8, cache)
     assert encoder.net.seen == 6
     files[2].write_bytes(b"edited")
-    cached_features(encoder, _Files(files, images), 8, cache)
+    changed = images.copy()
+    changed[2] = 0  # what the edited file now decodes to
+    features = cached_features(encoder, _Files(files, changed), 8, cache, batch_size=4)
+    assert encoder.net.seen == 7  # the edited file alone
+    np.testing.assert_array_equal(features, _plain(changed))
     cached_features(encoder, _Files(files, images), 8, cache, policy="pad")
-    assert encoder.net.seen == 18  # a changed file, then another resize policy
+    assert encoder.net.seen == 13  # another resize policy: another store
+    grey = _Files(files, images)
+    grey.grey = True
+    cached_features(encoder, grey, 8, cache)
+    assert encoder.net.seen == 19  # read grey: other features

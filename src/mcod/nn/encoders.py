@@ -54,6 +54,7 @@ class ImageFilesLike(Protocol):
     """What :func:`extract_features` needs of an image folder (`mcod.data.folders.ImageFiles`)."""
 
     files: Any  # the image paths, in order; their bytes key the feature cache
+    grey: bool  # read as grey (else RGB): a colour file read grey gives other features
 
     def __len__(self) -> int: ...
 
