@@ -85,8 +85,9 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         "--config",
         choices=sorted(CONFIGS),
         default="default",
-        help="'default' (mcod's settings; tables use 'tabular') or 'release' "
-        "(the authors' settings) (default: default)",
+        help="'default' (mcod's settings; tables use 'tabular'), 'release' (the authors' "
+        "settings) or 'pretrained' (images through a frozen ImageNet encoder) "
+        "(default: default)",
     )
     parser.add_argument(
         "--epochs",
