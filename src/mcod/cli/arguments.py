@@ -42,6 +42,16 @@ def _seed(text: str) -> int:
     return _integer(text, 0, MAX_SEED)
 
 
+def add_command(subparsers: argparse._SubParsersAction, name: str, summary: str,
+                description: str, epilog: str) -> argparse.ArgumentParser:
+    """A subcommand's parser: ``summary`` in ``mcod --help``, ``description`` and the
+    ``epilog`` (examples, laid out as written) in its own ``--help``."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        name, help=summary, description=description, epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    return parser
+
+
 def add_input_arguments(parser: argparse.ArgumentParser, demo: bool) -> None:
     """INPUT (image folder or .npy file), --npy, and for `demo` commands --demo-class."""
     parser.add_argument(

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from mcod.cli.arguments import add_input_arguments, add_model_arguments, say
+from mcod.cli.arguments import add_command, add_input_arguments, add_model_arguments, say
 from mcod.cli.detect import make_detector, note_if_too_few, train_on
 from mcod.cli.reading import input_files, read_input
 from mcod.data.folders import FolderScan
@@ -47,14 +47,10 @@ examples:
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add ``clean`` to the main parser's subcommands."""
-    parser = subparsers.add_parser(
-        "clean",
-        help="train MCOD and write a copy of the data without its outliers",
-        description="Train MCOD on unlabeled data and write the inliers (and a list of the "
-        "removed outliers) to a new folder. The input is never modified.",
-        epilog=CLEAN_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = add_command(
+        subparsers, "clean", "train MCOD and write a copy of the data without its outliers",
+        "Train MCOD on unlabeled data and write the inliers (and a list of the removed "
+        "outliers) to a new folder. The input is never modified.", CLEAN_EPILOG)
     add_input_arguments(parser, demo=False)
     add_model_arguments(parser)
     parser.set_defaults(contamination=None)  # None: not given (checked against --threshold)

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from mcod.cli.arguments import (
+    add_command,
     add_input_arguments,
     add_model_arguments,
     add_output_arguments,
@@ -64,14 +65,10 @@ examples:
 """
 
 def _register_detect(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "detect",
-        help="train MCOD on unlabeled data and rank its outliers",
-        description="Train MCOD on unlabeled data (no labels needed) and rank the samples "
-        "from most to least outlying.",
-        epilog=DETECT_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = add_command(
+        subparsers, "detect", "train MCOD on unlabeled data and rank its outliers",
+        "Train MCOD on unlabeled data (no labels needed) and rank the samples from most to "
+        "least outlying.", DETECT_EPILOG)
     add_input_arguments(parser, demo=True)
     add_model_arguments(parser)
     add_output_arguments(parser)
@@ -83,13 +80,9 @@ def _register_detect(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _register_score(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "score",
-        help="score new data with a model saved by 'mcod detect --save-model'",
-        description="Score new data with a saved MCOD model.",
-        epilog=SCORE_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = add_command(
+        subparsers, "score", "score new data with a model saved by 'mcod detect --save-model'",
+        "Score new data with a saved MCOD model.", SCORE_EPILOG)
     parser.add_argument("model", metavar="MODEL", help="model file from 'mcod detect --save-model'")
     add_input_arguments(parser, demo=False)
     parser.add_argument(
