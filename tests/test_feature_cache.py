@@ -55,6 +55,15 @@ def test_hit_skips_the_encoder_and_gives_the_same_features(tmp_path):
     assert len(_shards(tmp_path)) == 1
 
 
+def test_grey_images_with_and_without_a_channel_axis_share_their_entries(tmp_path):
+    cache, encoder = FeatureCache(tmp_path), _encoder()
+    grey = _images()[..., 0]  # (N, H, W), as a benchmark holds them
+    first = cached_features(encoder, grey[..., None], 8, cache)  # (N, H, W, 1), as MCOD does
+    again = cached_features(encoder, grey, 8, cache)
+    assert encoder.net.seen == 6
+    np.testing.assert_array_equal(first, again)
+
+
 def test_a_partial_hit_encodes_only_the_new_images_in_input_order(tmp_path):
     cache, encoder = FeatureCache(tmp_path), _encoder()
     old, new = _images(0), _images(1, n=4)

@@ -63,7 +63,10 @@ def image_digests(images: np.ndarray | ImageFilesLike) -> np.ndarray:
     bytes, or of a file's bytes and its grey flag (a colour file read grey encodes apart)."""
     out = np.empty(len(images), dtype=f"S{_DIGEST}")
     if isinstance(images, np.ndarray):
-        prefix = f"array:{images.shape[1:]}:{images.dtype.str}:".encode()
+        shape = images.shape[1:]
+        if len(shape) == 3 and shape[-1] == 1:  # (H, W, 1) is the grey (H, W) image it holds
+            shape = shape[:-1]
+        prefix = f"array:{shape}:{images.dtype.str}:".encode()
         for i in range(len(images)):
             digest = hashlib.sha256(prefix)
             digest.update(np.ascontiguousarray(images[i]).data.cast("B"))
