@@ -359,7 +359,8 @@ class MCOD(BaseDetector):
         if not config.encoder:
             return images, self._image_tensor
         if fitting:  # the head's scaling is fitted on the encoded rows of all the images
-            return self._check_table(self._encoded(images), True, config), self._table_tensor
+            rows, self.encoder_digest_ = self._encoded(images)
+            return self._check_table(rows, True, config), self._table_tensor
         return images, self._encoded_tensor
 
     def _check_table(self, raw: np.ndarray, fitting: bool, config: MCODConfig) -> np.ndarray:
@@ -425,18 +426,17 @@ class MCOD(BaseDetector):
                 chunk, size=(size, size), mode="bilinear", antialias=True)
         return images
 
-    def _encoded(self, arr: np.ndarray) -> np.ndarray:
+    def _encoded(self, arr: np.ndarray) -> tuple[np.ndarray, str]:
         """Images through the config's frozen encoder (`mcod.nn.pretrained`, with the feature
-        cache): L2-normalised float64 rows, which the head takes as a table's."""
+        cache): L2-normalised float64 rows, which the head takes as a table's, and the
+        encoder's weight digest (recorded at fit; scoring leaves the fitted state alone)."""
         from mcod.nn.pretrained import encoded_rows, feature_cache_for
 
-        rows, digest = encoded_rows(arr, self.pixel_range_, self.config_, self.device_,
-                                    feature_cache_for(self.feature_cache), self.verbose)
-        self.encoder_digest_ = digest
-        return rows
+        return encoded_rows(arr, self.pixel_range_, self.config_, self.device_,
+                            feature_cache_for(self.feature_cache), self.verbose)
 
     def _encoded_tensor(self, arr: np.ndarray) -> torch.Tensor:
-        return self._table_tensor(self._encoded(arr))
+        return self._table_tensor(self._encoded(arr)[0])
 
     def _resolve_config(self, kind: str) -> MCODConfig:
         config = get_config(self.config)

@@ -78,8 +78,9 @@ def _check_archive(path: Path) -> None:
         raise _unreadable(path)
     try:
         with zipfile.ZipFile(path) as zipped:
-            _check_entries(path, zipped.infolist(), size)
-            checksums = [i for i in zipped.infolist() if is_checksum(i.filename)]
+            entries = zipped.infolist()
+            _check_entries(path, entries, size)
+            checksums = [i for i in entries if is_checksum(i.filename)]
             stored = zipped.read(checksums[0]) if checksums else None
             try:
                 actual = digest(zipped).encode()
@@ -393,9 +394,9 @@ def _history(state: dict[str, Any], config: MCODConfig) -> list[dict[str, float]
     return history
 
 
-def _restore(detector: MCOD, state: dict[str, Any], device: torch.device) -> None:
+def _restore(detector: MCOD, state: dict[str, Any], config: MCODConfig,
+             device: torch.device) -> None:
     """Check every field of the saved state against the config, then set the fit."""
-    config = _config(state["config"])
     kind, shape = _input_shape(state, config)
     if kind == "table":
         _restore_table(detector, state, shape, config)
@@ -445,7 +446,7 @@ def load_with_table_options(
         check_encoder(config.encoder, state.get("encoder_digest"))
     target = _constructor_device(device, detector)  # a bad device is the caller's, not the file's
     with _blaming(source):
-        _restore(detector, state, target)
+        _restore(detector, state, config, target)
         options = state.get("table_options")  # absent in files before table options
         if options is not None:
             check_saved_options(options)

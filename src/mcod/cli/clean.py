@@ -19,7 +19,7 @@ import numpy as np
 from mcod.cli.arguments import add_command, add_input_arguments, add_model_arguments, say
 from mcod.cli.detect import make_detector, note_if_too_few, train_on
 from mcod.cli.reading import input_files, read_input
-from mcod.data.folders import FolderScan
+from mcod.data.folders import FolderScan, scan_folder
 from mcod.io.atomic import plain_mode
 from mcod.io.results import OUTLIERS_FILE, counted, write_outliers_csv
 
@@ -97,7 +97,6 @@ def _check_out(args: argparse.Namespace) -> tuple[Path, FolderScan | None]:
     which the input is then read from; refuse an output that holds or sits inside the input,
     or that is a link or not ours to replace (mcod.cli.outputs)."""
     from mcod.cli.outputs import check_outputs, folder_output
-    from mcod.data.folders import scan_folder
 
     output = folder_output("--out", args.out)
     source = _input_path(args)

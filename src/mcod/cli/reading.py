@@ -196,8 +196,6 @@ def input_files(args: argparse.Namespace, scan: FolderScan | None) -> list[Path]
 def scan_input(args: argparse.Namespace) -> FolderScan | None:
     """The INPUT folder's scan (None for other input): read once, for the output check
     and then the images."""
-    from mcod.data.folders import scan_folder
-
     other = args.npy or getattr(args, "table", None)  # both given: read_input refuses
     if args.input and not other and Path(args.input).expanduser().is_dir():
         return scan_folder(args.input)
