@@ -11,7 +11,7 @@ re-encoded. Three kinds of folder (`KINDS`):
 
 - ``mixed``: sizes from 640x480 to 1024x768, landscape and portrait: read at 32x32 by
   the default policy, crop;
-- ``same``: every photo 1024x768, read as it is (the network resizes it, as before
+- ``same``: every photo 1024x768 (larger than the network input, so shrunk as read, as before
   mixed sizes were read), and with ``--resize crop``;
 - ``phone``: 4032x3024 landscape and portrait, a phone camera's 12 MP.
 
