@@ -11,8 +11,8 @@ re-encoded. Three kinds of folder (`KINDS`):
 
 - ``mixed``: sizes from 640x480 to 1024x768, landscape and portrait: read at 32x32 by
   the default policy, crop;
-- ``same``: every photo 1024x768 (larger than the network input, so shrunk as read, as before
-  mixed sizes were read), and with ``--resize crop``;
+- ``same``: every photo 1024x768, larger than the network's input and so shrunk as it is
+  read; and with ``--resize crop``;
 - ``phone``: 4032x3024 landscape and portrait, a phone camera's 12 MP.
 
 Each `mcod detect FOLDER --epochs 1 --quiet --device cpu` runs as its own process with
