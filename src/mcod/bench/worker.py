@@ -25,6 +25,7 @@ import numpy as np
 
 from mcod.bench import detectors
 from mcod.bench.metrics import all_metrics
+from mcod.nn.allocator import keep_freed_memory
 
 SCORE_TIMING_N = 1000  # uod: images scored again through decision_function, for throughput
 
@@ -69,6 +70,7 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     score_images (None: score the fitted set), y, isolated, threads."""
     threads = job.get("threads")
     isolated = bool(job.get("isolated"))
+    keep_freed_memory()
     spec = detectors.get(job["detector"], job.get("ablations"))
     est = spec.build(int(job["seed"]), bool(job["quick"]))
     if threads and "torch" in sys.modules:

@@ -28,6 +28,7 @@ from mcod.cli import clean, detect
 from mcod.data.datasets import DatasetMissingError
 from mcod.data.inputs import DataWarning, InputError
 from mcod.io.signals import handlers_set
+from mcod.nn.allocator import keep_freed_memory
 
 # What adds each subcommand to the main parser, in --help's order.
 SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], object], ...] = (
@@ -142,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.func is None:
         parser.print_help()
         return EXIT_USAGE
+    keep_freed_memory()
     try:
         # catch_warnings: restores the warnings' display afterwards
         with handlers_set(TERMINATING, _raise_terminated), warnings.catch_warnings():

@@ -36,6 +36,7 @@ __all__ = [
     "EncoderUnavailableError",
     "ImageEncoder",
     "ImageFilesLike",
+    "default_batch_size",
     "encode_batches",
     "extract_features",
     "load_encoder",
@@ -289,11 +290,18 @@ def _array_batches(images: np.ndarray, batch_size: int) -> Iterator[np.ndarray]:
         yield np.ascontiguousarray(chunk.transpose(0, 3, 1, 2))
 
 
+def default_batch_size(device: str | torch.device) -> int:
+    """Images per encoder batch: 16 on CPU, where a batch of 64 at 128 px makes activations
+    past glibc's 32 MB mmap ceiling, so every layer maps and faults in fresh pages (2.3x
+    slower, benchmarks/encoding_speed.py); larger batches on an accelerator."""
+    return 16 if torch.device(device).type == "cpu" else 128
+
+
 def extract_features(
     encoder: ImageEncoder,
     images: np.ndarray | ImageFilesLike,
     size: int,
-    batch_size: int = 64,
+    batch_size: int | None = None,
     device: str | torch.device = "cpu",
     progress: bool = False,
     policy: str = "crop",
@@ -303,7 +311,9 @@ def extract_features(
 
     ``images``: an array (N, H, W) or (N, H, W, C) of uint8 or floats in [0, 1], or an
     image folder (`mcod.data.folders.ImageFiles`), read at ``size`` by its ``policy``.
+    ``batch_size`` None: `default_batch_size` for ``device``.
     """
+    batch_size = batch_size or default_batch_size(device)
     if isinstance(images, np.ndarray):
         batches: Iterable[np.ndarray] = _array_batches(images, batch_size)
     else:

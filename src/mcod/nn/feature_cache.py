@@ -315,7 +315,7 @@ def cached_features(
     images: np.ndarray | ImageFilesLike,
     size: int,
     cache: FeatureCache | None,
-    batch_size: int = 64,
+    batch_size: int | None = None,
     device: str | torch.device = "cpu",
     progress: bool = False,
     policy: str = "crop",
