@@ -475,21 +475,18 @@ def test_bad_run_lists_name_the_option(capsys):
         assert message in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("detector", ["knn-pretrained", "mcod-pretrained"])
-def test_pretrained_tasks_encode_only_images_no_earlier_task_did(tmp_path, monkeypatch, detector):
-    """One extraction per dataset: the feature cache keys each image, so a task of another
-    class (the same images, drawn otherwise) runs the encoder on its unseen images alone."""
+@pytest.fixture()
+def spy_encoder(tmp_path, monkeypatch):
+    """A stand-in image encoder (mean colour per channel) that counts the images it
+    encodes, used wherever the bench would load the pretrained one; a fresh feature cache."""
     import torch
     from torch import nn
 
-    import mcod.bench.pretrained_knn
+    import mcod.bench.on_features
     import mcod.nn.pretrained
-    from mcod.bench.worker import run_job
     from mcod.nn.encoders import ImageEncoder
 
     class Spy(nn.Module):
-        """Mean colour per channel, counting the images it encodes."""
-
         def __init__(self) -> None:
             super().__init__()
             self.seen = 0
@@ -500,15 +497,42 @@ def test_pretrained_tasks_encode_only_images_no_earlier_task_did(tmp_path, monke
 
     encoder = ImageEncoder(Spy(), "spy", pooled=True)
     monkeypatch.setattr(mcod.nn.pretrained, "encoder_for", lambda spec: encoder)
-    monkeypatch.setattr(mcod.bench.pretrained_knn, "encoder_for", lambda spec: encoder)
-    monkeypatch.setenv("MCOD_FEATURE_CACHE", str(tmp_path))
+    monkeypatch.setattr(mcod.bench.on_features, "encoder_for", lambda spec: encoder)
+    monkeypatch.setenv("MCOD_FEATURE_CACHE", str(tmp_path / "features"))
+    return encoder
+
+
+@pytest.mark.parametrize("detector", ["knn-pretrained", "mcod-pretrained"])
+def test_pretrained_tasks_encode_only_images_no_earlier_task_did(spy_encoder, detector):
+    """The feature cache keys each image, so a task of another class (the same images,
+    drawn otherwise) runs the encoder on its unseen images alone."""
+    from mcod.bench.worker import run_job
+
     labels = np.repeat(np.arange(10), 60)
     images = np.random.default_rng(0).integers(0, 256, (len(labels), 8, 8, 3), dtype=np.uint8)
     seen: set[int] = set()
     for task in build_tasks("uod", "fake", labels, None, [0, 1], [0.1], [0]):
-        before, fitted = encoder.net.seen, set(task.fit_idx.tolist())
+        before, fitted = spy_encoder.net.seen, set(task.fit_idx.tolist())
         run_job({"detector": detector, "seed": 0, "quick": True, "y": task.y,
                  "fit_images": images[task.fit_idx], "score_images": None})
-        assert encoder.net.seen - before == len(fitted - seen)
+        assert spy_encoder.net.seen - before == len(fitted - seen)
         seen |= fitted
-    assert encoder.net.seen < 2 * len(task.fit_idx)  # the second task found some images
+    assert spy_encoder.net.seen < 2 * len(task.fit_idx)  # the second task found some images
+
+
+def test_bench_encodes_a_dataset_once_before_its_pretrained_runs(spy_encoder, tmp_path):
+    """One extraction per dataset: every image a pending run reads is encoded up front,
+    each once, and the runs themselves then encode nothing."""
+    from mcod.bench.runner import run_bench
+
+    messages: list[str] = []
+    summary = run_bench(datasets=["digits"], protocol="uod", rhos=[0.1], classes=[0, 1],
+                        seeds=[0], detectors=["knn-pretrained", "iforest-pretrained"],
+                        results=tmp_path / "r.jsonl", quick=True, isolate=False,
+                        log=messages.append)
+    assert summary.done == 4 and not summary.failed
+    encoded = [m for m in messages if m.startswith("bench: encoded")]
+    runs = [m for m in messages if m.startswith("[")]
+    assert encoded and messages.index(encoded[-1]) < messages.index(runs[0])
+    total = int(encoded[-1].split(" of ")[1].split()[0].replace(",", ""))
+    assert spy_encoder.net.seen == total  # no image twice, none during the runs

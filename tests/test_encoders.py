@@ -198,16 +198,54 @@ def test_a_model_saved_before_encoders_loads_without_them(tmp_path):
 
 def test_knn_on_pretrained_features_is_a_registered_baseline(tmp_path):
     from mcod.bench.detectors import get, resolve
-    from mcod.bench.pretrained_knn import PretrainedKNN
+    from mcod.bench.on_features import PretrainedKNN
     from mcod.nn.feature_cache import FeatureCache
 
-    assert resolve(["pretrained"]) == ["mcod-pretrained", "knn-pretrained"]
+    assert resolve(["pretrained"]) == ["mcod-pretrained", "knn-pretrained", "lof-pretrained",
+                                     "iforest-pretrained", "ocsvm-pretrained"]
     assert isinstance(get("knn-pretrained").build(0, False), PretrainedKNN)
     images, y = _digits_task()
     knn = PretrainedKNN(k=10, size=SIZE, cache=FeatureCache(tmp_path)).fit(images)
     assert roc_auc_score(y, knn.decision_scores_) > 0.9
     # a fitted image is its own nearest neighbour when scored anew: lower than at fit
     assert (knn.decision_function(images[:5]) < knn.decision_scores_[:5]).all()
+
+
+@pytest.mark.parametrize("base, kind", [("lof", "LOF"), ("iforest", "IForest"),
+                                        ("ocsvm", "OCSVM")])
+def test_classic_baselines_on_pretrained_features_see_unit_rows(tmp_path, base, kind):
+    """LOF, IsolationForest and OCSVM run as their raw-pixel selves, on L2-normalised
+    features of the same encoder."""
+    from mcod.bench.detectors import get
+    from mcod.bench.on_features import OnPretrainedFeatures
+    from mcod.nn.feature_cache import FeatureCache
+
+    built = get(f"{base}-pretrained").build(0, False)
+    assert isinstance(built, OnPretrainedFeatures) and type(built.detector).__name__ == kind
+    seen: list[np.ndarray] = []
+
+    class Recorder:
+        def __init__(self, inner):
+            self.inner = inner
+
+        def fit(self, X):
+            seen.append(X)
+            self.inner.fit(X)
+            self.decision_scores_ = self.inner.decision_scores_
+
+        def decision_function(self, X):
+            seen.append(X)
+            return self.inner.decision_function(X)
+
+    images, y = _digits_task()
+    detector = OnPretrainedFeatures(Recorder(built.detector), size=SIZE,
+                                    cache=FeatureCache(tmp_path)).fit(images)
+    assert roc_auc_score(y, detector.decision_scores_) > 0.7
+    detector.decision_function(images[:5])
+    assert [len(x) for x in seen] == [len(images), 5]
+    for rows in seen:
+        np.testing.assert_allclose(np.linalg.norm(rows, axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_array_equal(seen[1], seen[0][:5])  # the same features at fit and score
 
 
 def test_pretrained_score_is_the_distance_to_the_memory_picked_reference(pretrained_fit):

@@ -15,7 +15,7 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from mcod import MCOD
-from mcod.bench.pretrained_knn import PretrainedKNN
+from mcod.bench.on_features import PretrainedKNN
 from mcod.data.datasets import load_dataset, uod_split
 from mcod.nn.feature_cache import FeatureCache
 

@@ -21,6 +21,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from mcod.bench import detectors as det
 from mcod.bench.protocols import ODDS_MAX_N, Task, build_odds_tasks, build_tasks
 from mcod.bench.results import append_result, completed_keys, run_key
@@ -151,16 +153,22 @@ def run_bench(
     start = time.perf_counter()
 
     plan: list[tuple[Any, Task, str]] = []
+    to_encode: list[tuple[Any, list[np.ndarray]]] = []  # (images, indices some run encodes)
     for ds_name in datasets:
         ds, tasks = _load_tasks(ds_name, protocol, rhos, classes, seeds, max_n, data_dir)
+        needed: list[np.ndarray] = []
         for name in names:
             for task in tasks:
                 summary.planned += 1
                 key = run_key({**task.key_fields(), "detector": name, "tag": tag, "quick": quick})
                 if key in done_keys:
                     summary.skipped += 1
-                else:
-                    plan.append((ds, task, name))
+                    continue
+                plan.append((ds, task, name))
+                if specs[name].features:
+                    needed += [i for i in (task.fit_idx, task.score_idx) if i is not None]
+        if needed:
+            to_encode.append((ds, needed))
 
     def _say(msg: str) -> None:
         tqdm.write(msg, file=sys.stdout)
@@ -176,6 +184,11 @@ def run_bench(
             say(f"  would run {task.label} {name}")
         return summary
 
+    if to_encode:  # one extraction per dataset serves all its runs
+        from mcod.bench.on_features import encode_dataset
+
+        for images, needed in to_encode:
+            encode_dataset(images, needed, say)
     bar = tqdm(plan, desc="bench", unit="run", disable=None, file=sys.stderr)
     for i, (ds, task, name) in enumerate(bar, 1):
         label = f"{task.label} {name}"

@@ -21,7 +21,7 @@ from mcod.data.inputs import scale_01
 from mcod.nn.encoders import EncoderUnavailableError, ImageEncoder, load_encoder
 from mcod.nn.feature_cache import FeatureCache, cached_features
 
-__all__ = ["check_encoder", "encoded_rows", "encoder_for", "feature_cache_for"]
+__all__ = ["check_encoder", "encoded_rows", "encoder_for", "feature_cache_for", "unit_rows"]
 
 
 @functools.lru_cache(maxsize=2)
@@ -70,6 +70,11 @@ def encoded_rows(
     encoder = encoder_for(config.encoder)
     images = _channels_last(arr, pixel_range)
     features = cached_features(encoder, images, config.encoder_size, cache, device=device,
-                               progress=progress).astype(np.float64)
+                               progress=progress)
+    return unit_rows(features.astype(np.float64)), encoder.digest
+
+
+def unit_rows(features: np.ndarray) -> np.ndarray:
+    """Rows scaled to length 1 (cosine geometry); an all-zero row stays zero."""
     norms = np.linalg.norm(features, axis=1, keepdims=True)
-    return features / np.maximum(norms, 1e-12), encoder.digest
+    return features / np.maximum(norms, 1e-12)
