@@ -404,9 +404,9 @@ def test_a_refit_on_the_other_kind_of_data_keeps_nothing_of_the_first_fit():
     detector = MCOD(**{**PARAMS, "config": "default"})
     detector.fit(np.random.default_rng(0).normal(size=(30, 4)))  # 'default' means tabular here
     assert detector.n_features_in_ == 4
-    detector.fit(X)  # images
+    detector.set_params(config=TINY).fit(X)  # images, learnt from the pixels
     assert not hasattr(detector, "n_features_in_") and not hasattr(detector, "scale_mean_")
-    detector.fit(np.random.default_rng(1).normal(size=(30, 3)))
+    detector.set_params(config="default").fit(np.random.default_rng(1).normal(size=(30, 3)))
     assert not hasattr(detector, "pixel_range_") and not hasattr(detector, "image_size_in_")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import kornia.augmentation as K
 import torch
 
-from mcod.config import DEFAULT, RELEASE, TABULAR
+from mcod.config import RELEASE, SCRATCH, TABULAR
 from mcod.nn.augment import TabularView, make_views
 
 
@@ -16,7 +16,7 @@ def has_jitter(view: torch.nn.Module) -> bool:
 def test_symmetric_views_keep_shape_and_change_the_images():
     torch.manual_seed(0)
     x = torch.rand(8, 1, 32, 32)
-    query_view, key_view = make_views(DEFAULT)
+    query_view, key_view = make_views(SCRATCH)
     for view in (query_view, key_view):
         out = view(x)
         assert out.shape == x.shape
@@ -24,8 +24,8 @@ def test_symmetric_views_keep_shape_and_change_the_images():
 
 
 def test_color_jitter_is_off_at_zero_and_on_above():
-    assert not any(has_jitter(v) for v in make_views(DEFAULT.replace(color_jitter=0.0)))
-    assert all(has_jitter(v) for v in make_views(DEFAULT.replace(color_jitter=0.3)))
+    assert not any(has_jitter(v) for v in make_views(SCRATCH.replace(color_jitter=0.0)))
+    assert all(has_jitter(v) for v in make_views(SCRATCH.replace(color_jitter=0.3)))
 
 
 def test_release_query_view_is_the_image_itself():

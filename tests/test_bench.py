@@ -502,7 +502,7 @@ def spy_encoder(tmp_path, monkeypatch):
     return encoder
 
 
-@pytest.mark.parametrize("detector", ["knn-pretrained", "mcod-pretrained"])
+@pytest.mark.parametrize("detector", ["knn-pretrained", "mcod-default"])
 def test_pretrained_tasks_encode_only_images_no_earlier_task_did(spy_encoder, detector):
     """The feature cache keys each image, so a task of another class (the same images,
     drawn otherwise) runs the encoder on its unseen images alone."""
@@ -536,3 +536,21 @@ def test_bench_encodes_a_dataset_once_before_its_pretrained_runs(spy_encoder, tm
     assert encoded and messages.index(encoded[-1]) < messages.index(runs[0])
     total = int(encoded[-1].split(" of ")[1].split()[0].replace(",", ""))
     assert spy_encoder.net.seen == total  # no image twice, none during the runs
+
+
+def test_cold_feature_runs_each_encode_their_images_and_leave_the_cache_alone(spy_encoder):
+    """--cold-features (part 5's cost): a run encodes its images into an empty cache of its
+    own, every time, and the shared cache setting is as it was afterwards."""
+    import os
+
+    from mcod.bench.worker import run_job
+
+    images = np.random.default_rng(0).integers(0, 256, (40, 8, 8, 3), dtype=np.uint8)
+    job = {"detector": "knn-pretrained", "seed": 0, "quick": True, "score_images": None,
+           "y": np.r_[np.zeros(36), np.ones(4)], "fit_images": images, "cold_features": True}
+    shared = os.environ["MCOD_FEATURE_CACHE"]
+    for runs in (1, 2):
+        assert run_job(job)["cold_features"] is True
+        assert spy_encoder.net.seen >= runs * len(images)  # nothing found from the last run
+        assert os.environ["MCOD_FEATURE_CACHE"] == shared
+    assert not os.path.exists(shared)  # the shared cache was never written

@@ -148,7 +148,7 @@ def _digits_task() -> tuple[np.ndarray, np.ndarray]:
 @pytest.fixture(scope="module")
 def pretrained_fit(tmp_path_factory):
     images, y = _digits_task()
-    config = mcod.get_config("pretrained").replace(encoder_size=SIZE, members=1)
+    config = mcod.get_config("default").replace(encoder_size=SIZE, members=1)
     cache = tmp_path_factory.mktemp("features")
     detector = MCOD(config=config, device="cpu", random_state=0, feature_cache=str(cache))
     return detector.fit(images), images, y
@@ -183,17 +183,18 @@ def test_loading_refuses_a_model_whose_encoder_is_missing(pretrained_fit, tmp_pa
         mcod.load(path)
 
 
-def test_pretrained_config_refuses_tables():
-    with pytest.raises(mcod.data.inputs.InputError, match="encodes images"):
-        MCOD(config="pretrained").fit(np.random.default_rng(0).normal(size=(20, 3)))
+def test_a_config_with_an_encoder_refuses_tables():
+    mine = mcod.get_config("default").replace(name="mine")
+    with pytest.raises(mcod.data.inputs.InputError, match="config 'mine' is for images"):
+        MCOD(config=mine, epochs=1).fit(np.random.default_rng(0).normal(size=(20, 3)))
 
 
 def test_a_model_saved_before_encoders_loads_without_them(tmp_path):
     """Config fields added with a default (encoder, encoder_size) may be absent in old files."""
-    values = mcod.get_config("default").to_dict()
+    values = mcod.get_config("scratch").to_dict()
     for name in ("encoder", "encoder_size", "reference_trim", "reference_shrink"):
         values.pop(name)
-    assert mcod.MCODConfig.from_dict(values) == mcod.get_config("default")
+    assert mcod.MCODConfig.from_dict(values) == mcod.get_config("scratch")
 
 
 def test_knn_on_pretrained_features_is_a_registered_baseline(tmp_path):
@@ -201,7 +202,7 @@ def test_knn_on_pretrained_features_is_a_registered_baseline(tmp_path):
     from mcod.bench.on_features import PretrainedKNN
     from mcod.nn.feature_cache import FeatureCache
 
-    assert resolve(["pretrained"]) == ["mcod-pretrained", "knn-pretrained", "lof-pretrained",
+    assert resolve(["pretrained"]) == ["mcod-default", "knn-pretrained", "lof-pretrained",
                                      "iforest-pretrained", "ocsvm-pretrained"]
     assert isinstance(get("knn-pretrained").build(0, False), PretrainedKNN)
     images, y = _digits_task()
@@ -284,4 +285,4 @@ def test_whitened_reference_finds_a_departure_along_a_quiet_direction_far():
 ])
 def test_bad_reference_settings_are_refused(changes, message):
     with pytest.raises(ValueError, match=message):
-        mcod.get_config("pretrained").replace(**changes)
+        mcod.get_config("default").replace(**changes)

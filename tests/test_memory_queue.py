@@ -132,7 +132,7 @@ def test_bad_consolidation_trim_is_refused():
 
 def test_bad_score_is_refused_before_any_training():
     with pytest.raises(ValueError, match="score must be"):
-        get_config("default").replace(score="knn")
+        get_config("scratch").replace(score="knn")
 
 
 def test_queue_fills_then_wraps_fifo():

@@ -58,6 +58,22 @@ def test_image_round_trip_gives_identical_scores(image_model, tmp_path):
     np.testing.assert_array_equal(loaded.memory_items_, memory_before)
 
 
+def test_a_model_saved_by_0_1_keeps_the_config_its_name_meant(tmp_path, monkeypatch):
+    """Before 0.2 "default" named the from-scratch image config (now "scratch") and
+    "pretrained" the encoder one (now "default"): an old file refits as it did."""
+    model = MCOD(config="scratch", epochs=1, batch_size=16, device="cpu", random_state=0)
+    model.fit(_images(40, 0).repeat(4, axis=1).repeat(4, axis=2))
+    monkeypatch.setattr(mcod, "__version__", "0.1.0")
+    for old, new in (("default", "scratch"), ("pretrained", "default")):
+        model.set_params(config=old)  # as 0.1 wrote it; the fitted state is unchanged
+        loaded = load(save_detector(model, tmp_path / f"{old}.pt"))
+        assert loaded.get_params()["config"] == new
+        np.testing.assert_array_equal(loaded.decision_scores_, model.decision_scores_)
+    monkeypatch.setattr(mcod, "__version__", "0.2.0")
+    model.set_params(config="default")
+    assert load(save_detector(model, tmp_path / "new.pt")).get_params()["config"] == "default"
+
+
 def test_table_round_trip_gives_identical_scores(table_model, tmp_path):
     path = save_detector(table_model, tmp_path / "table.pt")
     loaded = load(path)

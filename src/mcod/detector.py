@@ -137,16 +137,16 @@ class MCOD(BaseDetector):
     Parameters
     ----------
     contamination : share of outliers expected, in (0, 0.5]; sets `threshold_`.
-    config : "default" (mcod's own settings), "release" (faithful to the authors'
-        release), "tabular", or an `MCODConfig`. Tables (2-D input) with "default"
-        train the "tabular" configuration.
+    config : "default" (images through a frozen ImageNet encoder into MCOD's head;
+        tables train "tabular"), "scratch" (image features learnt from the pixels),
+        "release" (faithful to the authors' release), "tabular", or an `MCODConfig`.
     epochs : training epochs; None takes the config's. The read-loss warm-up is
         scaled to keep its share of training.
     batch_size : None takes the config's.
     device : "auto" (CUDA if present), "cpu", "cuda", ...
     random_state : seed for reproducible training (on CPU).
     verbose : show a progress bar with the loss terms.
-    feature_cache : configs with a pretrained encoder ("pretrained"): where encoded
+    feature_cache : configs with a pretrained encoder ("default"): where encoded
         features are cached, "auto" (see `mcod.nn.feature_cache.default_cache_dir`), a
         folder, or None for no cache.
 
@@ -440,21 +440,17 @@ class MCOD(BaseDetector):
 
     def _resolve_config(self, kind: str) -> MCODConfig:
         config = get_config(self.config)
-        if kind == "table" and config.backbone != "mlp":
-            if config.name == "default" and config != get_config("default"):
+        if kind == "table" and config.name == "default":
+            if config != get_config("default"):
                 raise InputError("this customised 'default' config is for images; for tables "
                                  "customise get_config('tabular')")
-            if config.name != "default":
-                raise InputError(
-                    f"config {config.name!r} is for images; tables (2-D input) use 'default' "
-                    "or 'tabular'"
-                )
-            config = get_config("tabular")
-        if kind == "table" and config.encoder:
-            raise InputError(f"config {config.name!r} encodes images; tables (2-D input) use "
+            return get_config("tabular")
+        if kind == "table" and (config.encoder or config.backbone != "mlp"):
+            raise InputError(f"config {config.name!r} is for images; tables (2-D input) use "
                              "'default' or 'tabular'")
         if kind == "image" and config.backbone == "mlp" and not config.encoder:
-            raise InputError(f"config {config.name!r} is for tables; images need 'default'")
+            raise InputError(f"config {config.name!r} is for tables; images need 'default' "
+                             "or 'scratch'")
         return config
 
     def _score(self, batches: Iterable[torch.Tensor], memory: bool = False) -> np.ndarray:

@@ -200,6 +200,11 @@ def _check_keys(state: dict[str, Any]) -> None:
         raise ValueError(f"unknown field(s) {reprlib.repr(unknown)}")
 
 
+# Config names that changed meaning in 0.2: images through a pretrained encoder became
+# "default", and the from-scratch image config that was "default" became "scratch".
+RENAMED_IN_0_2 = {"default": "scratch", "pretrained": "default"}
+
+
 def _detector(state: dict[str, Any]) -> MCOD:
     """An unfitted MCOD with the saved constructor settings, each checked."""
     _check_keys(state)
@@ -210,6 +215,8 @@ def _detector(state: dict[str, Any]) -> MCOD:
     _need(not unknown, "params", "MCOD's settings", unknown)
     params = dict(params)
     config = params.get("config", "default")
+    if isinstance(config, str) and state["mcod_version"].startswith("0.1."):
+        config = params["config"] = RENAMED_IN_0_2.get(config, config)
     if isinstance(config, dict) and set(config) == {"mcod_config"}:
         params["config"] = _config(config["mcod_config"], "params.config")
     else:

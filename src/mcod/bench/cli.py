@@ -36,6 +36,7 @@ DEFAULTS: dict[str, Any] = {
     "tag": "",
     "isolate": None,  # None: fresh processes unless --quick
     "dry_run": False,
+    "cold_features": False,
 }
 
 
@@ -139,6 +140,7 @@ def resolve_run_options(args: argparse.Namespace) -> dict[str, Any]:
         "tag": str(opts["tag"] or ""),
         "isolate": bool(opts["isolate"]),
         "dry_run": bool(opts["dry_run"]),
+        "cold_features": bool(opts["cold_features"]),
         "ablations": file_opts.get("ablations"),
     }
 
@@ -206,6 +208,9 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
                      help="runs in this process (faster start; memory via VmHWM reset)")
     p.add_argument("--dry-run", dest="dry_run", action="store_true", default=None,
                    help="list pending runs, run nothing")
+    p.add_argument("--cold-features", dest="cold_features", action="store_true", default=None,
+                   help="each run encodes its images afresh into an empty feature cache "
+                   "(the cost of a first fit; part 5), not a dataset encoded once up front")
 
     r = sub.add_parser("report", help="render RESULTS.md and figures from results files",
                        description="Render the tables and figures of RESULTS.md from "

@@ -26,9 +26,16 @@ NN_EPOCHS = 20  # PyOD AutoEncoder / DeepSVDD epochs
 NN_QUICK_EPOCHS = 1
 CONTAMINATION = 0.1  # only sets PyOD thresholds; AUROC/AP use the raw scores
 
-# Ablations of mcod's "default" config: name -> MCODConfig field changes. A bench config
-# file may override or add to them ([ablations] table); an unknown field fails at once.
+# Ablations: name -> MCODConfig field changes, of the config named by "base" ("scratch"
+# where none is named). A bench config file may override or add to them ([ablations]
+# table); an unknown field fails at once.
 ABLATIONS: dict[str, dict[str, Any]] = {
+    # what the head adds to the frozen encoder's features (the default)
+    "memory-score": {"base": "default", "reference_trim": 0.0},  # no whitened reference
+    "no-shrink": {"base": "default", "reference_shrink": 0.0},
+    "one-member": {"base": "default", "members": 1},
+    "memory-10": {"base": "default", "n_memory": 10},
+    # what each part of the from-scratch training adds
     "no-read": {"read_weight": 0.0},
     "no-cluster": {"cluster_weight": 0.0},
     "no-instance": {"instance_weight": 0.0},
@@ -120,12 +127,19 @@ def _mcod_epochs(config: Any) -> Callable[[bool], int | None]:
     return epochs
 
 
-def ablation_config(name: str, changes: dict[str, Any]) -> Any:
+def ablation_base(changes: Mapping[str, Any]) -> str:
+    """The config an ablation changes."""
+    return str(changes.get("base", "scratch"))
+
+
+def ablation_config(name: str, changes: Mapping[str, Any]) -> Any:
     from mcod.config import get_config
 
+    fields = {k: v for k, v in changes.items() if k != "base"}
     try:
-        return get_config("default").replace(name=f"default-{name}", **changes)
-    except TypeError as error:  # a misspelt field in a config file's [ablations] table
+        base = ablation_base(changes)
+        return get_config(base).replace(name=f"{base}-{name}", **fields)
+    except (TypeError, ValueError) as error:  # a misspelt field or base in [ablations]
         raise ValueError(f"ablation {name!r}: {error}") from None
 
 
@@ -223,6 +237,9 @@ def _none(quick: bool) -> None:
     return None
 
 
+# mcod's named image configs, in the order the results show them.
+MCOD_DETECTORS: tuple[str, ...] = ("mcod-default", "mcod-scratch", "mcod-release")
+
 # Cheap first: the order runs are executed in when a group name is used.
 BASELINES: tuple[str, ...] = (
     "ecod", "pca", "iforest", "knn", "lof", "ocsvm", "autoencoder", "deepsvdd"
@@ -280,9 +297,9 @@ def registry(
     """All detectors by name. ``ablations`` overrides/extends ``ABLATIONS``."""
     specs: dict[str, DetectorSpec] = {
         "mcod-default": _mcod_spec("mcod-default", "default", "image"),
+        "mcod-scratch": _mcod_spec("mcod-scratch", "scratch", "image"),
         "mcod-release": _mcod_spec("mcod-release", "release", "image"),
         "mcod-tabular": _mcod_spec("mcod-tabular", "tabular", "table"),
-        "mcod-pretrained": _mcod_spec("mcod-pretrained", "pretrained", "image"),
     }
     merged = {**ABLATIONS, **(ablations or {})}
     for ab, changes in merged.items():
@@ -291,7 +308,9 @@ def registry(
         def build(seed: int, quick: bool, _ab: str = ab, _ch: Any = changes) -> Any:
             return _mcod(ablation_config(_ab, _ch))(seed, quick)
 
-        specs[name] = DetectorSpec(name, "ablation", "image", build, _mcod_epochs("default"))
+        base = ablation_base(changes)
+        specs[name] = DetectorSpec(name, "ablation", "image", build, _mcod_epochs(base),
+                                   features=base == "default")
     specs.update(_BASELINE_SPECS)
     for base in ON_FEATURES:
         specs[f"{base}-pretrained"] = DetectorSpec(f"{base}-pretrained", "baseline", "image",
@@ -302,14 +321,17 @@ def registry(
 def groups(ablations: Mapping[str, Any] | None = None) -> dict[str, list[str]]:
     """Group names usable in --detectors."""
     merged = {**ABLATIONS, **(ablations or {})}
+    by_base = {base: [f"mcod-{a}" for a, ch in merged.items() if ablation_base(ch) == base]
+               for base in ("default", "scratch")}
     return {
         "baselines": list(BASELINES),
-        "mcod": ["mcod-default", "mcod-release"],
-        "ablations": ["mcod-default"] + [f"mcod-{a}" for a in merged],
-        "all": ["mcod-default", "mcod-release", *BASELINES],
+        "mcod": ["mcod-default", "mcod-scratch", "mcod-release"],
+        "ablations": ["mcod-scratch", *by_base["scratch"]],
+        "head-ablations": ["mcod-default", *by_base["default"]],
+        "all": ["mcod-default", "mcod-scratch", "mcod-release", *BASELINES],
         "table-baselines": list(TABLE_BASELINES),
         "odds": ["mcod-tabular", *TABLE_BASELINES],
-        "pretrained": ["mcod-pretrained", *(f"{b}-pretrained" for b in ON_FEATURES)],
+        "pretrained": ["mcod-default", *(f"{b}-pretrained" for b in ON_FEATURES)],
     }
 
 

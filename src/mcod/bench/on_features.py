@@ -3,7 +3,7 @@ ImageNet features, and the one-off extraction that serves every task of a datase
 
 docs/method.md measured kNN by hand (CIFAR-10 UOD rho 0.1: 0.859 at 224 px, 0.844 at 128 px);
 registered here, kNN, LOF, IsolationForest and OCSVM run on the same tasks, splits and
-L2-normalised features as mcod-pretrained, with the settings their raw-pixel runs use.
+L2-normalised features as mcod-default, with the settings their raw-pixel runs use.
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ ENCODE_CHUNK = 5000  # images encoded (and cached) per step of `encode_dataset`
 
 
 class _OnFeatures:
-    """Images -> L2-normalised features of the ``pretrained`` config's encoder and size."""
+    """Images -> L2-normalised features of the ``default`` config's encoder and size."""
 
     def __init__(self, encoder: str | None, size: int | None, cache: FeatureCache | None) -> None:
-        config = get_config("pretrained")
+        config = get_config("default")
         self.encoder = encoder or config.encoder
         self.size = size or config.encoder_size
         self.cache = cache if cache is not None else FeatureCache()
@@ -87,7 +87,7 @@ def encode_dataset(images: np.ndarray, needed: Iterable[np.ndarray],
                    say: Callable[[str], None]) -> None:
     """Encode (into the per-user feature cache) every image some task reads, a chunk at a
     time (an interrupted pass keeps what it did), so each run then finds its features."""
-    config = get_config("pretrained")
+    config = get_config("default")
     index = np.unique(np.concatenate([np.asarray(i) for i in needed]))
     encoder, cache = encoder_for(config.encoder), FeatureCache()
     for start in range(0, len(index), ENCODE_CHUNK):

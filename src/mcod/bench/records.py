@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from mcod.bench.detectors import ABLATIONS, BASELINES
+from mcod.bench.detectors import ABLATIONS, BASELINES, MCOD_DETECTORS, ON_FEATURES
 
 DATASET_ORDER = ("mnist", "fashion-mnist", "cifar10", "digits")
 
@@ -27,8 +27,9 @@ def stats(values: Sequence[float | None]) -> tuple[float, float, int]:
 
 def order_detectors(names: Iterable[str]) -> list[str]:
     names = set(names)
-    first = ["mcod-default", "mcod-release"] + [f"mcod-{a}" for a in ABLATIONS]
-    ordered = [n for n in first if n in names] + [n for n in BASELINES if n in names]
+    first = [*MCOD_DETECTORS, *(f"mcod-{a}" for a in ABLATIONS)]
+    on_features = [f"{b}-pretrained" for b in ON_FEATURES]
+    ordered = [n for n in [*first, *on_features, *BASELINES] if n in names]
     return ordered + sorted(names - set(ordered))
 
 
@@ -64,13 +65,14 @@ def best_baselines(records: list[dict[str, Any]], k: int) -> list[str]:
 
 
 def sweep_detectors(records: list[dict[str, Any]]) -> list[str]:
-    """mcod-default and the three best baselines among those run at more than one rho.
+    """mcod-default, mcod-scratch and the three best baselines among those run at more
+    than one rho.
 
-    mcod-default is shown whenever it has runs, so that a sweep still to be rerun after
-    a change of the default shows as gaps rather than dropping mcod from the table.
+    mcod's configs are shown whenever they have runs, so that a sweep still to be rerun
+    after a change of the default shows as gaps rather than dropping mcod from the table.
     """
     by_detector = group(records, "detector")
     swept = [r for (_,), runs in by_detector.items()
              if len({f"{r['rho']:g}" for r in runs}) > 1 for r in runs]
-    mcod = [c for c in ("mcod-default",) if (c,) in by_detector]
+    mcod = [c for c in ("mcod-default", "mcod-scratch") if (c,) in by_detector]
     return mcod + best_baselines(swept, 3)

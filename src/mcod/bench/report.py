@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from mcod.bench.detectors import TABLE_BASELINES
+from mcod.bench.detectors import MCOD_DETECTORS, TABLE_BASELINES
 from mcod.bench.records import (
     best_baselines,
     group,
@@ -27,6 +27,7 @@ from mcod.bench.results import expand_paths, load_all
 from mcod.io.atomic import atomic_write
 
 NO_RUNS = "_no runs yet_"
+COST_PEERS = ("knn-pretrained", "autoencoder")  # part 5's time ratios are to these
 RELEASE_NOT_RUN = (
     "mcod-release has no one-class runs yet: its 200-epoch fits take hours per class on a "
     "CPU (part 5's throughput table), so they wait for a GPU: `mcod bench run --config "
@@ -134,8 +135,7 @@ def _part1(records: list[dict], figs: dict[str, str]) -> list[str]:
     out += ["### Per class (AUROC, mean ± sd over seeds): mcod vs the best baseline", ""]
     for d in datasets:
         ds_recs = [r for r in sel if r["dataset"] == d]
-        cols = [c for c in ("mcod-default", "mcod-release")
-                if any(r["detector"] == c for r in ds_recs)]
+        cols = [c for c in MCOD_DETECTORS if any(r["detector"] == c for r in ds_recs)]
         cols += best_baselines(ds_recs, 1)
         by = group(ds_recs, "detector", "class")
         names = _class_names(d)
@@ -146,7 +146,7 @@ def _part1(records: list[dict], figs: dict[str, str]) -> list[str]:
             rows.append([label] + [_fmt([r["auroc"] for r in by.get((det, c), [])])
                                    for det in cols])
         header = [f"{d}: class"] + [
-            f"{c} (best baseline)" if c not in ("mcod-default", "mcod-release") else c
+            f"{c} (best baseline)" if c not in MCOD_DETECTORS else c
             for c in cols
         ]
         out += _table(header, rows) + [""]
@@ -204,25 +204,40 @@ def _part3(records: list[dict]) -> list[str]:
     return out
 
 
+def _ablated(record: dict) -> str | None:
+    """The mcod detector an ablation's record changed (its config is named "base-X"), or
+    knn-pretrained's (the default's features without the head); None for others."""
+    if record["detector"] == "knn-pretrained":
+        return "mcod-default"
+    if record.get("family") != "ablation":
+        return None
+    base = str((record.get("config") or {}).get("name", "scratch-")).split("-")[0]
+    return f"mcod-{base}"
+
+
 def _part4(records: list[dict]) -> list[str]:
-    out = ["## 4. Ablations (UOD, ρ = 0.1; Δ = paired mean difference to mcod-default)", "",
-           _regen(4), ""]
-    sel = [r for r in select(records, "uod", 0.1)
-           if r.get("family") == "ablation" or r["detector"] == "mcod-default"]
-    if not any(r.get("family") == "ablation" for r in sel):
+    out = ["## 4. Ablations (UOD, ρ = 0.1; Δ = paired mean difference to the config "
+           "ablated: mcod-default's head, mcod-scratch's training)", "", _regen(4), ""]
+    uod = select(records, "uod", 0.1)
+    ablations = [r for r in uod if r.get("family") == "ablation"]
+    if not ablations:
         return out + [NO_RUNS, ""]
     rows = []
-    for d in order_datasets({r["dataset"] for r in sel if r.get("family") == "ablation"}):
-        recs = [r for r in sel if r["dataset"] == d]
-        default = {(r["class"], r["seed"]): r for r in recs if r["detector"] == "mcod-default"}
-        for det in order_detectors({r["detector"] for r in recs}):
-            rs = [r for r in recs if r["detector"] == det]
-            deltas = [r["auroc"] - default[(r["class"], r["seed"])]["auroc"]
-                      for r in rs if (r["class"], r["seed"]) in default]
-            delta = "–" if det == "mcod-default" or not deltas else (
-                f"{stats(deltas)[0]:+.3f} ({len(deltas)} pairs)")
-            rows.append([d, det, _fmt([r["auroc"] for r in rs]),
-                         _fmt([r["ap_out"] for r in rs], with_n=False), delta])
+    for d in order_datasets({r["dataset"] for r in ablations}):
+        recs = [r for r in uod if r["dataset"] == d]
+        for base in ("mcod-default", "mcod-scratch"):
+            changed = [r for r in recs if _ablated(r) == base]
+            if not any(r.get("family") == "ablation" for r in changed):
+                continue
+            ref = {(r["class"], r["seed"]): r for r in recs if r["detector"] == base}
+            for det in [base, *order_detectors({r["detector"] for r in changed})]:
+                rs = [r for r in recs if r["detector"] == det]
+                deltas = [r["auroc"] - ref[(r["class"], r["seed"])]["auroc"]
+                          for r in rs if (r["class"], r["seed"]) in ref]
+                delta = "–" if det == base or not deltas else (
+                    f"{stats(deltas)[0]:+.3f} ({len(deltas)} pairs)")
+                rows.append([d, det, _fmt([r["auroc"] for r in rs]),
+                             _fmt([r["ap_out"] for r in rs], with_n=False), delta])
     return out + _table(["dataset", "detector", "AUROC", "AP-out", "Δ AUROC"], rows) + [""]
 
 
@@ -246,12 +261,16 @@ def _cost_table(sel: list[dict], source: str) -> list[str]:
            f"{', '.join(cpus)}. Fit time per run (one inlier class); train images/s = "
            "n_fit × epochs / fit s (epoch-based models only); score images/s from "
            "`decision_function`; peak RSS = the run's own process (Δ = added by fit and "
-           "score).", ""]
+           "score); × kNN-pretrained, × AutoEncoder: mean fit time over theirs on the same "
+           "tasks in the same runs.", ""]
     rows = []
     by = group(sel, "dataset", "detector")
     for d in order_datasets({k[0] for k in by}):
+        peers = [stats([r["fit_s"] for r in by.get((d, p), [])])[0]
+                 for p in COST_PEERS]
         for det in order_detectors({k[1] for k in by if k[0] == d}):
             rs = by[(d, det)]
+            fit_s = stats([r["fit_s"] for r in rs])[0]
             peaks = [r["peak_rss_mb"] for r in rs if r.get("peak_rss_mb") is not None]
             deltas = [r["peak_rss_mb"] - r["base_rss_mb"] for r in rs
                       if r.get("peak_rss_mb") is not None and r.get("base_rss_mb") is not None]
@@ -259,14 +278,15 @@ def _cost_table(sel: list[dict], source: str) -> list[str]:
             rows.append([
                 d, det, str(len(rs)), _num(stats([r.get("n_fit") for r in rs])[0], 0),
                 ",".join(str(e) for e in epochs) or "–",
-                _num(stats([r["fit_s"] for r in rs])[0], 1),
+                _num(fit_s, 1),
+                *(_num(fit_s / peer, 1) if peer == peer else "–" for peer in peers),
                 _num(stats([r.get("train_img_per_s") for r in rs])[0], 0),
                 _num(stats([r.get("score_img_per_s") for r in rs])[0], 0),
                 _num(max(peaks) if peaks else None, 0),
                 _num(max(deltas) if deltas else None, 0),
             ])
-    header = ["dataset", "detector", "runs", "n_fit", "epochs", "fit s", "train img/s",
-              "score img/s", "peak RSS MB (max)", "Δ MB (max)"]
+    header = ["dataset", "detector", "runs", "n_fit", "epochs", "fit s", "× kNN-pretrained",
+              "× AutoEncoder", "train img/s", "score img/s", "peak RSS MB (max)", "Δ MB (max)"]
     return out + _table(header, rows) + [""]
 
 

@@ -130,9 +130,12 @@ def run_bench(
     isolate: bool = True,
     ablations: Mapping[str, Any] | None = None,
     dry_run: bool = False,
+    cold_features: bool = False,
     log: Callable[[str], None] | None = None,
 ) -> BenchSummary:
-    """Run every pending (task, detector) and append one record per finished run."""
+    """Run every pending (task, detector) and append one record per finished run.
+    ``cold_features``: each run encodes its images into an empty feature cache of its own
+    (what a first fit costs), instead of reading a dataset encoded once up front."""
     from tqdm.auto import tqdm
 
     names = det.resolve(list(detectors), ablations)
@@ -167,7 +170,7 @@ def run_bench(
                 plan.append((ds, task, name))
                 if specs[name].features:
                     needed += [i for i in (task.fit_idx, task.score_idx) if i is not None]
-        if needed:
+        if needed and not cold_features:
             to_encode.append((ds, needed))
 
     def _say(msg: str) -> None:
@@ -202,6 +205,7 @@ def run_bench(
             "y": task.y,
             "threads": threads,
             "isolated": isolate,
+            "cold_features": cold_features,
         }
         try:
             out = _run_isolated(job) if isolate else run_job(job)

@@ -18,6 +18,7 @@ import os
 import random
 import resource
 import sys
+import tempfile
 import time
 from typing import Any
 
@@ -26,6 +27,8 @@ import numpy as np
 from mcod.bench import detectors
 from mcod.bench.metrics import all_metrics
 from mcod.nn.allocator import keep_freed_memory
+
+FEATURE_CACHE_ENV = "MCOD_FEATURE_CACHE"  # mcod.nn.feature_cache.default_cache_dir's first
 
 SCORE_TIMING_N = 1000  # uod: images scored again through decision_function, for throughput
 
@@ -67,7 +70,22 @@ def _seed_everything(seed: int) -> None:
 
 def run_job(job: dict[str, Any]) -> dict[str, Any]:
     """Fit one detector on one task. ``job`` keys: detector, ablations, seed, quick, fit_images,
-    score_images (None: score the fitted set), y, isolated, threads."""
+    score_images (None: score the fitted set), y, isolated, threads, cold_features."""
+    if not job.get("cold_features"):
+        return _run_job(job)
+    saved = os.environ.get(FEATURE_CACHE_ENV)
+    with tempfile.TemporaryDirectory(prefix="mcod-cold-features-") as folder:
+        os.environ[FEATURE_CACHE_ENV] = folder  # read when the detector makes its cache
+        try:
+            return {**_run_job(job), "cold_features": True}
+        finally:
+            if saved is None:
+                os.environ.pop(FEATURE_CACHE_ENV, None)
+            else:
+                os.environ[FEATURE_CACHE_ENV] = saved
+
+
+def _run_job(job: dict[str, Any]) -> dict[str, Any]:
     threads = job.get("threads")
     isolated = bool(job.get("isolated"))
     keep_freed_memory()

@@ -95,9 +95,9 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         "--config",
         choices=sorted(CONFIGS),
         default="default",
-        help="'default' (mcod's settings; tables use 'tabular'), 'release' (the authors' "
-        "settings) or 'pretrained' (images through a frozen ImageNet encoder) "
-        "(default: default)",
+        help="'default' (images through a frozen ImageNet encoder; tables use 'tabular'), "
+        "'scratch' (image features learnt from the pixels), 'release' (the authors' settings) "
+        "or 'tabular' (default: default)",
     )
     parser.add_argument(
         "--epochs",
