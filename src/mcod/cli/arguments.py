@@ -8,8 +8,8 @@ from __future__ import annotations
 import argparse
 
 from mcod.config import CONFIGS, MAX_SEED
-from mcod.data.folders import RESIZE_POLICIES
 from mcod.data.csv_format import DECIMALS, parse_separator
+from mcod.data.folders import RESIZE_POLICIES
 from mcod.data.inputs import InputError
 from mcod.data.tables import CATEGORICAL_CHOICES, FILL_CHOICES, TableOptions
 
