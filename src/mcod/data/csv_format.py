@@ -85,17 +85,21 @@ def _records(text: str, sep: str) -> list[list[str]]:
     return [row for row in rows if row and not (len(row) == 1 and not row[0].strip())]
 
 
-def _fit(records: list[list[str]]) -> float:
-    """How well a separator splits the records: the share of rows of the most common
-    width, when that width is at least 2 and the header has it (or one field fewer, as R's
-    row names leave it); else 0."""
-    if len(records) < 2:
-        return 1.0 if records and len(records[0]) > 1 else 0.0
+def _fit(records: list[list[str]]) -> tuple[float, bool, int]:
+    """How well a separator splits the records, best first in tuple order: the share of
+    rows of the most common width, when that width is at least 2 and the header has it
+    (or one field fewer, as R's row names leave it), else 0; whether the header has all of
+    it; the width."""
+    if not records:
+        return 0.0, False, 0
+    if len(records) == 1:
+        return float(len(records[0]) > 1), True, len(records[0])
     widths = Counter(len(row) for row in records[1:])
     width, count = widths.most_common(1)[0]
-    if width < 2 or len(records[0]) not in (width, width - 1):
-        return 0.0
-    return count / (len(records) - 1)
+    header = len(records[0])
+    if width < 2 or header not in (width, width - 1):
+        return 0.0, False, width
+    return count / (len(records) - 1), header == width, width
 
 
 def _decimal(records: list[list[str]]) -> str:
@@ -122,7 +126,7 @@ def csv_format(path: Path, sep: str | None = None, decimal: str | None = None) -
         order = [default] + [s for s in SEPARATORS if s != default]
         fits = {s: _fit(_records(text, s)) for s in order}
         best = max(order, key=lambda s: fits[s])  # the first of the best: default on ties
-        if fits[best] > fits[default]:
+        if fits[best][0] > 0 and fits[best] > fits[default]:
             chosen, sniffed = best, True
     if decimal is None:
         decimal = _decimal(_records(text, chosen)) if text and chosen != "," else "."

@@ -32,11 +32,11 @@ __all__ = [
 # of many tables, each seen in a handful of rows; beyond this, group values or leave the
 # column out.
 MAX_ONEHOT_COLUMNS = 300
-# A column is an id when its values differ in at least this share of the rows, from this
-# many rows on (on a handful of rows, distinct values are no sign of an id)
+# A text column is an id when its values differ in at least this share of the rows; a
+# column is judged by its values (counting, distinct) from this many rows on: on a
+# handful of rows, 1, 2, 3 or three distinct words are as likely data
 _ID_SHARE = 0.9
 _ID_MIN_ROWS = 20
-_MIN_INDEX_ROWS = 3  # 0, 1 on two rows is as likely a flag as an index
 _PANDAS_INDEX = "Unnamed: 0"  # pandas' name for a header's empty first cell
 _ID_NAMES = {"id", "idx", "index", "row", "rowid", "row_id", "row_index", "row_number",
              "rownum", "row_no", "record_id", "sample_id"}
@@ -52,13 +52,14 @@ def _index_reason(name: str, series: Any, first: bool) -> str | None:
     """Why an integer column is a row index rather than a feature, or None."""
     import pandas as pd
 
-    if (not pd.api.types.is_integer_dtype(series) or pd.api.types.is_bool_dtype(series)
-            or len(series) < _MIN_INDEX_ROWS):
+    if not pd.api.types.is_integer_dtype(series) or pd.api.types.is_bool_dtype(series):
         return None
-    values = series.to_numpy()
     unique = series.is_unique
     if first and name == _PANDAS_INDEX and unique:
         return "pandas' unnamed index, written by DataFrame.to_csv without index=False"
+    if len(series) < _ID_MIN_ROWS:
+        return None
+    values = series.to_numpy()
     for start in (0, 1):
         if values[0] == start and np.array_equal(values, np.arange(start, start + len(values))):
             return f"it counts {start}..{'N-1' if start == 0 else 'N'} in file order"

@@ -82,9 +82,17 @@ class TableOptions:
     keep_text: bool = False
     sep: str | None = None  # a CSV's separator; None: sniffed (see mcod.data.csv_format)
     decimal: str | None = None  # a CSV's decimal mark, "." or ","; None: sniffed
-    # columns left out as row indexes: None finds them (mcod.data.table_columns) and warns;
-    # a list leaves out those present (a model's; [] keeps every column)
+    # columns left out as row indexes: None finds them (mcod.data.table_columns) and warns,
+    # unless the options are a model's (then none); a list leaves out those present (a
+    # model's; [] keeps every column)
     index_columns: list[str] | None = None
+
+    @property
+    def from_model(self) -> bool:
+        """Whether a model's options filled these in (:func:`apply_saved_options` sets
+        ``text_columns``, even to []): the model fixes the columns, so a new table's are
+        not judged as index or one-hot columns again."""
+        return self.text_columns is not None
 
 
 @dataclass
@@ -377,8 +385,8 @@ def _without_indexes(frame: Any, chosen: list[str], options: TableOptions, path:
     chose with ``columns`` are all kept."""
     if options.columns is not None:
         return chosen, []
-    if options.index_columns is not None:
-        left_out = [c for c in options.index_columns if c in chosen]
+    if options.index_columns is not None or options.from_model:
+        left_out = [c for c in options.index_columns or [] if c in chosen]
     else:
         found = index_columns(frame, chosen)
         left_out = list(found)
@@ -397,8 +405,8 @@ def read_table(path: str | os.PathLike[str], options: TableOptions = TableOption
     columns are read as text: a copy of every cell's text costs several times the file.
     Row-index columns are left out (and warned about) unless ``columns`` names the
     columns; a one-hot encoding that gives rows a column each, or adds more than
-    :data:`~mcod.data.table_columns.MAX_ONEHOT_COLUMNS` columns, is refused (not for a
-    model's categorical columns, ``text_columns``: the model fixes the columns).
+    :data:`~mcod.data.table_columns.MAX_ONEHOT_COLUMNS` columns, is refused (neither is
+    judged again under a model's options: see :attr:`TableOptions.from_model`).
     """
     import pandas as pd
 
@@ -427,7 +435,7 @@ def read_table(path: str | os.PathLike[str], options: TableOptions = TableOption
     if non_numeric and categorical == "refuse":
         raise InputError(non_numeric_message(data, non_numeric, file,
                                              None if fmt is None else sep))
-    if non_numeric and text_columns is None:
+    if non_numeric and not options.from_model:
         check_onehot(data, non_numeric, file)
     values = _fill_values(data, fill_missing, options.fill_values or {})
     gaps = data.isna()
@@ -446,7 +454,9 @@ def read_table(path: str | os.PathLike[str], options: TableOptions = TableOption
     ids = None if id_values is None else id_values.astype(str).where(id_values.notna(), "").tolist()
     recorded = {"columns": columns, "id_column": id_column, "categorical": categorical,
                "fill_missing": fill_missing, "fill_values": values,
-               "categorical_columns": non_numeric, "index_columns": left_out}
+               "categorical_columns": non_numeric}
+    if left_out:  # absent, as in models saved before indexes were found: none left out
+        recorded["index_columns"] = left_out
     return TableData(X, ids, id_column, [str(c) for c in data.columns],
                      original if options.keep_text else None, file, recorded, records, filled,
                      fmt)
@@ -541,8 +551,8 @@ def apply_saved_options(options: TableOptions, saved: Mapping[str, Any],
     if fill_missing == saved.get("fill_missing"):
         changes["fill_values"] = saved.get("fill_values") or {}
     changes["text_columns"] = saved.get("categorical_columns") or []
-    if options.index_columns is None:  # a model saved before they were found left none out
-        changes["index_columns"] = saved.get("index_columns") or []
+    if options.index_columns is None and saved.get("index_columns"):
+        changes["index_columns"] = saved["index_columns"]
     return replace(options, **changes), taken
 
 
