@@ -113,7 +113,9 @@ def test_detect_scores_a_file_with_its_index_as_without_it_and_score_leaves_it_o
     frame.iloc[5:15].to_csv(tmp_path / "new.csv")  # index 5..14: the model's choice holds
     assert main(["score", str(model), str(tmp_path / "new.csv"), "--out",
                  str(tmp_path / "s")]) == 0
-    assert "warning" not in capsys.readouterr().err
+    printed = capsys.readouterr()
+    assert "(row indexes left out: 'Unnamed: 0')" in printed.out
+    assert "warning" not in printed.err
     assert len(_scores(tmp_path / "s" / "scores.csv")) == 10
     kept = tmp_path / "kept.pt"
     assert main(["detect", str(tmp_path / "sorted.csv"), *FAST, "--keep-index-columns",

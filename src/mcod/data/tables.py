@@ -553,6 +553,7 @@ def apply_saved_options(options: TableOptions, saved: Mapping[str, Any],
     changes["text_columns"] = saved.get("categorical_columns") or []
     if options.index_columns is None and saved.get("index_columns"):
         changes["index_columns"] = saved["index_columns"]
+        taken.append(f"(row indexes left out: {_names(saved['index_columns'])})")
     return replace(options, **changes), taken
 
 
