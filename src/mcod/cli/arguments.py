@@ -184,14 +184,16 @@ def add_table_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--sep",
         metavar="CHAR",
-        help="CSV separator: one character, or tab (default: sniffed from the first lines "
-        "among , ; tab |, else tab for .tsv and comma otherwise)",
+        help="CSV separator: one character (quoted for the shell: --sep ';'), or tab "
+        "(default: sniffed from the first lines among , ; tab |, else tab for .tsv and "
+        "comma otherwise)",
     )
     group.add_argument(
         "--decimal",
         choices=DECIMALS,
-        help="CSV decimal mark (default: sniffed: ',' where the separator is not a comma "
-        "and the numbers are written 1,5)",
+        metavar="MARK",
+        help="CSV decimal mark, . or , (default: sniffed: , where the separator is not a "
+        "comma and the numbers are written 1,5)",
     )
 
 
