@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.2.0"
 
-__all__ = ["MCOD", "DataWarning", "MCODConfig", "__version__", "get_config", "load"]
+__all__ = ["MCOD", "DataWarning", "MCODConfig", "__version__", "get_config", "load",
+           "load_image_folder"]
 
 _HOMES = {
     "MCOD": "mcod.detector",
@@ -19,10 +20,12 @@ _HOMES = {
     "MCODConfig": "mcod.config",
     "get_config": "mcod.config",
     "load": "mcod.persistence",
+    "load_image_folder": "mcod.data.folders",
 }
 
 if TYPE_CHECKING:
     from mcod.config import MCODConfig, get_config
+    from mcod.data.folders import load_image_folder
     from mcod.data.inputs import DataWarning
     from mcod.detector import MCOD
     from mcod.persistence import load

@@ -30,6 +30,7 @@ from mcod.data.inputs import (
     warn_if_other_size,
 )
 from mcod.data.scaling import fit_lambdas, yeo_johnson
+from mcod.io.progress import check_progress, show_progress
 from mcod.nn.ensemble import MCODEnsemble, mean_history
 from mcod.nn.training import train
 
@@ -145,7 +146,9 @@ class MCOD(BaseDetector):
     batch_size : None takes the config's.
     device : "auto" (CUDA if present), "cpu", "cuda", ...
     random_state : seed for reproducible training (on CPU).
-    verbose : show a progress bar with the loss terms.
+    verbose : progress bars during `fit` (with the loss terms), in a notebook as a
+        widget: True, False, or "auto" (show them in a Jupyter notebook and when stderr
+        is a terminal, not when it goes to a file or a pipe).
     feature_cache : configs with a pretrained encoder ("default"): where encoded
         features are cached, "auto" (see `mcod.nn.feature_cache.default_cache_dir`), a
         folder, or None for no cache.
@@ -172,7 +175,7 @@ class MCOD(BaseDetector):
         batch_size: int | None = None,
         device: str = "auto",
         random_state: int | None = None,
-        verbose: bool = False,
+        verbose: bool | str = "auto",
         feature_cache: str | None = "auto",
     ) -> None:
         super().__init__(contamination=contamination)
@@ -205,6 +208,7 @@ class MCOD(BaseDetector):
         a loaded model falls back to CPU), with a ValueError naming the setting; run by
         `fit`, and by `mcod.load` on the settings a model file holds."""
         check_contamination(self.contamination)
+        check_progress(self.verbose)
         for name, least in (("batch_size", 2), ("epochs", 1)):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not (
@@ -237,7 +241,8 @@ class MCOD(BaseDetector):
             self.network_ = MCODEnsemble(config, self.input_shape_, queue_size).to(self.device_)
             data_on_device, n = data.to(self.device_), config.members
             self.history_ = mean_history([
-                train(member, data_on_device, config.epochs, batch_size, verbose=self.verbose,
+                train(member, data_on_device, config.epochs, batch_size,
+                      verbose=show_progress(self.verbose),
                       desc="mcod fit" if n == 1 else f"mcod fit {i + 1}/{n}")
                 for i, member in enumerate(self.network_.nets)
             ])
@@ -433,7 +438,7 @@ class MCOD(BaseDetector):
         from mcod.nn.pretrained import encoded_rows, feature_cache_for
 
         return encoded_rows(arr, self.pixel_range_, self.config_, self.device_,
-                            feature_cache_for(self.feature_cache), self.verbose)
+                            feature_cache_for(self.feature_cache), show_progress(self.verbose))
 
     def _encoded_tensor(self, arr: np.ndarray) -> torch.Tensor:
         return self._table_tensor(self._encoded(arr)[0])

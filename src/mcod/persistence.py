@@ -224,8 +224,6 @@ def _detector(state: dict[str, Any]) -> MCOD:
               f"one of {sorted(CONFIGS)} or a config", config)
     _need(isinstance(params.get("device", "auto"), str), "params.device", "text",
           params.get("device"))
-    _need(isinstance(params.get("verbose", False), bool), "params.verbose", "True or False",
-          params.get("verbose"))
     try:  # PyOD checks the contamination as MCOD is made, MCOD the rest
         detector = MCOD(**params)
         detector.check_settings()

@@ -113,6 +113,7 @@ def _mcod(config: Any) -> Callable[[int, bool], Any]:
             config=config,
             epochs=MCOD_QUICK_EPOCHS if quick else None,
             random_state=seed,
+            verbose=False,  # the runner prints its own progress
         )
 
     return build

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 
 from mcod.config import CONFIGS, MAX_SEED
+from mcod.data.csv_format import DECIMALS, parse_separator
 from mcod.data.folders import RESIZE_POLICIES
 from mcod.data.inputs import InputError
 from mcod.data.tables import CATEGORICAL_CHOICES, FILL_CHOICES, TableOptions
@@ -143,7 +144,8 @@ def add_report_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def add_table_arguments(parser: argparse.ArgumentParser) -> None:
-    """--table FILE, --columns, --id-column, --categorical, --fill-missing."""
+    """--table FILE, --columns, --id-column, --keep-index-columns, --categorical,
+    --fill-missing, --sep, --decimal."""
     group = parser.add_argument_group(
         "tables (INPUT or --table ending in .csv, .tsv, .parquet or .pq)"
     )
@@ -159,6 +161,14 @@ def add_table_arguments(parser: argparse.ArgumentParser) -> None:
         help="column that names each row; written to the outputs instead of the row index",
     )
     group.add_argument(
+        "--keep-index-columns",
+        action="store_true",
+        default=None,  # None: not given, so that a saved model's choice applies
+        help="use integer columns that look like a row index (pandas' unnamed index, "
+        "0..N-1 or 1..N in file order, an id's name with a different integer in every "
+        "row) as features (default: left out, with a warning naming them)",
+    )
+    group.add_argument(
         "--categorical",
         choices=CATEGORICAL_CHOICES,
         help="non-numeric columns: 'refuse' them with an error, or 'onehot' encode them "
@@ -170,6 +180,20 @@ def add_table_arguments(parser: argparse.ArgumentParser) -> None:
         help="missing values: 'none' (an error), or fill each numeric column with its "
         "'mean', 'median' or 'zero' (default: none; 'mcod score': the model's, with the "
         "values computed on its training rows)",
+    )
+    group.add_argument(
+        "--sep",
+        metavar="CHAR",
+        help="CSV separator: one character (quoted for the shell: --sep ';'), or tab "
+        "(default: sniffed from the first lines among , ; tab |, else tab for .tsv and "
+        "comma otherwise)",
+    )
+    group.add_argument(
+        "--decimal",
+        choices=DECIMALS,
+        metavar="MARK",
+        help="CSV decimal mark, . or , (default: sniffed: , where the separator is not a "
+        "comma and the numbers are written 1,5)",
     )
 
 
@@ -185,19 +209,24 @@ def _split_columns(text: str | None) -> list[str] | None:
 def table_options(args: argparse.Namespace) -> TableOptions:
     """The table options of :func:`add_table_arguments` as the table reader takes them
     (an option not given stays None, for a saved model's to fill in)."""
+    sep = getattr(args, "sep", None)
     return TableOptions(
         columns=_split_columns(getattr(args, "columns", None)),
         id_column=getattr(args, "id_column", None),
         categorical=getattr(args, "categorical", None),
         fill_missing=getattr(args, "fill_missing", None),
         keep_text=getattr(args, "keep_text", False),
+        sep=None if sep is None else parse_separator(sep),
+        decimal=getattr(args, "decimal", None),
+        index_columns=[] if getattr(args, "keep_index_columns", None) else None,
     )
 
 
 def table_options_given(args: argparse.Namespace) -> list[str]:
     """Table-only options set on the command line (to refuse them for other input)."""
     flags = {"columns": "--columns", "id_column": "--id-column",
-             "categorical": "--categorical", "fill_missing": "--fill-missing"}
+             "keep_index_columns": "--keep-index-columns", "categorical": "--categorical",
+             "fill_missing": "--fill-missing", "sep": "--sep", "decimal": "--decimal"}
     return [flag for key, flag in flags.items() if getattr(args, key, None) is not None]
 
 

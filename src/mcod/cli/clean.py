@@ -160,7 +160,8 @@ def _write_inliers(args: argparse.Namespace, data: Any, keep: np.ndarray, work: 
             with atomic_write(work / name, "w", newline="") as handle:
                 handle.write("".join(kept))
         else:
-            write_table(table.frame.iloc[np.flatnonzero(keep)], work / name)
+            write_table(table.frame.iloc[np.flatnonzero(keep)], work / name,
+                        None if table.csv is None else table.csv.sep)
         return name
     if data.names is not None:  # an image folder
         root = Path(args.input).expanduser()

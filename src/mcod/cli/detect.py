@@ -287,7 +287,8 @@ def run_score(args: argparse.Namespace) -> int:
         from mcod.data.tables import apply_saved_options, table_header
 
         table_read, taken = apply_saved_options(table_read, saved_options,
-                                                table_header(table_path), table_path)
+                                                table_header(table_path, table_read.sep),
+                                                table_path)
         if taken:
             say(args, f"table options from the model: {' '.join(taken)}")
     images = detector.input_kind_ == "image"

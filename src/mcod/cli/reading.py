@@ -128,6 +128,8 @@ def read_input(args: argparse.Namespace, contamination: float | None = None,
         data = read_table(path, table_read or table_options(args))
         # no column count here: the "data:" line counts the columns the model is given
         source = f"table {path}" + (f", rows named by {data.id_column!r}" if data.id_column else "")
+        read_as = "" if data.csv is None else data.csv.describe()
+        source += f", {read_as}" if read_as else ""
         repeats = 0 if data.ids is None else len(data.ids) - len(set(data.ids))
         if repeats:
             print(f"mcod: warning: --id-column {data.id_column!r} repeats {repeats} value(s); "

@@ -151,7 +151,8 @@ def _check_one_size(files: Sequence[Path], sizes: Sequence[tuple[int, int]]) -> 
     raise InputError(
         "images have different sizes: " + ", ".join(listed)
         + (f" and {more} more sizes" if more > 0 else "")
-        + "; give a size to read them at, or resize them to one size first"
+        + "; give a size to read them at (such as size=64), or resize them to "
+        "one size first"
     )
 
 
@@ -320,13 +321,31 @@ class ImageFiles:
 def load_image_folder(
     path: str | Path,
     extensions: Sequence[str] = IMAGE_EXTENSIONS,
-    progress: bool = False,
+    progress: bool | str = "auto",
     channels: int | None = None,
     size: int | None = None,
     policy: str = "crop",
 ) -> tuple[np.ndarray, list[Path]]:
-    """Every image below ``path`` (:func:`scan_folder`, :meth:`ImageFiles.load`) at ``size``
-    by ``policy``, or as they are (all of one size) when ``size`` is None; and the file
-    paths in the array's order."""
+    """Read every image below a folder into the array ``MCOD.fit`` takes, with its paths.
+
+    ``X, paths = mcod.load_image_folder("photos/")``: ``X`` is uint8, (N, H, W) when every
+    image is grey, else (N, H, W, 3) RGB; ``paths[i]`` is the file of ``X[i]`` (sorted, so
+    the order is the same each time), to name ``detector.decision_scores_[i]`` by.
+
+    path : the folder, searched recursively (links followed once).
+    extensions : file suffixes read (case-insensitive); other files are left out.
+    progress : a progress bar: True, False or "auto" (in a notebook and at a terminal).
+    channels : 1 or 3 to read every image as grey or RGB (a model's ``n_channels_``);
+        None: grey only when all of them are.
+    size : the side to read every image at, made square by ``policy`` ("crop": the
+        centre of the shorter side; "pad": the longer side, on black). None reads them as
+        they are, which needs one size for all (mcod's network resizes them itself).
+
+    Raises :class:`~mcod.data.inputs.InputError` (a ValueError) with a one-line message
+    for a folder without images, an unreadable image or, with ``size`` None, images of
+    several sizes; ``FileNotFoundError`` for a missing folder.
+    """
+    from mcod.io.progress import show_progress
+
     files = scan_folder(path, extensions).images
-    return ImageFiles(files, channels).load(size, policy, progress), files
+    return ImageFiles(files, channels).load(size, policy, show_progress(progress)), files

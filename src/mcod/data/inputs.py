@@ -64,7 +64,26 @@ def _as_numeric_array(X: Any) -> np.ndarray:
         return arr
     if np.issubdtype(arr.dtype, np.floating):
         return arr
+    path = _first_path(arr)
+    if path is not None:
+        raise InputError(f"got file paths ({path!r}, ...), not data; read images into an "
+                         "array first: X, paths = mcod.load_image_folder(folder)")
     raise InputError(f"non-numeric dtype {arr.dtype}: expected numbers (int, float, uint8 or bool)")
+
+
+def _first_path(arr: np.ndarray) -> str | None:
+    """The first value of ``arr`` (not numbers) when it is a file path: a path object, or
+    text with a slash or a suffix (``fit(["photos/a.png", ...])``); else None."""
+    if arr.size == 0 or arr.dtype.kind not in "USO":
+        return None
+    first = arr.reshape(-1)[0]
+    if isinstance(first, bytes):
+        first = first.decode("utf-8", "replace")
+    if isinstance(first, os.PathLike):
+        return os.fspath(first)  # type: ignore[no-any-return]
+    looks = isinstance(first, str) and ("/" in first or "\\" in first
+                                        or bool(os.path.splitext(first)[1]))
+    return str(first) if looks else None
 
 
 def _check_samples(arr: np.ndarray, min_samples: int) -> None:

@@ -9,13 +9,17 @@ index), the names of the matrix's columns, and, when asked for (``keep_text``: o
 original frame and each CSV record's text (for CSV the frame holds each cell's text as
 written, so kept rows keep leading zeros, number formats and repeated headers). Every
 problem a user can fix raises :class:`~mcod.data.inputs.InputError` (or ``FileNotFoundError``)
-with a one-line message.
+with a one-line message. A CSV's separator and decimal mark are sniffed
+(:mod:`mcod.data.csv_format`); integer columns that index rows are left out with a
+warning, and encodings that give rows a column each are refused
+(:mod:`mcod.data.table_columns`).
 """
 
 from __future__ import annotations
 
 import math
 import os
+import re
 import reprlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -24,7 +28,14 @@ from typing import Any
 
 import numpy as np
 
-from mcod.data.inputs import InputError
+from mcod.data.csv_format import CsvFormat, csv_format
+from mcod.data.inputs import InputError, warn_about_data
+from mcod.data.table_columns import (
+    check_onehot,
+    index_columns,
+    index_warning,
+    non_numeric_message,
+)
 from mcod.io.atomic import atomic_write
 
 __all__ = [
@@ -69,6 +80,19 @@ class TableOptions:
     # also keep the frame as read and, for CSV, every cell's and record's text, as
     # ``mcod clean`` needs to copy kept rows
     keep_text: bool = False
+    sep: str | None = None  # a CSV's separator; None: sniffed (see mcod.data.csv_format)
+    decimal: str | None = None  # a CSV's decimal mark, "." or ","; None: sniffed
+    # columns left out as row indexes: None finds them (mcod.data.table_columns) and warns,
+    # unless the options are a model's (then none); a list leaves out those present (a
+    # model's; [] keeps every column)
+    index_columns: list[str] | None = None
+
+    @property
+    def from_model(self) -> bool:
+        """Whether a model's options filled these in (:func:`apply_saved_options` sets
+        ``text_columns``, even to []): the model fixes the columns, so a new table's are
+        not judged as index or one-hot columns again."""
+        return self.text_columns is not None
 
 
 @dataclass
@@ -92,6 +116,7 @@ class TableData:
     # (N, D): the cells --fill-missing filled (numeric gaps), so reports do not present
     # them as data; None when none was filled
     filled: np.ndarray | None = None
+    csv: CsvFormat | None = None  # how a CSV was split and its numbers read; None: Parquet
 
     def named(self) -> Any:
         """X as a DataFrame under its column names (a detector fitted on it keeps them)."""
@@ -116,25 +141,42 @@ def _names(items: list[str]) -> str:
     return shown + (f" and {more} more" if more > 0 else "")
 
 
-def _separator(path: Path) -> str:
+def _write_separator(path: Path) -> str:
     return "\t" if path.suffix.lower() == ".tsv" else ","
 
 
-def _read_frame(path: Path) -> Any:
-    import pandas as pd
-
+def _check_file(path: Path) -> None:
     if not path.exists():
         raise FileNotFoundError(f"no such file: {path}")
     if not path.is_file():
         raise InputError(f"not a file: {path}")
     if path.stat().st_size == 0:
         raise InputError(f"empty file: {path}")
-    suffix = path.suffix.lower()
+
+
+def _misread(path: Path, fmt: CsvFormat, error: Exception) -> InputError:
+    """pandas' tokenizer error as what it means for this file, and what to try."""
+    how = f"read with separator {fmt.sep!r}" + (
+        " (sniffed)" if fmt.sniffed else "") + "; pass --sep if it is another"
+    found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(error))
+    if found is None:
+        return InputError(f"cannot read {path} as CSV: {type(error).__name__}: "
+                          f"{str(error).strip()} ({how})")
+    expected, line, saw = found.groups()
+    return InputError(f"cannot read {path} as CSV: line {line} has {saw} fields, the lines "
+                      f"before it {expected} ({how}, or quote cells that hold it)")
+
+
+def _read_frame(path: Path, fmt: CsvFormat | None) -> Any:
+    """The file as pandas reads it (``fmt`` None: Parquet)."""
+    import pandas as pd
+
+    _check_file(path)
     try:
-        if suffix in PARQUET_SUFFIXES:
+        if fmt is None:
             frame = _index_as_columns(pd.read_parquet(path), path)
         else:
-            frame = pd.read_csv(path, sep=_separator(path))
+            frame = pd.read_csv(path, sep=fmt.sep, decimal=fmt.decimal)
     except InputError:
         raise
     except pd.errors.EmptyDataError:
@@ -142,8 +184,15 @@ def _read_frame(path: Path) -> Any:
     except ImportError as error:  # no parquet engine
         raise InputError(f"cannot read {path}: {error}") from None
     except Exception as error:  # noqa: BLE001 - parser / arrow errors of every kind
-        kind = "Parquet" if suffix in PARQUET_SUFFIXES else "CSV"
-        raise InputError(f"cannot read {path} as {kind}: {type(error).__name__}: {error}") from None
+        if fmt is not None:
+            raise _misread(path, fmt, error) from None
+        raise InputError(f"cannot read {path} as Parquet: {type(error).__name__}: {error}"
+                         ) from None
+    if fmt is not None and frame.index.nlevels > 1:  # pandas made an index of extra fields
+        raise InputError(
+            f"cannot read {path} as CSV: its rows have more fields than its header (read "
+            f"with separator {fmt.sep!r} and decimal mark {fmt.decimal!r}); pass --sep or "
+            "--decimal if they are others")
     if frame.shape[1] == 0:
         raise InputError(f"{path} has no columns")
     if frame.shape[0] == 0:
@@ -163,13 +212,13 @@ def _index_as_columns(frame: Any, path: Path) -> Any:
     return frame.reset_index() if named else frame
 
 
-def _csv_text(path: Path, typed: Any) -> tuple[Any, list[str] | None]:
+def _csv_text(path: Path, typed: Any, sep: str) -> tuple[Any, list[str] | None]:
     """The CSV's cells as their original text, under its header as written (repeated names
     kept), and each record's raw text (:func:`_csv_records`; None if it could not be split).
     `typed` is the same file parsed with types, to check the rows line up."""
     import pandas as pd
 
-    split = _csv_records(path, len(typed))
+    split = _csv_records(path, len(typed), sep)
     width = typed.shape[1]
     if split is not None and all(len(row) <= width for row in split[0]):
         rows, records = split
@@ -177,8 +226,7 @@ def _csv_text(path: Path, typed: Any) -> tuple[Any, list[str] | None]:
         header = rows[0] + [""] * (width - len(rows[0]))
     else:  # the csv module and pandas disagree: the text as pandas splits it, no records
         try:
-            text = pd.read_csv(path, sep=_separator(path), dtype=str, keep_default_na=False,
-                               header=None)
+            text = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, header=None)
         except pd.errors.ParserError as error:
             raise InputError(f"cannot read {path} as CSV: {error}") from None
         header, body = text.iloc[0].tolist(), text.iloc[1:].reset_index(drop=True)
@@ -189,10 +237,11 @@ def _csv_text(path: Path, typed: Any) -> tuple[Any, list[str] | None]:
     return body, records
 
 
-def _cells_as_text(path: Path, frame: Any, original: Any, columns: list[str]) -> dict[str, Any]:
+def _cells_as_text(path: Path, frame: Any, original: Any, columns: list[str], sep: str
+                   ) -> dict[str, Any]:
     """The given columns' cells as written: from ``original`` (the file's text, or a
-    Parquet frame's values) when it was kept, else read from the CSV again, those columns
-    only, as text."""
+    Parquet frame's values) when it was kept, else read from the CSV again (split on
+    ``sep``), those columns only, as text."""
     import pandas as pd
 
     positions = [frame.columns.get_loc(c) for c in columns]
@@ -201,7 +250,7 @@ def _cells_as_text(path: Path, frame: Any, original: Any, columns: list[str]) ->
     if not columns:
         return {}
     try:
-        cells = pd.read_csv(path, sep=_separator(path), usecols=positions, dtype=str,
+        cells = pd.read_csv(path, sep=sep, usecols=positions, dtype=str,
                             keep_default_na=False)
     except (pd.errors.ParserError, ValueError) as error:
         raise InputError(f"cannot read {path} as CSV: {error}") from None
@@ -211,7 +260,8 @@ def _cells_as_text(path: Path, frame: Any, original: Any, columns: list[str]) ->
     return {c: cells[by_position[j]].fillna("") for c, j in zip(columns, positions, strict=True)}
 
 
-def _csv_records(path: Path, n_rows: int) -> tuple[list[list[str]], list[str]] | None:
+def _csv_records(path: Path, n_rows: int, sep: str
+                 ) -> tuple[list[list[str]], list[str]] | None:
     """The cells and the exact text of the header and of each row (a row may span lines
     inside quotes), from one pass of Python's csv module; blank lines are not rows. None
     when that does not give the header plus ``n_rows`` rows, the rows pandas read."""
@@ -229,9 +279,8 @@ def _csv_records(path: Path, n_rows: int) -> tuple[list[list[str]], list[str]] |
                 consumed.append(line)
                 yield line
 
-        delimiter = _separator(path)
         try:
-            for row in csv.reader(lines(), delimiter=delimiter):
+            for row in csv.reader(lines(), delimiter=sep):
                 if row and not (len(row) == 1 and not row[0].strip()):  # blank: not a row
                     rows.append(row)
                     records.append("".join(consumed))
@@ -320,11 +369,44 @@ def _is_numeric(series: Any) -> bool:
     return bool(pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series))
 
 
+def _file_format(file: Path, options: TableOptions) -> CsvFormat | None:
+    """A CSV's format (given or sniffed); None for Parquet, which has no use for one."""
+    if file.suffix.lower() not in PARQUET_SUFFIXES:
+        return csv_format(file, options.sep, options.decimal)
+    if options.sep is not None or options.decimal is not None:
+        raise InputError(f"--sep and --decimal apply only to CSV files, not to {file}")
+    return None
+
+
+def _without_indexes(frame: Any, chosen: list[str], options: TableOptions, path: Path
+                     ) -> tuple[list[str], list[str]]:
+    """``chosen`` without the row-index columns, and those left out: those a model left
+    out (``options.index_columns``), else those found, with a warning. Columns the user
+    chose with ``columns`` are all kept."""
+    if options.columns is not None:
+        return chosen, []
+    if options.index_columns is not None or options.from_model:
+        left_out = [c for c in options.index_columns or [] if c in chosen]
+    else:
+        found = index_columns(frame, chosen)
+        left_out = list(found)
+        if left_out and len(left_out) == len(chosen):
+            raise InputError(f"every column of {path} to use is a row index "
+                             f"({_names(left_out)}); pass --keep-index-columns to use them")
+        if found:
+            warn_about_data(index_warning(found))
+    return [c for c in chosen if c not in left_out], left_out
+
+
 def read_table(path: str | os.PathLike[str], options: TableOptions = TableOptions()) -> TableData:
     """Read a CSV (.csv, .tsv) or Parquet (.parquet, .pq) file into a :class:`TableData`,
     as ``options`` say (see :class:`TableOptions`). A missing categorical value (under
     onehot) is a row of zeros. Without ``keep_text`` only the id column and the text
     columns are read as text: a copy of every cell's text costs several times the file.
+    Row-index columns are left out (and warned about) unless ``columns`` names the
+    columns; a one-hot encoding that gives rows a column each, or adds more than
+    :data:`~mcod.data.table_columns.MAX_ONEHOT_COLUMNS` columns, is refused (neither is
+    judged again under a model's options: see :attr:`TableOptions.from_model`).
     """
     import pandas as pd
 
@@ -336,22 +418,25 @@ def read_table(path: str | os.PathLike[str], options: TableOptions = TableOption
     if fill_missing not in FILL_CHOICES:
         raise ValueError(f"fill_missing must be one of {FILL_CHOICES}, got {fill_missing!r}")
     file = Path(path).expanduser()
-    frame = _read_frame(file)
-    parquet = file.suffix.lower() in PARQUET_SUFFIXES
+    fmt = _file_format(file, options)
+    frame = _read_frame(file, fmt)
+    sep = "," if fmt is None else fmt.sep  # only CSV reads use it
     chosen = _select_columns(frame, columns, id_column, file)
+    chosen, left_out = _without_indexes(frame, chosen, options, file)
     data = _booleans_as_numbers(frame[chosen])
     as_text = [c for c in chosen if c in set(text_columns or []) and _is_numeric(data[c])]
-    original, records = (frame, None) if parquet else (
-        _csv_text(file, frame) if options.keep_text else (None, None))
-    text = _cells_as_text(file, frame, original, as_text + ([id_column] if id_column else []))
+    original, records = (frame, None) if fmt is None else (
+        _csv_text(file, frame, sep) if options.keep_text else (None, None))
+    text = _cells_as_text(file, frame, original, as_text + ([id_column] if id_column else []),
+                          sep)
     for c in as_text:  # as its text, so that values match the model's categories
         data[c] = text[c].astype(str).where(frame[c].notna(), None)
     non_numeric = [c for c in chosen if not _is_numeric(data[c])]
     if non_numeric and categorical == "refuse":
-        raise InputError(
-            f"non-numeric column(s) {_names(non_numeric)} in {file}; pass --categorical onehot "
-            "to encode them, or choose numeric columns with --columns"
-        )
+        raise InputError(non_numeric_message(data, non_numeric, file,
+                                             None if fmt is None else sep))
+    if non_numeric and not options.from_model:
+        check_onehot(data, non_numeric, file)
     values = _fill_values(data, fill_missing, options.fill_values or {})
     gaps = data.isna()
     data = _missing(data, gaps, values, fill_missing, file)
@@ -370,8 +455,11 @@ def read_table(path: str | os.PathLike[str], options: TableOptions = TableOption
     recorded = {"columns": columns, "id_column": id_column, "categorical": categorical,
                "fill_missing": fill_missing, "fill_values": values,
                "categorical_columns": non_numeric}
+    if left_out:  # absent, as in models saved before indexes were found: none left out
+        recorded["index_columns"] = left_out
     return TableData(X, ids, id_column, [str(c) for c in data.columns],
-                     original if options.keep_text else None, file, recorded, records, filled)
+                     original if options.keep_text else None, file, recorded, records, filled,
+                     fmt)
 
 
 def align_columns(table: TableData, fitted: list[str]) -> TableData:
@@ -411,9 +499,9 @@ def align_columns(table: TableData, fitted: list[str]) -> TableData:
     return replace(table, X=reorder(table.X), columns=list(fitted), filled=filled)
 
 
-def table_header(path: str | os.PathLike[str]) -> list[str] | None:
-    """The column names of a CSV / Parquet file, read without its rows (None: unreadable;
-    reading it in full then says why)."""
+def table_header(path: str | os.PathLike[str], sep: str | None = None) -> list[str] | None:
+    """The column names of a CSV / Parquet file, read without its rows, a CSV split on
+    ``sep`` (None: sniffed) (None: unreadable; reading it in full then says why)."""
     import pandas as pd
 
     file = Path(path).expanduser()
@@ -422,7 +510,8 @@ def table_header(path: str | os.PathLike[str]) -> list[str] | None:
             import pyarrow.parquet as pq
 
             return [str(c) for c in pq.read_schema(file).names]
-        return [str(c) for c in pd.read_csv(file, sep=_separator(file), nrows=0).columns]
+        sep = sep or csv_format(file).sep
+        return [str(c) for c in pd.read_csv(file, sep=sep, nrows=0).columns]
     except Exception:  # noqa: BLE001 - any reader error is reported by read_table
         return None
 
@@ -462,6 +551,9 @@ def apply_saved_options(options: TableOptions, saved: Mapping[str, Any],
     if fill_missing == saved.get("fill_missing"):
         changes["fill_values"] = saved.get("fill_values") or {}
     changes["text_columns"] = saved.get("categorical_columns") or []
+    if options.index_columns is None and saved.get("index_columns"):
+        changes["index_columns"] = saved["index_columns"]
+        taken.append(f"(row indexes left out: {_names(saved['index_columns'])})")
     return replace(options, **changes), taken
 
 
@@ -498,11 +590,13 @@ _SAVED_OPTION_CHECKS: dict[str, tuple[Callable[[object], bool], str]] = {
     "fill_missing": (lambda v: v in FILL_CHOICES, f"one of {FILL_CHOICES}"),
     "fill_values": (_fills, "a dict of column name -> finite number"),
     "categorical_columns": (_texts, "a list of column names"),
+    "index_columns": (_texts, "a list of column names"),
 }
 
 
-def write_table(frame: Any, path: str | os.PathLike[str]) -> Path:
-    """Write ``frame`` as CSV/TSV or Parquet (by suffix), atomically, without the index."""
+def write_table(frame: Any, path: str | os.PathLike[str], sep: str | None = None) -> Path:
+    """Write ``frame`` as CSV/TSV (split on ``sep``, by default the suffix's) or Parquet
+    (by suffix), atomically, without the index."""
     target = Path(path)
     suffix = target.suffix.lower()
     if suffix in PARQUET_SUFFIXES:
@@ -510,7 +604,7 @@ def write_table(frame: Any, path: str | os.PathLike[str]) -> Path:
             frame.to_parquet(handle, index=False)
     elif suffix in CSV_SUFFIXES:
         with atomic_write(target, "w", newline="") as handle:
-            frame.to_csv(handle, index=False, sep=_separator(target))
+            frame.to_csv(handle, index=False, sep=sep or _write_separator(target))
     else:
         raise ValueError(f"cannot write a table as {suffix!r}; use one of {TABLE_SUFFIXES}")
     return target
