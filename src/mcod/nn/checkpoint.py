@@ -326,6 +326,7 @@ class MemberCheckpoints:
         if averaged is not None:
             averaged.load_state_dict(saved["averaged"])
         _set_random_states(saved["random"], self.store.device)
+        self.store.saved = None  # resumed: its copy of the state is no longer needed
         loop = saved["loop"]
         device = self.store.network.first.memory.items.device
         return LoopState(loop["epoch"], loop["step"], loop["order"].to(device),
