@@ -554,3 +554,35 @@ def test_cold_feature_runs_each_encode_their_images_and_leave_the_cache_alone(sp
         assert spy_encoder.net.seen >= runs * len(images)  # nothing found from the last run
         assert os.environ["MCOD_FEATURE_CACHE"] == shared
     assert not os.path.exists(shared)  # the shared cache was never written
+
+
+def test_an_interrupted_mcod_run_resumes_from_its_checkpoint(tmp_path, monkeypatch):
+    from mcod.bench import runner
+    from mcod.nn import checkpoint as ck
+
+    def run(results: Path) -> dict:
+        args = ["run", "--quick", "--datasets", "digits", "--classes", "0", "--detectors",
+                "mcod-scratch", "--results", str(results), "--in-process"]
+        bench_main(args)
+        return json.loads(results.read_text()) if results.exists() else {}
+
+    whole = run(tmp_path / "whole.jsonl")
+    monkeypatch.setattr(runner, "CHECKPOINT_EVERY", 0.0)
+    write, writes = ck.FitCheckpoints.write, []
+
+    def crash_after_the_third(self: ck.FitCheckpoints, *args: object) -> None:
+        write(self, *args)
+        writes.append(1)
+        if len(writes) == 3:
+            raise RuntimeError("crash")
+
+    results = tmp_path / "r.jsonl"
+    with monkeypatch.context() as patch:
+        patch.setattr(ck.FitCheckpoints, "write", crash_after_the_third)
+        assert run(results) == {}  # the run failed; its checkpoint is kept
+    (folder,) = (tmp_path / "r.jsonl.checkpoints").iterdir()
+    assert (folder / ck.CHECKPOINT_FILE).exists()
+    resumed = run(results)
+    assert resumed["resumed"] and not whole["resumed"]
+    assert resumed["auroc"] == whole["auroc"] and resumed["ap_out"] == whole["ap_out"]
+    assert list((tmp_path / "r.jsonl.checkpoints").iterdir()) == []

@@ -31,6 +31,7 @@ from mcod.data.inputs import (
 )
 from mcod.data.scaling import fit_lambdas, yeo_johnson
 from mcod.io.progress import check_progress, show_progress
+from mcod.nn.checkpoint import FitCheckpoints, fingerprint
 from mcod.nn.ensemble import MCODEnsemble, mean_history
 from mcod.nn.training import train
 
@@ -73,6 +74,16 @@ def check_contamination(value: object, name: str = "contamination") -> float:
     if not 0.0 < value <= 0.5:  # also false for NaN
         raise ValueError(f"{name} must be in (0, 0.5], got {value!r}")
     return float(value)
+
+
+def _check_checkpoint_args(folder: str | Path, every: float) -> None:
+    """A checkpoint folder that is not a file, and a cadence in seconds (0: every step)."""
+    if isinstance(every, bool) or not isinstance(every, (int, float)) or not (
+            math.isfinite(every) and every >= 0):
+        raise ValueError(f"checkpoint_every must be a number of seconds >= 0, got {every!r}")
+    path = Path(folder).expanduser()
+    if path.exists() and not path.is_dir():
+        raise InputError(f"checkpoint {folder} is a file; give a folder")
 
 
 def _standardisation(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -189,15 +200,26 @@ class MCOD(BaseDetector):
 
     # ------------------------------------------------------------------ fitting
 
-    def fit(self, X: np.ndarray, y: object = None) -> MCOD:
-        """Learn features and memory from X alone; `y` is ignored (unsupervised)."""
+    def fit(self, X: np.ndarray, y: object = None, checkpoint: str | Path | None = None,
+            checkpoint_every: float = 60.0) -> MCOD:
+        """Learn features and memory from X alone; `y` is ignored (unsupervised).
+
+        ``checkpoint``: a folder where the training state is saved after a step, every
+        ``checkpoint_every`` seconds (`mcod.nn.checkpoint`); a fit started again with the
+        same data, settings and seed goes on from it and ends as an uninterrupted fit
+        would. A fit argument, not a setting: it belongs to this fit's data, and a clone
+        must not share it. The file stays after the fit (delete it, or
+        `mcod.nn.checkpoint.remove_checkpoint`, once the results are safe).
+        """
         self.check_settings()
         device = resolve_device(self.device)
+        if checkpoint is not None:
+            _check_checkpoint_args(checkpoint, checkpoint_every)
         before = dict(vars(self))
         for name in [k for k in before if k.endswith("_") and not k.startswith("_")]:
             delattr(self, name)  # a table's scaling must not outlive a refit on images
         try:
-            return self._fit(X, device)
+            return self._fit(X, device, checkpoint, checkpoint_every)
         except BaseException:  # refused data, a failed or interrupted training: keep the old fit
             self.__dict__.clear()
             self.__dict__.update(before)
@@ -221,7 +243,8 @@ class MCOD(BaseDetector):
             raise ValueError(f"random_state must be an integer seed in 0..2**32 - 1 or None, "
                              f"got {seed!r}")
 
-    def _fit(self, X: np.ndarray, device: torch.device) -> MCOD:
+    def _fit(self, X: np.ndarray, device: torch.device, checkpoint: str | Path | None,
+             checkpoint_every: float) -> MCOD:
         """The fit itself; `fit` puts the previous state back if this raises."""
         self.device_ = device  # a pretrained encoder runs there as the data is prepared
         data = self._prepare(X, fitting=True)
@@ -240,12 +263,22 @@ class MCOD(BaseDetector):
                 torch.manual_seed(self.random_state)
             self.network_ = MCODEnsemble(config, self.input_shape_, queue_size).to(self.device_)
             data_on_device, n = data.to(self.device_), config.members
-            self.history_ = mean_history([
-                train(member, data_on_device, config.epochs, batch_size,
-                      verbose=show_progress(self.verbose),
-                      desc="mcod fit" if n == 1 else f"mcod fit {i + 1}/{n}")
-                for i, member in enumerate(self.network_.nets)
-            ])
+            store = None if checkpoint is None else FitCheckpoints(
+                checkpoint, self.network_, fingerprint(config, data, self.random_state, device),
+                len(data), batch_size, device, checkpoint_every,
+                say=(lambda line: print(line, flush=True)) if show_progress(self.verbose) else None)
+            histories = []
+            for i, member in enumerate(self.network_.nets):
+                history = None if store is None else store.trained(i)
+                if history is None:
+                    history = train(member, data_on_device, config.epochs, batch_size,
+                                    verbose=show_progress(self.verbose),
+                                    desc="mcod fit" if n == 1 else f"mcod fit {i + 1}/{n}",
+                                    checkpoints=None if store is None else store.member(i))
+                    if store is not None:
+                        store.record(i, history)
+                histories.append(history)
+            self.history_ = mean_history(histories)
         if self.network_.reference is None:
             self.decision_scores_ = self._score(data.split(SCORE_BATCH))
         else:  # the memory picks the reference rows; the score is the distance to them

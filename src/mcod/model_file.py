@@ -3,18 +3,15 @@ pickled code.
 
 The file is the zip archive ``torch.save`` writes, holding only tensors and plain values
 (str, int, float, bool, None, lists and dicts of them), plus one entry of mcod's own: the
-SHA-256 of all the others (:mod:`mcod.persistence` checks it, and all the rest, on loading).
+SHA-256 of all the others (:mod:`mcod.io.archive`; :mod:`mcod.persistence` checks it, and
+all the rest, on loading).
 Kept apart from the loading, which makes detectors, so that ``MCOD.save`` can use it
 without an import circle.
 """
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import io
 import os
-import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,7 +21,7 @@ import torch
 
 import mcod
 from mcod.config import MCODConfig
-from mcod.io.atomic import atomic_write
+from mcod.io.archive import CHECKSUM_ENTRY, digest, is_checksum, with_checksum, write_archive
 
 if TYPE_CHECKING:
     from mcod.detector import MCOD
@@ -33,7 +30,6 @@ __all__ = ["CHECKSUM_ENTRY", "FORMAT", "POWER_FIELDS", "digest", "is_checksum", 
            "with_checksum"]
 
 FORMAT = "mcod-detector/2"  # 2: the network is an ensemble of members
-CHECKSUM_ENTRY = "mcod.sha256"  # beside torch's data.pkl in the archive's folder
 _FITTED = ("network_", "config_", "input_kind_", "input_shape_", "decision_scores_", "threshold_")
 
 
@@ -117,38 +113,5 @@ def save_detector(detector: MCOD, path: str | os.PathLike[str],
         raise ValueError(f"{target} is a folder; give a file name such as model.pt")
     state = _detector_state(detector)
     state["table_options"] = _plain(table_options, "the table options")
-    buffer = io.BytesIO()
-    torch.save(state, buffer)
     target.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_write(target, "wb") as handle:
-        handle.write(with_checksum(buffer.getvalue()))
-    return target
-
-
-def with_checksum(archive: bytes) -> bytes:
-    """The archive torch.save wrote, with the SHA-256 of its entries as one entry more:
-    torch does not check the zip's CRCs, so a flipped bit would otherwise load as a
-    different model."""
-    buffer = io.BytesIO(archive)
-    with zipfile.ZipFile(buffer, "a") as zipped:
-        folder = zipped.namelist()[0].split("/", 1)[0]
-        zipped.writestr(f"{folder}/{CHECKSUM_ENTRY}", digest(zipped))
-    return buffer.getvalue()
-
-
-def digest(zipped: zipfile.ZipFile) -> str:
-    """SHA-256 of every entry but the checksum (names, sizes and bytes, in name order),
-    read a MiB at a time; zipfile also checks each entry's CRC-32 as it reads."""
-    digest = hashlib.sha256()
-    for info in sorted(zipped.infolist(), key=lambda i: i.filename):
-        if is_checksum(info.filename):
-            continue
-        digest.update(f"{info.filename}\0{info.file_size}\0".encode())
-        with zipped.open(info) as entry:
-            for chunk in iter(functools.partial(entry.read, 2**20), b""):
-                digest.update(chunk)
-    return f"sha256:{digest.hexdigest()}"
-
-
-def is_checksum(name: str) -> bool:
-    return name.rsplit("/", 1)[-1] == CHECKSUM_ENTRY
+    return write_archive(state, target)

@@ -13,10 +13,7 @@ from __future__ import annotations
 
 import math
 import os
-import pickle
 import reprlib
-import struct
-import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,12 +22,12 @@ from typing import Any
 import numpy as np
 import torch
 
-import mcod
 from mcod.config import CONFIGS, MCODConfig
 from mcod.data.inputs import InputError
 from mcod.data.tables import check_saved_options
 from mcod.detector import MCOD, resolve_device
-from mcod.model_file import FORMAT, POWER_FIELDS, digest, is_checksum
+from mcod.io.archive import Limits, check_tensor, need, read_archive
+from mcod.model_file import FORMAT, POWER_FIELDS
 from mcod.nn.ensemble import MCODEnsemble
 from mcod.nn.pretrained import check_encoder
 
@@ -56,89 +53,11 @@ class ModelFileError(InputError):
 
 # --------------------------------------------------------------------------- loading
 
-# What zipfile raises on a damaged archive (a bad CRC is a BadZipFile; an encrypted entry
-# a RuntimeError; a garbled UTF-8 name a UnicodeDecodeError)
-_ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, RuntimeError,
-               struct.error, UnicodeDecodeError)
-
-
-def _unreadable(path: Path) -> ModelFileError:
-    return ModelFileError(f"cannot read {path}: not an mcod model file, or it is corrupt")
-
-
-def _check_archive(path: Path) -> None:
-    """Refuse an archive whose entries could unpack to more than the file holds, or
-    whose content does not match its checksum, before torch reads any of it. Files saved
-    before the checksum have only zipfile's CRCs checked."""
-    size = path.stat().st_size
-    if size > MAX_FILE_BYTES:
-        raise ModelFileError(f"{path} is {size} bytes; a model file holds at most "
-                             f"{MAX_FILE_BYTES} (no mcod model needs more)")
-    if not zipfile.is_zipfile(path):  # torch.save writes a zip archive; anything else is not ours
-        raise _unreadable(path)
-    try:
-        with zipfile.ZipFile(path) as zipped:
-            entries = zipped.infolist()
-            _check_entries(path, entries, size)
-            checksums = [i for i in entries if is_checksum(i.filename)]
-            stored = zipped.read(checksums[0]) if checksums else None
-            try:
-                actual = digest(zipped).encode()
-            except _ZIP_ERRORS:  # an entry's CRC-32 (or its header) is wrong
-                actual = None
-    except _ZIP_ERRORS:
-        raise _unreadable(path) from None
-    if actual is None or stored not in (None, actual):
-        raise ModelFileError(f"{path} is corrupt: its content does not match the checksums "
-                             "stored in it")
-
-
-def _check_entries(path: Path, entries: list[zipfile.ZipInfo], size: int) -> None:
-    """Entries stored as they are (torch.save never compresses): what they unpack to is
-    then what the file holds; a deflated entry of a few MB could unpack to GBs."""
-    if len(entries) > MAX_ENTRIES:
-        raise ModelFileError(f"{path} holds {len(entries)} entries; a model file holds at "
-                             f"most {MAX_ENTRIES}")
-    for info in entries:
-        if info.compress_type != zipfile.ZIP_STORED or info.compress_size != info.file_size:
-            raise ModelFileError(
-                f"{path}: entry {info.filename!r} is compressed ({info.compress_size} bytes "
-                f"that unpack to {info.file_size}); mcod model files store entries as they are")
-        tensor = "/data/" in info.filename  # mapped, not read, by torch.load(mmap=True)
-        if not tensor and info.file_size > MAX_PICKLE_BYTES:
-            raise ModelFileError(f"{path}: entry {info.filename!r} takes {info.file_size} "
-                                 f"bytes; entries other than tensors take at most "
-                                 f"{MAX_PICKLE_BYTES}")
-    if sum(info.file_size for info in entries) > size:
-        raise _unreadable(path)
-
-
 def _read(path: Path) -> dict[str, Any]:
-    """The saved state, its tensors mapped from the file (``mmap``), not yet read: each is
-    checked against the model's shapes before its values are used."""
-    if not path.exists():
-        raise FileNotFoundError(f"model file not found: {path}")
-    if not path.is_file():
-        raise ModelFileError(f"not a file: {path}")
-    _check_archive(path)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except pickle.UnpicklingError:
-        # weights_only refuses classes and functions: this is how a file holding code fails.
-        raise ModelFileError(
-            f"refusing to load {path}: it holds Python objects other than tensors and plain "
-            "values (mcod model files never do)"
-        ) from None
-    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError, KeyError):
-        raise _unreadable(path) from None
-    if not isinstance(state, dict) or "format" not in state:
-        raise ModelFileError(f"{path} is not an mcod model file (no format tag)")
-    if not isinstance(state["format"], str) or state["format"] != FORMAT:
-        raise ModelFileError(
-            f"{path} has format {reprlib.repr(state['format'])}; "
-            f"this mcod ({mcod.__version__}) reads {FORMAT!r}"
-        )
-    return state
+    """The saved state, its tensors mapped from the file, not yet read: each is checked
+    against the model's shapes before its values are used."""
+    limits = Limits("model file", MAX_FILE_BYTES, MAX_PICKLE_BYTES, MAX_ENTRIES)
+    return read_archive(path, FORMAT, limits, ModelFileError)
 
 
 @contextmanager
@@ -169,19 +88,6 @@ _IMAGE_ONLY = ("n_channels", "pixel_range", "image_size_in")
 _TABLE_ONLY = ("n_features_in", "feature_names", "scale_mean", "scale_std", *POWER_FIELDS)
 
 
-def _shown(value: object) -> str:
-    """A short description of a value, for an error message (never its full repr)."""
-    if isinstance(value, torch.Tensor):
-        return f"a {value.dtype} tensor of shape {list(value.shape)}"
-    return reprlib.repr(value)
-
-
-def _need(ok: bool, field: str, expected: str, value: object) -> None:
-    """Raise the one-line complaint about ``field`` unless ``ok``."""
-    if not ok:
-        raise ValueError(f"{field} must be {expected}, got {_shown(value)}")
-
-
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -208,11 +114,11 @@ RENAMED_IN_0_2 = {"default": "scratch", "pretrained": "default"}
 def _detector(state: dict[str, Any]) -> MCOD:
     """An unfitted MCOD with the saved constructor settings, each checked."""
     _check_keys(state)
-    _need(isinstance(state["mcod_version"], str), "mcod_version", "text", state["mcod_version"])
+    need(isinstance(state["mcod_version"], str), "mcod_version", "text", state["mcod_version"])
     params = state["params"]
-    _need(isinstance(params, dict), "params", "a dict of settings", params)
+    need(isinstance(params, dict), "params", "a dict of settings", params)
     unknown = sorted(map(str, set(params) - set(MCOD().get_params(deep=False))))
-    _need(not unknown, "params", "MCOD's settings", unknown)
+    need(not unknown, "params", "MCOD's settings", unknown)
     params = dict(params)
     config = params.get("config", "default")
     if isinstance(config, str) and state["mcod_version"].startswith("0.1."):
@@ -220,9 +126,9 @@ def _detector(state: dict[str, Any]) -> MCOD:
     if isinstance(config, dict) and set(config) == {"mcod_config"}:
         params["config"] = _config(config["mcod_config"], "params.config")
     else:
-        _need(isinstance(config, str) and config in CONFIGS, "params.config",
+        need(isinstance(config, str) and config in CONFIGS, "params.config",
               f"one of {sorted(CONFIGS)} or a config", config)
-    _need(isinstance(params.get("device", "auto"), str), "params.device", "text",
+    need(isinstance(params.get("device", "auto"), str), "params.device", "text",
           params.get("device"))
     try:  # PyOD checks the contamination as MCOD is made, MCOD the rest
         detector = MCOD(**params)
@@ -234,14 +140,14 @@ def _detector(state: dict[str, Any]) -> MCOD:
 
 def _config(values: object, field: str = "config") -> MCODConfig:
     """The config, every setting's type and range checked (MCODConfig does), within caps."""
-    _need(isinstance(values, dict), field, "a dict of settings", values)
+    need(isinstance(values, dict), field, "a dict of settings", values)
     try:
         config = MCODConfig.from_dict(values)  # type: ignore[arg-type]
     except (ValueError, TypeError) as error:
         raise ValueError(f"{field}: {error}") from None
-    _need(config.image_size <= MAX_IMAGE_SIZE, f"{field}.image_size",
+    need(config.image_size <= MAX_IMAGE_SIZE, f"{field}.image_size",
           f"at most {MAX_IMAGE_SIZE}", config.image_size)
-    _need(config.members <= MAX_MEMBERS, f"{field}.members", f"at most {MAX_MEMBERS}",
+    need(config.members <= MAX_MEMBERS, f"{field}.members", f"at most {MAX_MEMBERS}",
           config.members)
     return config
 
@@ -249,40 +155,23 @@ def _config(values: object, field: str = "config") -> MCODConfig:
 def _input_shape(state: dict[str, Any], config: MCODConfig) -> tuple[str, tuple[int, ...]]:
     """The input kind and the network's input shape, as the config has them."""
     kind = state["input_kind"]
-    _need(kind in ("image", "table"), "input_kind", "'image' or 'table'", kind)
+    need(kind in ("image", "table"), "input_kind", "'image' or 'table'", kind)
     rows = kind == "table" or bool(config.encoder)  # what the mlp head takes
-    _need(rows == (config.backbone == "mlp"), "input_kind",
+    need(rows == (config.backbone == "mlp"), "input_kind",
           f"what the {config.backbone} backbone takes", kind)
-    _need(kind == "image" or not config.encoder, "input_kind", "'image' with an encoder", kind)
+    need(kind == "image" or not config.encoder, "input_kind", "'image' with an encoder", kind)
     shape = state["input_shape"]
-    _need(isinstance(shape, list) and all(_is_int(n) and n > 0 for n in shape), "input_shape",
+    need(isinstance(shape, list) and all(_is_int(n) and n > 0 for n in shape), "input_shape",
           "a list of positive integers", shape)
     if rows:
-        _need(len(shape) == 1, "input_shape", "[features] for rows the mlp head takes", shape)
+        need(len(shape) == 1, "input_shape", "[features] for rows the mlp head takes", shape)
     else:
         size = config.image_size
-        _need(size > 0, "config.image_size", "positive in an image model", size)
-        _need(len(shape) == 3 and shape[0] <= MAX_CHANNELS and shape[1:] == [size, size],
+        need(size > 0, "config.image_size", "positive in an image model", size)
+        need(len(shape) == 3 and shape[0] <= MAX_CHANNELS and shape[1:] == [size, size],
               "input_shape", f"[channels (1 to {MAX_CHANNELS}), {size}, {size}] (the config's "
               "image_size)", shape)
     return kind, tuple(shape)
-
-
-def _tensor(value: object, field: str, dtype: torch.dtype, shape: tuple[int, ...]) -> None:
-    """A tensor of this dtype and shape holding its own values, all finite: an expanded
-    view (stride 0) of a few stored values would grow to its full size when used."""
-    expected = f"a {dtype} tensor of shape {list(shape)}"
-    _need(isinstance(value, torch.Tensor) and value.dtype == dtype
-          and tuple(value.shape) == shape, field, expected, value)
-    assert isinstance(value, torch.Tensor)  # for type checkers: _need said so
-    owned = (value.layout == torch.strided and value.is_contiguous()
-             and value.storage_offset() == 0
-             and value.untyped_storage().nbytes() == value.numel() * value.element_size())
-    stored = value.untyped_storage().nbytes() // max(1, value.element_size())
-    _need(owned, field, f"{expected} holding its own values",
-          f"a view of {stored} stored values")
-    if value.is_floating_point():
-        _need(bool(torch.isfinite(value).all()), field, "finite", "NaN or infinite values")
 
 
 def _restore_image(detector: MCOD, state: dict[str, Any], shape: tuple[int, ...],
@@ -290,27 +179,27 @@ def _restore_image(detector: MCOD, state: dict[str, Any], shape: tuple[int, ...]
     """The images' channels, intensity range and size; with an encoder, also the scaling
     of the encoded rows the head takes."""
     if config.encoder:
-        _need(isinstance(state.get("encoder_digest"), str), "encoder_digest",
+        need(isinstance(state.get("encoder_digest"), str), "encoder_digest",
               "the encoder's weight digest", state.get("encoder_digest"))
-        _need(state.get("feature_names") is None, "feature_names", "None in an image model",
+        need(state.get("feature_names") is None, "feature_names", "None in an image model",
               state.get("feature_names"))
         _restore_scaling(detector, state, shape[0], config)
         detector.encoder_digest_ = state["encoder_digest"]
         channels = state["n_channels"]
-        _need(_is_int(channels) and 1 <= channels <= MAX_CHANNELS, "n_channels",
+        need(_is_int(channels) and 1 <= channels <= MAX_CHANNELS, "n_channels",
               f"1 to {MAX_CHANNELS}", channels)
     else:
         for name in (*_TABLE_ONLY, "encoder_digest"):
-            _need(state.get(name) is None, name, "None in an image model", state.get(name))
+            need(state.get(name) is None, name, "None in an image model", state.get(name))
         channels = state["n_channels"]
-        _need(_is_int(channels) and channels == shape[0], "n_channels",
+        need(_is_int(channels) and channels == shape[0], "n_channels",
               f"{shape[0]} (input_shape's)", channels)
     low_high = state["pixel_range"]
-    _need(isinstance(low_high, list) and len(low_high) == 2 and all(map(_is_number, low_high))
+    need(isinstance(low_high, list) and len(low_high) == 2 and all(map(_is_number, low_high))
           and low_high[0] < low_high[1] and math.isfinite(low_high[1] - low_high[0]),
           "pixel_range", "[low, high], finite numbers with low < high", low_high)
     size = state.get("image_size_in")
-    _need(size is None or isinstance(size, list) and len(size) == 2
+    need(size is None or isinstance(size, list) and len(size) == 2
           and all(_is_int(n) and n > 0 for n in size), "image_size_in",
           "None or [height, width]", size)
     detector.n_channels_ = channels
@@ -322,10 +211,10 @@ def _restore_image(detector: MCOD, state: dict[str, Any], shape: tuple[int, ...]
 def _restore_table(detector: MCOD, state: dict[str, Any], shape: tuple[int, ...],
                    config: MCODConfig) -> None:
     for name in (*_IMAGE_ONLY, "encoder_digest"):
-        _need(state.get(name) is None, name, "None in a table model", state.get(name))
+        need(state.get(name) is None, name, "None in a table model", state.get(name))
     n = shape[0]
     names = state.get("feature_names")
-    _need(names is None or isinstance(names, list) and len(names) == n
+    need(names is None or isinstance(names, list) and len(names) == n
           and all(isinstance(c, str) for c in names), "feature_names",
           f"None or a list of {n} column names", names)
     _restore_scaling(detector, state, n, config)
@@ -335,17 +224,17 @@ def _restore_table(detector: MCOD, state: dict[str, Any], shape: tuple[int, ...]
 def _restore_scaling(detector: MCOD, state: dict[str, Any], n: int,
                      config: MCODConfig) -> None:
     """The standardisation (and Yeo-Johnson) of the n columns of the rows the head takes."""
-    _need(_is_int(state["n_features_in"]) and state["n_features_in"] == n, "n_features_in",
+    need(_is_int(state["n_features_in"]) and state["n_features_in"] == n, "n_features_in",
           f"{n} (input_shape's)", state["n_features_in"])
     scaling = ("scale_mean", "scale_std", *(POWER_FIELDS if config.table_yeo_johnson else ()))
     for name in scaling:
-        _tensor(state.get(name), name, torch.float64, (n,))
+        check_tensor(state.get(name), name, torch.float64, (n,))
         if name.endswith("_std"):
-            _need(bool((state[name] > 0).all()), name, "positive", "a value <= 0")
+            need(bool((state[name] > 0).all()), name, "positive", "a value <= 0")
         setattr(detector, f"{name}_", state[name].clone())  # not mapped from the file
     if not config.table_yeo_johnson:
         for name in POWER_FIELDS:
-            _need(state.get(name) is None, name, "None without table_yeo_johnson",
+            need(state.get(name) is None, name, "None without table_yeo_johnson",
                   state.get(name))
     detector.n_features_in_ = n
 
@@ -354,16 +243,16 @@ def _network(state: dict[str, Any], config: MCODConfig, shape: tuple[int, ...]) 
     """The ensemble, after each saved tensor is checked against one built without memory
     (on torch's meta device) from the config: names, dtypes and shapes."""
     queue = state["queue_size"]
-    _need(_is_int(queue) and 1 <= queue <= config.queue_size, "queue_size",
+    need(_is_int(queue) and 1 <= queue <= config.queue_size, "queue_size",
           f"an integer in 1..{config.queue_size} (the config's queue_size)", queue)
     with torch.device("meta"):
         expected = MCODEnsemble(config, shape, queue).state_dict()
     saved = state["state_dict"]
-    _need(isinstance(saved, dict), "state_dict", "a dict of tensors", saved)
-    _need(saved.keys() == expected.keys(), "state_dict", "the tensors the config makes "
+    need(isinstance(saved, dict), "state_dict", "a dict of tensors", saved)
+    need(saved.keys() == expected.keys(), "state_dict", "the tensors the config makes "
           f"({len(expected)})", sorted(map(str, set(saved) ^ set(expected))))
     for name, like in expected.items():
-        _tensor(saved[name], f"state_dict[{name!r}]", like.dtype, tuple(like.shape))
+        check_tensor(saved[name], f"state_dict[{name!r}]", like.dtype, tuple(like.shape))
     network = MCODEnsemble(config, shape, queue)
     network.load_state_dict(saved, strict=True)
     return network
@@ -373,16 +262,16 @@ def _restore_scores(detector: MCOD, state: dict[str, Any]) -> None:
     """Training scores, threshold and labels: finite, and labels as PyOD sets them."""
     scores = state["decision_scores"]
     n = len(scores) if isinstance(scores, torch.Tensor) and scores.dim() == 1 else 0
-    _need(2 <= n <= MAX_SAMPLES, "decision_scores",
+    need(2 <= n <= MAX_SAMPLES, "decision_scores",
           f"a 1-D tensor of 2 to {MAX_SAMPLES} training scores", scores)
-    _tensor(scores, "decision_scores", torch.float64, (n,))
-    _tensor(state["labels"], "labels", torch.int64, (n,))
+    check_tensor(scores, "decision_scores", torch.float64, (n,))
+    check_tensor(state["labels"], "labels", torch.int64, (n,))
     threshold = state["threshold"]
-    _need(_is_number(threshold), "threshold", "a finite number", threshold)
+    need(_is_number(threshold), "threshold", "a finite number", threshold)
     detector.decision_scores_ = scores.numpy().astype(np.float64)
     detector.threshold_ = float(threshold)
     detector.labels_ = state["labels"].numpy().astype(int)
-    _need(np.array_equal(detector.labels_, detector.decision_scores_ > detector.threshold_),
+    need(np.array_equal(detector.labels_, detector.decision_scores_ > detector.threshold_),
           "labels", "1 where decision_scores > threshold, else 0", "other values")
     # What PyOD's fit would have set, for predict_proba(method="unify") and friends.
     detector._mu = float(np.mean(detector.decision_scores_))
@@ -392,7 +281,7 @@ def _restore_scores(detector: MCOD, state: dict[str, Any]) -> None:
 
 def _history(state: dict[str, Any], config: MCODConfig) -> list[dict[str, float]]:
     history = state["history"]
-    _need(isinstance(history, list) and len(history) <= config.epochs and all(
+    need(isinstance(history, list) and len(history) <= config.epochs and all(
         isinstance(epoch, dict) and all(isinstance(k, str) and isinstance(v, (int, float))
                                         for k, v in epoch.items()) for epoch in history),
           "history", f"a list of at most {config.epochs} dicts of loss terms", history)

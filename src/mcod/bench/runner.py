@@ -4,13 +4,19 @@ Order: dataset (as given), then detector (as given: put cheap ones first), then 
 (seed, rho, class) order, so an interrupted bench already covers every class of its first
 seed. Each run goes to a fresh "spawn" process unless ``isolate=False`` (see worker.py for how
 memory is measured); its record is appended to the results file as soon as it finishes.
+An mcod run checkpoints its training every CHECKPOINT_EVERY seconds in a folder of its own
+under ``<results>.checkpoints/`` (`mcod.nn.checkpoint`): a bench killed during a long fit
+goes on from there when started again (its record says ``resumed``, and its ``fit_s``
+counts only the resumed part); the folder is removed once the record is written.
 """
 
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
 import os
 import platform
+import shutil
 import sys
 import time
 import traceback
@@ -29,6 +35,13 @@ from mcod.bench.results import append_result, completed_keys, run_key
 from mcod.bench.worker import run_job
 
 THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+CHECKPOINT_EVERY = 60.0  # seconds of training an interrupted bench may lose per run
+
+
+def checkpoint_folder(results: Path, key: tuple) -> Path:
+    """Where the run of ``key`` checkpoints its training, beside the results file."""
+    name = hashlib.sha256(repr(key).encode()).hexdigest()[:16]
+    return results.with_name(results.name + ".checkpoints") / name
 
 
 @dataclass
@@ -155,7 +168,7 @@ def run_bench(
     versions = _versions()
     start = time.perf_counter()
 
-    plan: list[tuple[Any, Task, str]] = []
+    plan: list[tuple[Any, Task, str, tuple]] = []
     to_encode: list[tuple[Any, list[np.ndarray]]] = []  # (images, indices some run encodes)
     for ds_name in datasets:
         ds, tasks = _load_tasks(ds_name, protocol, rhos, classes, seeds, max_n, data_dir)
@@ -167,7 +180,7 @@ def run_bench(
                 if key in done_keys:
                     summary.skipped += 1
                     continue
-                plan.append((ds, task, name))
+                plan.append((ds, task, name, key))
                 if specs[name].features:
                     needed += [i for i in (task.fit_idx, task.score_idx) if i is not None]
         if needed and not cold_features:
@@ -183,7 +196,7 @@ def run_bench(
         f"{len(plan)} to run ({'in fresh processes' if isolate else 'in-process'})"
     )
     if dry_run:
-        for _, task, name in plan:
+        for _, task, name, _ in plan:
             say(f"  would run {task.label} {name}")
         return summary
 
@@ -193,8 +206,9 @@ def run_bench(
         for images, needed in to_encode:
             encode_dataset(images, needed, say)
     bar = tqdm(plan, desc="bench", unit="run", disable=None, file=sys.stderr)
-    for i, (ds, task, name) in enumerate(bar, 1):
+    for i, (ds, task, name, key) in enumerate(bar, 1):
         label = f"{task.label} {name}"
+        checkpoint = checkpoint_folder(results, key)
         job = {
             "detector": name,
             "ablations": dict(ablations or {}),
@@ -206,6 +220,8 @@ def run_bench(
             "threads": threads,
             "isolated": isolate,
             "cold_features": cold_features,
+            "checkpoint": str(checkpoint),
+            "checkpoint_every": CHECKPOINT_EVERY,
         }
         try:
             out = _run_isolated(job) if isolate else run_job(job)
@@ -227,6 +243,7 @@ def run_bench(
             **provenance(versions),
         }
         append_result(results, record)
+        shutil.rmtree(checkpoint, ignore_errors=True)
         summary.done += 1
         peak = "?" if out["peak_rss_mb"] is None else f"{out['peak_rss_mb']:.0f}MB"
         say(f"[{i}/{len(plan)}] {label}: AUROC {out['auroc']:.3f} AP-out {out['ap_out']:.3f} "

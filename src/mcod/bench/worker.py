@@ -10,6 +10,9 @@ In-process mode (``--in-process``, the quick default) resets the kernel's high-w
 through ``/proc/self/clear_refs`` before the run and reads ``VmHWM`` after it (Linux); memory
 kept by earlier runs is then part of the base. Where that reset is not possible, both fields are
 None rather than a misleading number.
+
+An mcod detector fits with the job's ``checkpoint`` folder (if any): a run found there half
+done goes on from its checkpoint, and its record says ``resumed``.
 """
 
 from __future__ import annotations
@@ -68,9 +71,22 @@ def _seed_everything(seed: int) -> None:
         torch.manual_seed(seed)
 
 
+def _checkpointing(job: dict[str, Any], family: str) -> tuple[dict[str, Any], bool]:
+    """mcod's fit options for the job's checkpoint folder (none for a baseline, whose
+    process never imports torch), and whether a checkpoint is found there to resume."""
+    if not job.get("checkpoint") or family == "baseline":
+        return {}, False
+    from mcod.nn.checkpoint import CHECKPOINT_FILE
+
+    options = {"checkpoint": job["checkpoint"],
+               "checkpoint_every": float(job.get("checkpoint_every", 60.0))}
+    return options, os.path.exists(os.path.join(job["checkpoint"], CHECKPOINT_FILE))
+
+
 def run_job(job: dict[str, Any]) -> dict[str, Any]:
     """Fit one detector on one task. ``job`` keys: detector, ablations, seed, quick, fit_images,
-    score_images (None: score the fitted set), y, isolated, threads, cold_features."""
+    score_images (None: score the fitted set), y, isolated, threads, cold_features, and
+    optionally checkpoint (a folder) and checkpoint_every (seconds) for mcod."""
     if not job.get("cold_features"):
         return _run_job(job)
     saved = os.environ.get(FEATURE_CACHE_ENV)
@@ -110,9 +126,11 @@ def _run_job(job: dict[str, Any]) -> dict[str, Any]:
     else:
         base_mb = None
 
+    fit_options, resumed = _checkpointing(job, spec.family)
+
     _seed_everything(int(job["seed"]))
     t0 = time.perf_counter()
-    est.fit(x_fit)
+    est.fit(x_fit, **fit_options)
     fit_s = time.perf_counter() - t0
 
     if x_score is None:  # uod: the transductive scores of the fit
@@ -157,6 +175,7 @@ def _run_job(job: dict[str, Any]) -> dict[str, Any]:
         "base_rss_mb": base_mb,
         "memory_mode": "fresh-process" if isolated else ("vmhwm-reset" if peak_mb else None),
         "threads": threads,
+        "resumed": resumed,
         "pid": os.getpid(),
     }
     return record

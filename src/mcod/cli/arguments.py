@@ -6,6 +6,7 @@ their checked types, and the conversion of the table options to
 from __future__ import annotations
 
 import argparse
+import math
 
 from mcod.config import CONFIGS, MAX_SEED
 from mcod.data.csv_format import DECIMALS, parse_separator
@@ -41,6 +42,16 @@ def _batch_size(text: str) -> int:
 
 def _seed(text: str) -> int:
     return _integer(text, 0, MAX_SEED)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds, got {text!r}") from None
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds >= 0, got {text}")
+    return value
 
 
 def add_command(subparsers: argparse._SubParsersAction, name: str, summary: str,
@@ -115,6 +126,14 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed", type=_seed, default=0,
                         help="random seed, 0 to 2**32 - 1 (default: 0)")
+    parser.add_argument(
+        "--checkpoint", metavar="DIR",
+        help="save the training state in DIR/checkpoint.pt as training goes; the same "
+        "command run again after an interruption (even kill -9) goes on from it and ends "
+        "as an uninterrupted run would; removed once the outputs are written")
+    parser.add_argument(
+        "--checkpoint-every", type=_seconds, default=60.0, metavar="SECONDS",
+        help="seconds between checkpoint writes, 0 = after every step (default: 60)")
 
 
 def add_output_arguments(parser: argparse.ArgumentParser) -> None:

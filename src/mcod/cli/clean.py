@@ -17,7 +17,13 @@ from typing import Any
 import numpy as np
 
 from mcod.cli.arguments import add_command, add_input_arguments, add_model_arguments, say
-from mcod.cli.detect import make_detector, note_if_too_few, train_on
+from mcod.cli.detect import (
+    checkpoint_output,
+    finish_checkpoint,
+    make_detector,
+    note_if_too_few,
+    train_on,
+)
 from mcod.cli.reading import input_files, read_input
 from mcod.data.folders import FolderScan, scan_folder
 from mcod.io.atomic import plain_mode
@@ -101,8 +107,12 @@ def _check_out(args: argparse.Namespace) -> tuple[Path, FolderScan | None]:
     output = folder_output("--out", args.out)
     source = _input_path(args)
     scan = scan_folder(args.input) if source is not None and source.is_dir() else None
-    check_outputs([output], input_files(args, None))
+    checkpoint = checkpoint_output(args)
+    check_outputs([output, *checkpoint], input_files(args, None))
     out = Path(args.out).expanduser().resolve()
+    if checkpoint and _is_within(checkpoint[0].path.parent.resolve(), out):
+        raise ValueError(f"--checkpoint {args.checkpoint} lies inside --out {out}, which is "
+                         "replaced at the end; choose a folder outside it")
     # the folders read: linked ones lead outside the input
     read = scan.folders if scan is not None else [] if source is None else [source]
     for folder in read:
@@ -188,6 +198,7 @@ def run_clean(args: argparse.Namespace) -> int:
             print(f"mcod: note: {line}", file=sys.stderr)
         before = _check_empty(out, args.overwrite)
         written, kept, removed, cut = _clean_into(args, out, scan, before)
+    finish_checkpoint(args)
     n = kept + removed
     print(f"kept {kept} of {n} samples, removed {counted(removed, 'outlier')} ({cut})")
     print(f"wrote {out / written} and {out / OUTLIERS_FILE}")

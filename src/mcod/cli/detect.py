@@ -48,6 +48,8 @@ examples:
   mcod detect --npy images.npy --contamination 0.05 --save-model model.pt
   mcod detect photos/ --config release --device cuda
   mcod detect data.csv --id-column id --fill-missing median --out results
+  mcod detect photos/ --config release --checkpoint ckpt --out results
+                                              run again after a crash: goes on from ckpt
 """
 
 SCORE_EPILOG = """\
@@ -205,10 +207,29 @@ def _check_outputs(args: argparse.Namespace, scan: FolderScan | None) -> None:
         outputs.append(folder_output("--report", args.report, REPORT_FILE))
     if getattr(args, "save_model", None):
         outputs.append(file_output("--save-model", args.save_model))
+    outputs += checkpoint_output(args)
     names = {output.path.name for output in outputs}  # only images of those names can clash
     if scan is not None:
         scan = FolderScan([p for p in scan.images if p.name in names], [], scan.folders)
     check_outputs(outputs, input_files(args, scan))
+
+
+def checkpoint_output(args: argparse.Namespace) -> list:  # -> list[Output]
+    """--checkpoint DIR as an output to check (DIR/checkpoint.pt), if given."""
+    from mcod.cli.outputs import folder_output
+    from mcod.nn.checkpoint import CHECKPOINT_FILE
+
+    if not getattr(args, "checkpoint", None):  # `mcod score` trains nothing
+        return []
+    return [folder_output("--checkpoint", args.checkpoint, CHECKPOINT_FILE)]
+
+
+def finish_checkpoint(args: argparse.Namespace) -> None:
+    """The run's outputs are written: its checkpoint is no longer needed."""
+    if args.checkpoint:
+        from mcod.nn.checkpoint import remove_checkpoint
+
+        remove_checkpoint(args.checkpoint)
 
 
 def train_on(args: argparse.Namespace, detector, data: InputData) -> float:
@@ -217,7 +238,8 @@ def train_on(args: argparse.Namespace, detector, data: InputData) -> float:
     say(args, f"data: {describe(np.asarray(data.X))} ({data.source})")
     say(args, "training MCOD ...")  # the config it resolves to is named once trained
     started = time.perf_counter()
-    detector.fit(data.X if data.table is None else data.table.named())
+    detector.fit(data.X if data.table is None else data.table.named(),
+                 checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every)
     seconds = time.perf_counter() - started
     say(args, f"trained {counted(detector.config_.epochs, 'epoch')} of config "
                f"{detector.config_.name} on {detector.device_} in {seconds:.1f} s")
@@ -248,6 +270,7 @@ def run_detect(args: argparse.Namespace) -> int:
 
         options = None if data.table is None else data.table.options
         print(f"saved model to {save_detector(detector, args.save_model, options)}")
+    finish_checkpoint(args)
     print(f"wall time {time.perf_counter() - started:.1f} s")
     return 0
 

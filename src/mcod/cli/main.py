@@ -1,6 +1,7 @@
 """The ``mcod`` command line's parser and entry point: the subcommands, one-line errors and
 the signals that stop a run (``mcod detect`` finds outliers, ``mcod score`` reuses a model,
-``mcod clean`` writes the data without them, ``mcod bench`` benchmarks).
+``mcod clean`` writes the data without them, ``mcod export`` writes a model as ONNX,
+``mcod bench`` benchmarks).
 
 Adding a subcommand: write a module with ``register(subparsers)`` that calls
 ``subparsers.add_parser(...)`` and sets ``func=<function(args) -> int>`` with
@@ -24,7 +25,7 @@ from typing import NoReturn
 
 from mcod import __version__
 from mcod.bench import cli as bench_cli
-from mcod.cli import clean, detect
+from mcod.cli import clean, detect, export
 from mcod.data.datasets import DatasetMissingError
 from mcod.data.inputs import DataWarning, InputError
 from mcod.io.signals import handlers_set
@@ -35,6 +36,7 @@ SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], object], ...] = (
     detect.register,
     bench_cli.register,
     clean.register,
+    export.register,
 )
 
 # What a user can fix: printed as `mcod: error: <message>`, exit code 2, no traceback.

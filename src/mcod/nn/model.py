@@ -8,6 +8,8 @@ it batches lives in `mcod.nn.training`.
 from __future__ import annotations
 
 import copy
+import functools
+import operator
 
 import torch
 import torch.nn.functional as F
@@ -158,8 +160,5 @@ class MCODNet(nn.Module):
     @torch.no_grad()
     def score(self, x: torch.Tensor) -> torch.Tensor:
         """s(x): `outlier_distance` averaged over `views`."""
-        views = self.views(x)
-        total = torch.zeros(len(x), device=x.device)
-        for view in views:
-            total += self.outlier_distance(*self.encode(view))
-        return total / len(views)
+        distances = [self.outlier_distance(*self.encode(view)) for view in self.views(x)]
+        return functools.reduce(operator.add, distances) / len(distances)  # traceable (ONNX)

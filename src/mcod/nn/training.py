@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 import math
 import operator
+from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 from torch.optim.swa_utils import AveragedModel, update_bn
@@ -14,6 +16,29 @@ from mcod.nn.augment import make_views, rotate_batch
 from mcod.nn.model import MCODNet
 
 
+@dataclass
+class LoopState:
+    """Where a network's training stands between two steps: all a resumed loop needs
+    besides the weights, the optimiser, the averaged weights and the random states."""
+
+    epoch: int  # the epoch under way (== len(history))
+    step: int  # its batches done
+    order: torch.Tensor  # its sample order (whole batches of it are drawn in turn)
+    sums: dict[str, float]  # its loss terms summed over the batches done
+    history: list[dict[str, float]]  # the mean loss terms of the epochs before
+
+
+class Checkpoints(Protocol):
+    """What the loop tells a checkpoint store (`mcod.nn.checkpoint`): it may restore the
+    state it saved, and may save it after any step."""
+
+    def resume(self, optimizer: torch.optim.Optimizer,
+               averaged: AveragedModel | None) -> LoopState | None: ...
+
+    def step_done(self, state: LoopState, optimizer: torch.optim.Optimizer,
+                  averaged: AveragedModel | None) -> None: ...
+
+
 def train(
     net: MCODNet,
     data: torch.Tensor,
@@ -21,6 +46,7 @@ def train(
     batch_size: int,
     verbose: bool = False,
     desc: str = "mcod fit",
+    checkpoints: Checkpoints | None = None,
 ) -> list[dict[str, float]]:
     """Train `net` on `data` (already on the training device); return per-epoch mean losses.
 
@@ -28,24 +54,30 @@ def train(
     to both views alike, so a rotated image is its own instance, as in CSI. With
     `average_weights_from` set, the query encoder ends with its weights averaged over the
     ends of the later epochs (SWA), which steadies a score that swings from epoch to epoch.
+    With `checkpoints`, the loop goes on from the state they hold, if any, and offers them
+    its state after every step.
     """
     c = net.config
     query_view, key_view = (v.to(data.device) for v in make_views(c))
     optimizer = torch.optim.Adam(net.query.parameters(), lr=c.lr, weight_decay=c.weight_decay)
     batch_size = min(batch_size, len(data))
     rotate = c.rotation_weight > 0 and data.dim() == 4
-    history: list[dict[str, float]] = []
     averaged, average_start = None, epochs  # no averaging: the start is never reached
     if c.average_weights_from is not None:  # in [0, 1): checked by MCODConfig
         averaged = AveragedModel(net.query)
         average_start = math.floor(c.average_weights_from * epochs)
+    state = checkpoints.resume(optimizer, averaged) if checkpoints else None
+    history: list[dict[str, float]] = [] if state is None else state.history
     net.train()
-    bar = tqdm(range(epochs), desc=desc, unit="epoch", disable=not verbose, leave=False)
+    bar = tqdm(range(len(history), epochs), desc=desc, unit="epoch", disable=not verbose,
+               leave=False, initial=len(history), total=epochs)
     for epoch in bar:
-        sums: dict[str, float] = {}
-        order = torch.randperm(len(data), device=data.device)
-        batches = [b for b in order.split(batch_size) if len(b) == batch_size]
-        for index in batches:
+        if state is None or state.epoch != epoch:
+            order = torch.randperm(len(data), device=data.device)
+            state = LoopState(epoch, 0, order, {}, history)
+        sums = state.sums
+        batches = [b for b in state.order.split(batch_size) if len(b) == batch_size]
+        for index in batches[state.step:]:
             x = data[index]
             turns = None
             if rotate:
@@ -61,6 +93,9 @@ def train(
             net.after_step(keys)
             for name, value in terms.items():
                 sums[name] = sums.get(name, 0.0) + value.item()
+            state.step += 1
+            if checkpoints:
+                checkpoints.step_done(state, optimizer, averaged)
         means = {name: total / len(batches) for name, total in sums.items()}
         history.append(means)
         bar.set_postfix({name: f"{value:.3f}" for name, value in means.items()})

@@ -1,0 +1,96 @@
+"""How closely onnxruntime's scores of an exported model (`mcod export --onnx`) follow
+mcod's own: the largest absolute difference, it relative to the largest score, and whether
+the rank order is the same, for one model of each kind (issue 20, item 3).
+
+- images: the `default` config on sklearn's digits (digit 0 plus 10% other digits);
+- tables: the `tabular` config on an ODDS table (cardio unless --odds NAME; needs
+  $MCOD_DATA_DIR/odds);
+- pretrained: the `pretrained` config (EfficientNet-Lite0) on the same digits.
+
+The graph's input is prepared as its metadata says (images scaled to [0, 1] and resized
+with antialiased bilinear, as mcod does; table rows as they are).
+
+    OMP_NUM_THREADS=1 python benchmarks/onnx_agreement.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import torch
+import torch.nn.functional as F
+
+from mcod import MCOD
+from mcod.data.datasets import load_odds
+from mcod.export import export_onnx
+
+
+def _digits() -> np.ndarray:
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    inliers = digits.images[digits.target == 0]
+    others = digits.images[digits.target != 0]
+    picked = np.random.default_rng(0).choice(len(others), len(inliers) // 9, replace=False)
+    return np.concatenate([inliers, others[picked]]).astype(np.float32)  # values 0..16
+
+
+def _image_input(images: np.ndarray, pixel_range: tuple[float, float], side: int,
+                 channels: int) -> np.ndarray:
+    low, high = pixel_range
+    x = torch.from_numpy(np.clip((images - low) / (high - low), 0, 1).astype(np.float32))
+    x = x[:, None].expand(-1, channels, -1, -1)
+    return F.interpolate(x, size=(side, side), mode="bilinear", antialias=True).numpy()
+
+
+def _compare(name: str, detector: MCOD, X: np.ndarray, x: np.ndarray, folder: Path) -> None:
+    path = export_onnx(detector, folder / f"{name}.onnx")
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    ours = session.run(None, {session.get_inputs()[0].name: x})[0]
+    scores = detector.decision_function(X)
+    diff = np.abs(ours - scores).max()
+    same = np.array_equal(np.argsort(-ours, kind="stable"), np.argsort(-scores, kind="stable"))
+    swapped = _swapped_pairs(scores, ours)
+    widest = max((abs(scores[i] - scores[j]) for i, j in swapped), default=0.0)
+    largest = np.abs(scores).max()
+    print(f"{name:12s} n={len(X):5d}  max |onnx - mcod| {diff:.3g} ({diff / largest:.2g}"
+          f" of the largest score)  same rank order: {same}  pairs in another order: "
+          f"{len(swapped)}, their mcod scores at most {widest:.3g} apart  "
+          f"({path.stat().st_size / 2**20:.1f} MiB)")
+
+
+def _swapped_pairs(a: np.ndarray, b: np.ndarray) -> list[tuple[int, int]]:
+    """The pairs that ``a`` and ``b`` order differently (a tie in one counts only where
+    the other does not tie them)."""
+    sa = np.sign(a[:, None] - a[None, :])
+    sb = np.sign(b[:, None] - b[None, :])
+    i, j = np.nonzero(np.triu(sa != sb, k=1))
+    return list(zip(i.tolist(), j.tolist(), strict=True))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--odds", default="cardio")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        digits = _digits()
+        fitted = MCOD(config="scratch", random_state=0, device="cpu").fit(digits)
+        side = fitted.config_.image_size
+        _compare("images (scratch)", fitted, digits,
+                 _image_input(digits, fitted.pixel_range_, side, 1), Path(folder))
+        rows, _ = load_odds(args.odds)
+        fitted = MCOD(random_state=0, device="cpu").fit(rows)
+        _compare(f"table:{args.odds}", fitted, rows, rows.astype(np.float64), Path(folder))
+        fitted = MCOD(config="default", random_state=0, device="cpu",
+                     feature_cache=None).fit(digits)
+        side = fitted.config_.encoder_size
+        _compare("images (default: pretrained encoder)", fitted, digits,
+                 _image_input(digits, fitted.pixel_range_, side, 3), Path(folder))
+
+
+if __name__ == "__main__":
+    main()

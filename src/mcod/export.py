@@ -1,0 +1,146 @@
+"""Export a fitted detector's scoring path to ONNX, to score where mcod is not installed.
+
+The graph maps one batch to one score per sample (higher = more outlying), as
+``decision_function`` does:
+
+- tables: ``rows`` (N, D) float64, the columns in the model's order; the graph
+  standardises them in float64 as mcod does, clips at ``Z_LIMIT`` training sds, then runs
+  the networks and averages their memory scores;
+- images (own encoder: ``default``, ``release``): ``images`` (N, C, S, S) float32, already
+  scaled to [0, 1] by the training images' range and resized to the network's side S;
+- images through a frozen encoder (``pretrained``): ``images`` (N, 3, E, E) float32 in
+  [0, 1] at the encoder's side E; the graph normalises them as ImageNet models expect,
+  encodes them, L2-normalises and standardises the features in float64, and scores the
+  whitened distance to the reference.
+
+What the graph expects of its input (side, scaling, channels, column names and
+statistics) is stored in the model's metadata (``metadata_props``) as JSON under
+``mcod.preprocessing``, with the threshold under ``mcod.threshold``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+import mcod
+from mcod.detector import MCOD, Z_LIMIT
+from mcod.io.atomic import atomic_write
+from mcod.nn.encoders import IMAGENET_MEAN, IMAGENET_STD
+from mcod.nn.ensemble import MCODEnsemble
+
+__all__ = ["OPSET", "ExportUnavailableError", "export_onnx", "preprocessing"]
+
+OPSET = 17
+
+
+class ExportUnavailableError(ValueError):
+    """The ``onnx`` package is missing (``pip install 'mcod[export]'``); a ValueError, so
+    that the command line says so in one line."""
+
+
+class _Scoring(nn.Module):
+    """The detector's scoring path as one module: input as the graph takes it -> scores."""
+
+    mean: torch.Tensor
+    std: torch.Tensor
+    pixel_mean: torch.Tensor
+    pixel_std: torch.Tensor
+
+    def __init__(self, network: MCODEnsemble, detector: MCOD) -> None:
+        super().__init__()
+        self.network = network
+        self.rows = detector.input_kind_ == "table" or bool(detector.config_.encoder)
+        self.encoder: nn.Module | None = None
+        if self.rows:
+            self.register_buffer("mean", detector.scale_mean_.double().clone())
+            self.register_buffer("std", detector.scale_std_.double().clone())
+        if detector.config_.encoder:
+            from mcod.nn.pretrained import encoder_for
+
+            self.encoder = encoder_for(detector.config_.encoder)
+            self.register_buffer("pixel_mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
+            self.register_buffer("pixel_std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.encoder is not None:
+            features = self.encoder((x - self.pixel_mean) / self.pixel_std).double()
+            x = features / features.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        if self.rows:
+            x = ((x - self.mean) / self.std).clamp(-Z_LIMIT, Z_LIMIT).float()
+        return self.network.score(x)
+
+
+def preprocessing(detector: MCOD) -> dict[str, Any]:
+    """What the exported graph expects of its input, for its metadata."""
+    config = detector.config_
+    if detector.input_kind_ == "table":
+        return {
+            "input": "rows", "dtype": "float64", "shape": ["N", detector.n_features_in_],
+            "columns": detector.feature_names_in_,
+            "note": "the columns in this order, raw (the graph standardises them)",
+            "column_mean": detector.scale_mean_.double().tolist(),
+            "column_std": detector.scale_std_.double().tolist(),
+        }
+    side = config.encoder_size if config.encoder else config.image_size
+    channels = 3 if config.encoder else detector.n_channels_
+    steps = [f"scale to [0, 1]: (pixel - {detector.pixel_range_[0]:g}) / "
+             f"({detector.pixel_range_[1]:g} - {detector.pixel_range_[0]:g}), clipped",
+             f"resize to {side}x{side}: bilinear with antialiasing (torch's "
+             "F.interpolate(antialias=True), as mcod does)"]
+    if config.encoder:
+        steps.append("grey images: the one channel repeated as R, G and B")
+    return {"input": "images", "dtype": "float32", "shape": ["N", channels, side, side],
+            "layout": "NCHW", "pixel_range": list(detector.pixel_range_), "size": side,
+            "steps": steps}
+
+
+def _onnx() -> Any:
+    try:
+        import onnx
+    except ImportError:
+        raise ExportUnavailableError("ONNX export needs the onnx package: pip install "
+                                     "'mcod[export]' (or pip install onnx)") from None
+    return onnx
+
+
+def export_onnx(detector: MCOD, path: str | os.PathLike[str]) -> Path:
+    """Write ``detector``'s scoring path to ``path`` as an ONNX model (atomically)."""
+    onnx = _onnx()
+    if detector.config_.table_yeo_johnson:
+        raise ValueError("ONNX export does not cover table_yeo_johnson models (the "
+                         "Yeo-Johnson transform is not in the graph)")
+    network = MCODEnsemble(detector.config_, detector.input_shape_,
+                           detector.network_.first.queue.size)
+    network.load_state_dict(detector.network_.state_dict())
+    module = _Scoring(network, detector).eval()
+    spec = preprocessing(detector)
+    example = torch.zeros(2, *spec["shape"][1:],
+                          dtype=torch.float64 if spec["dtype"] == "float64" else torch.float32)
+    with tempfile.TemporaryDirectory() as folder, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notes
+        traced = Path(folder) / "scoring.onnx"
+        torch.onnx.export(module, (example,), traced, input_names=[spec["input"]],
+                          output_names=["scores"], dynamic_axes={spec["input"]: {0: "N"},
+                                                                 "scores": {0: "N"}},
+                          opset_version=OPSET, dynamo=False)
+        model = onnx.load(traced)
+    metadata = {"mcod.version": mcod.__version__, "mcod.config": detector.config_.name,
+                "mcod.preprocessing": json.dumps(spec),
+                "mcod.threshold": repr(float(detector.threshold_)),
+                "mcod.score": "higher = more outlying; above mcod.threshold = an outlier"}
+    for key, value in metadata.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+    model.producer_name = "mcod"
+    target = Path(path).expanduser()
+    with atomic_write(target, "wb") as handle:
+        handle.write(model.SerializeToString())
+    return target
