@@ -32,7 +32,7 @@ def renamed(line: str) -> str:
     if isinstance(config, dict) and str(config.get("name", "")).startswith("default"):
         config["name"] = "scratch" + config["name"][len("default"):]
         changed = True
-    return json.dumps(record) if changed else line
+    return json.dumps(record, sort_keys=True, allow_nan=False) if changed else line
 
 
 def main(paths: list[str]) -> None:
