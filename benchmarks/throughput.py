@@ -46,7 +46,7 @@ def main() -> None:
     args = parser.parse_args()
     images = np.random.default_rng(0).integers(0, 256, (args.n, 28, 28), dtype=np.uint8)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}")
-    results = {c: measure(c, images, args.epochs, args.device) for c in ("release", "default")}
+    results = {c: measure(c, images, args.epochs, args.device) for c in ("release", "scratch")}
     base_train, base_score = results["release"]
     print(f"{'config':<10}{'train img/s':>14}{'score img/s':>14}{'train x release':>18}")
     for config, (train, score) in results.items():
