@@ -130,10 +130,10 @@ def _check_empty(out: Path, overwrite: bool) -> frozenset[tuple[str, int, int]]:
 def _copy_images(
     names: list[str], keep: np.ndarray, root: Path, dest: Path, quiet: bool
 ) -> int:
-    from tqdm import tqdm
+    from mcod.io.progress import progress
 
     kept = [Path(names[i]) for i in np.flatnonzero(keep)]
-    for file in tqdm(kept, desc="copying inliers", unit="file", disable=quiet):
+    for file in progress(kept, desc="copying inliers", unit="file", enabled=not quiet):
         target = dest / file.relative_to(root)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(file, target)

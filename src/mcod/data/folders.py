@@ -275,12 +275,13 @@ class ImageFiles:
             raise ValueError(f"policy must be one of {', '.join(RESIZE_POLICIES)}, not {policy!r}")
         if (size is not None and size < 1) or batch_size < 1:
             raise ValueError(f"size and batch_size must be at least 1, not {size}, {batch_size}")
-        from tqdm import tqdm
+        from mcod.io.progress import progress as progress_bar
 
         shape = self.shape(size)
         images = self._decoded(size, policy)
         widest = None
-        with tqdm(total=len(self), desc="reading images", unit="img", disable=not progress) as bar:
+        with progress_bar(total=len(self), desc="reading images", unit="image",
+                          enabled=progress) as bar:
             for start in range(0, len(self), batch_size):
                 batch = np.empty((min(batch_size, len(self) - start), *shape), dtype=np.uint8)
                 for i in range(len(batch)):

@@ -8,8 +8,8 @@ import operator
 
 import torch
 from torch.optim.swa_utils import AveragedModel, update_bn
-from tqdm.auto import tqdm
 
+from mcod.io.progress import progress
 from mcod.nn.augment import make_views, rotate_batch
 from mcod.nn.model import MCODNet
 
@@ -40,7 +40,7 @@ def train(
         averaged = AveragedModel(net.query)
         average_start = math.floor(c.average_weights_from * epochs)
     net.train()
-    bar = tqdm(range(epochs), desc=desc, unit="epoch", disable=not verbose, leave=False)
+    bar = progress(range(epochs), desc=desc, unit="epoch", enabled=verbose, leave=False)
     for epoch in bar:
         sums: dict[str, float] = {}
         order = torch.randperm(len(data), device=data.device)
