@@ -117,9 +117,14 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_output_arguments(parser: argparse.ArgumentParser) -> None:
-    """--out DIR, --top N, --quiet."""
+    """--out DIR, --overwrite, --top N, --quiet."""
     parser.add_argument(
         "--out", metavar="DIR", help="write DIR/scores.csv (DIR is created if needed)"
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true",
+        help="replace DIR/scores.csv (and --report's index.html) even if mcod did not write "
+        "it (default: only mcod's own is replaced, told by its header)",
     )
     parser.add_argument(
         "--top",

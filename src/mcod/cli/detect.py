@@ -195,20 +195,20 @@ def _check_outputs(args: argparse.Namespace, scan: FolderScan | None) -> None:
     """--out, --report and --save-model: never an input, each other or a device, and
     writable, checked before any training is spent (see mcod.cli.outputs)."""
     from mcod.cli.outputs import check_outputs, file_output, folder_output
-    from mcod.io.results import SCORES_FILE
-    from mcod.report.page import REPORT_FILE
+    from mcod.io.results import SCORES_FILE, is_scores_csv
+    from mcod.report.page import REPORT_FILE, is_report
 
     outputs = []
     if args.out:
-        outputs.append(folder_output("--out", args.out, SCORES_FILE))
+        outputs.append(folder_output("--out", args.out, SCORES_FILE, is_scores_csv))
     if args.report:
-        outputs.append(folder_output("--report", args.report, REPORT_FILE))
+        outputs.append(folder_output("--report", args.report, REPORT_FILE, is_report))
     if getattr(args, "save_model", None):
         outputs.append(file_output("--save-model", args.save_model))
     names = {output.path.name for output in outputs}  # only images of those names can clash
     if scan is not None:
         scan = FolderScan([p for p in scan.images if p.name in names], [], scan.folders)
-    check_outputs(outputs, input_files(args, scan))
+    check_outputs(outputs, input_files(args, scan), overwrite=args.overwrite)
 
 
 def train_on(args: argparse.Namespace, detector, data: InputData) -> float:

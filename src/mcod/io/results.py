@@ -15,6 +15,7 @@ __all__ = [
     "OUTLIERS_FILE",
     "SCORES_FILE",
     "counted",
+    "is_scores_csv",
     "ranks",
     "top_indices",
     "write_outliers_csv",
@@ -23,6 +24,8 @@ __all__ = [
 
 SCORES_FILE = "scores.csv"
 OUTLIERS_FILE = "outliers.csv"
+SCORES_COLUMNS = ("score", "label", "rank")  # after the first column, which names the samples
+_HEADER_BYTES = 64 * 1024  # a longer first line is not a header write_scores_csv wrote
 
 
 def counted(n: int, noun: str) -> str:
@@ -73,7 +76,20 @@ def write_scores_csv(
         [_key(i, names), repr(float(scores[i])), int(labels[i]), int(rank[i])]
         for i in range(len(scores))
     )
-    return _write_csv(path, [_first_column(names, key_column), "score", "label", "rank"], rows)
+    return _write_csv(path, [_first_column(names, key_column), *SCORES_COLUMNS], rows)
+
+
+def is_scores_csv(path: str | os.PathLike[str]) -> bool:
+    """Whether the file at ``path`` has the header `write_scores_csv` writes, KEY,score,
+    label,rank: how ``--out`` tells a scores file mcod wrote (which it replaces) from a
+    user's file of the same name (which it leaves alone unless told)."""
+    try:
+        with open(path, "rb") as handle:
+            first = handle.readline(_HEADER_BYTES)
+        header = next(csv.reader([first.decode("utf-8").rstrip("\r\n")]))
+    except (OSError, UnicodeDecodeError, StopIteration, csv.Error):
+        return False
+    return len(header) == 1 + len(SCORES_COLUMNS) and tuple(header[1:]) == SCORES_COLUMNS
 
 
 def write_outliers_csv(

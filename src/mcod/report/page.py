@@ -35,9 +35,10 @@ from mcod.io.atomic import write_atomic
 from mcod.io.results import counted, top_indices
 from mcod.report import figures as figures
 
-__all__ = ["REPORT_FILE", "render_report", "write_report"]
+__all__ = ["REPORT_FILE", "is_report", "render_report", "write_report"]
 
 REPORT_FILE = "index.html"
+TITLE = "<title>mcod report</title>"  # in every report's first bytes: how one is told apart
 TOP = 24  # top outliers shown
 RECALL = 8  # samples shown per memory item (images)
 TYPICAL_ROWS = 3  # row ids shown per memory item (tables)
@@ -63,6 +64,17 @@ def write_report(
     out = Path(out_dir).expanduser()
     out.mkdir(parents=True, exist_ok=True)
     return write_atomic(out / REPORT_FILE, lambda handle: handle.write(page))
+
+
+def is_report(path: str | os.PathLike[str]) -> bool:
+    """Whether the file at ``path`` is a report mcod wrote (its head holds the title), so
+    that ``--report DIR`` replaces its own page but not a user's ``index.html``."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return False
+    return TITLE.encode("ascii") in head
 
 
 def render_report(
@@ -574,7 +586,7 @@ def _document(sections: list[tuple[str, str, str]], source: str | None) -> str:
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         '<link rel="icon" href="data:,">\n'
-        f"<title>mcod report</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
+        f"{TITLE}\n<style>{CSS}</style>\n</head>\n<body>\n"
         f"<header><h1>mcod outlier report</h1><p>{subtitle}</p></header>\n"
         f"<nav>{nav}</nav>\n<main>\n{body}\n</main>\n"
         f"<footer>Written by mcod {__version__}; self-contained, works offline.</footer>\n"
