@@ -139,11 +139,19 @@ def add_output_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_report_argument(parser: argparse.ArgumentParser) -> None:
+    """--report DIR, --report-top N."""
     parser.add_argument(
         "--report",
         metavar="DIR",
         help="write DIR/index.html: a self-contained visual report (plots, top outliers, "
         "memory items), viewable offline",
+    )
+    parser.add_argument(
+        "--report-top",
+        type=_non_negative_int,
+        metavar="N",
+        help="show the N highest-scoring samples in the report (default: every flagged "
+        "one, at least 10 and at most 200)",
     )
 
 

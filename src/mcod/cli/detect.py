@@ -123,11 +123,11 @@ def _print_top(
     top = top_indices(scores, n)
     if len(top) == 0:
         return
-    print(f"top {len(top)} of {len(scores)} (higher score = more outlying):")
+    print(f"top {len(top):,} of {len(scores):,} (higher score = more outlying):")
     print(f"  {'rank':>4}  {'score':>12}  {column}")
     for rank, i in enumerate(top, start=1):
         name = str(i) if names is None else names[i]
-        print(f"  {rank:>4}  {scores[i]:>12.6g}  {_printable(name)}")
+        print(f"  {rank:>4,}  {scores[i]:>12.6g}  {_printable(name)}")
 
 
 def _printable(name: str) -> str:
@@ -150,7 +150,7 @@ def report_scores(
     names, key_column = data.names, data.key_column
     _print_top(scores, names, args.top, key_column)
     print(
-        f"{int(labels.sum())} of {len(labels)} samples labelled outliers "
+        f"{int(labels.sum()):,} of {len(labels):,} samples labelled outliers "
         f"(score > threshold {threshold:.6g}, contamination {contamination:g})"
     )
     if args.out:
@@ -179,6 +179,8 @@ def _write_report(
         args.report,
         detector,
         data.X,
+        files=data.names if data.key_column == "path" else None,  # an image folder's
+        top=args.report_top,
         scores=scores,
         names=data.names,
         truth=data.truth,
@@ -256,7 +258,7 @@ def note_if_too_few(n: int, contamination: float) -> None:
     """Say so when fewer samples than one outlier's worth are given: the percentile
     threshold (PyOD's) then still flags the top sample, a larger share than asked for."""
     if n * contamination < 1:
-        print(f"mcod: note: {n} samples at contamination {contamination:g} expect "
+        print(f"mcod: note: {n:,} samples at contamination {contamination:g} expect "
               f"{n * contamination:.2g} outliers; the threshold still flags the top one",
               file=sys.stderr)
 

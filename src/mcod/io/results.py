@@ -1,4 +1,5 @@
-"""Ranked outlier tables: ranks, the top-N view, and the scores CSV (written atomically)."""
+"""Ranked outlier tables: ranks, the top-N view, and the scores CSV (written atomically);
+and how messages and the report write counts and image sizes, so that all read alike."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ __all__ = [
     "counted",
     "is_scores_csv",
     "ranks",
+    "size_text",
     "top_indices",
     "write_outliers_csv",
     "write_scores_csv",
@@ -31,6 +33,11 @@ _HEADER_BYTES = 64 * 1024  # a longer first line is not a header write_scores_cs
 def counted(n: int, noun: str) -> str:
     """'1 outlier', '2,500 outliers': a count with its noun, for messages and reports."""
     return f"{n:,} {noun}" + ("" if n == 1 else "s")
+
+
+def size_text(width: int, height: int) -> str:
+    """'640x480': an image size, always width x height (as image tools write it)."""
+    return f"{width}x{height}"
 
 
 def _check(scores: np.ndarray, labels: np.ndarray, names: Sequence[str] | None) -> None:
