@@ -188,7 +188,7 @@ def run_clean(args: argparse.Namespace) -> int:
         before = _check_empty(out, args.overwrite)
         written, kept, removed, cut = _clean_into(args, out, scan, before)
     n = kept + removed
-    print(f"kept {kept} of {n} samples, removed {counted(removed, 'outlier')} ({cut})")
+    print(f"kept {kept:,} of {n:,} samples, removed {counted(removed, 'outlier')} ({cut})")
     print(f"wrote {out / written} and {out / OUTLIERS_FILE}")
     say(args, f"wall time {time.perf_counter() - started:.1f} s")
     return 0
