@@ -375,11 +375,11 @@ def test_images_of_another_size_than_training_warn():
     images = (np.random.default_rng(3).random((24, 8, 8)) * 255).astype(np.uint8)
     detector = MCOD(**PARAMS).fit(images)
     assert detector.image_size_in_ == (8, 8)
-    larger = (np.random.default_rng(4).random((3, 12, 10)) * 255).astype(np.uint8)
-    with pytest.warns(UserWarning, match=r"images are 12x10, the model was fitted on 8x8") as got:
+    larger = (np.random.default_rng(4).random((3, 12, 10)) * 255).astype(np.uint8)  # 12 rows
+    with pytest.warns(UserWarning, match=r"images are 10x12, the model was fitted on 8x8") as got:
         detector.decision_function(larger)
     assert got[0].filename == __file__  # the user's line, not mcod's
-    with pytest.warns(DataWarning, match=r"images are 12x10") as got:
+    with pytest.warns(DataWarning, match=r"images are 10x12") as got:
         detector.predict(larger)  # through PyOD's predict too
     assert got[0].filename == __file__
     import warnings

@@ -42,6 +42,16 @@ def npy_run(tmp_path_factory):
 # --------------------------------------------------------------------------- help
 
 
+def test_sizes_are_width_by_height_and_counts_have_separators_in_the_data_line():
+    from mcod.cli.reading import describe
+
+    wide = np.zeros((1200, 10, 12), np.uint8)  # 10 rows of 12 pixels
+    assert describe(wide) == "1,200 images of 12x10 grey, dtype uint8"
+    assert describe(np.zeros((3, 10, 12, 3))) == "3 images of 12x10 RGB, dtype float64"
+    assert describe(np.zeros((3, 3, 10, 12))) == "3 images of 12x10 RGB, dtype float64"
+    assert describe(np.zeros((2500, 1))) == "2,500 rows of 1 column, dtype float64"
+
+
 def test_main_help_exits_zero_with_examples(capsys):
     assert main(["--help"]) == 0
     text = capsys.readouterr().out
@@ -151,7 +161,7 @@ def test_detect_image_folder(tmp_path, capsys):
                "--out", str(out), "--top", "3"])  # fmt: skip
     assert rc == 0
     stdout = capsys.readouterr().out
-    assert "data: 12 images of shape 8x8" in stdout
+    assert "data: 12 images of 8x8 grey, dtype uint8" in stdout
     assert "top 3 of 12" in stdout
     columns, rows = _read_csv(out / "scores.csv")
     assert columns == ["path", "score", "label", "rank"]
@@ -309,7 +319,7 @@ def test_score_warns_on_one_line_when_images_are_another_size(tmp_path, capsys):
     capsys.readouterr()
     assert main(["score", str(model), str(new), "--quiet", "--report", str(tmp_path / "r")]) == 0
     err = capsys.readouterr().err.splitlines()  # once, though the report reads them again
-    assert err == ["mcod: warning: these images are 10x12, the model was fitted on 8x8 images; "
+    assert err == ["mcod: warning: these images are 12x10, the model was fitted on 8x8 images; "
                    "they are resized to 128x128, the network's input, as those were, so their "
                    "scores are not strictly comparable"]
 

@@ -16,6 +16,8 @@ import pytest
 
 from mcod.cli.main import main
 from mcod.cli.outputs import Output, check_outputs, file_output, folder_output
+from mcod.io.results import is_scores_csv
+from mcod.report.page import is_report
 
 FAST = ["--epochs", "1", "--batch-size", "20", "--device", "cpu", "--quiet"]
 
@@ -145,9 +147,47 @@ def test_an_unwritable_output_fails_before_training(array, tmp_path, capsys, opt
 def test_check_outputs_allows_replacing_an_earlier_output(tmp_path):
     earlier = tmp_path / "o" / "scores.csv"
     earlier.parent.mkdir()
-    earlier.write_text("index,score\n")
-    check_outputs([folder_output("--out", str(tmp_path / "o"), "scores.csv")],
+    earlier.write_text("index,score,label,rank\n0,0.5,0,1\n")
+    check_outputs([folder_output("--out", str(tmp_path / "o"), "scores.csv", is_scores_csv)],
                   [tmp_path / "x.npy"])
+
+
+def test_out_refuses_a_scores_csv_mcod_did_not_write_unless_told(array, tmp_path, capsys):
+    theirs = tmp_path / "o" / "scores.csv"
+    theirs.parent.mkdir()
+    theirs.write_text("name,score\nalice,17\n")  # a user's own file of that name
+    run = ["detect", "--npy", str(array), *FAST, "--out", str(theirs.parent)]
+    err = _refused(run, capsys, theirs)
+    assert f"{theirs} exists and was not written by mcod; pass --overwrite" in err
+    assert main([*run, "--overwrite"]) == 0
+    assert theirs.read_text().startswith("index,score,label,rank\n")
+    assert main(run) == 0  # mcod's own scores.csv is replaced without being told
+
+
+def test_report_refuses_an_index_html_mcod_did_not_write_unless_told(array, tmp_path, capsys):
+    page = tmp_path / "site" / "index.html"
+    page.parent.mkdir()
+    page.write_text("<!DOCTYPE html><title>my site</title>")
+    run = ["detect", "--npy", str(array), *FAST, "--report", str(page.parent)]
+    assert "was not written by mcod" in _refused(run, capsys, page)
+    assert main([*run, "--overwrite"]) == 0 and is_report(page)
+    assert main(run) == 0
+
+
+@pytest.mark.parametrize(("text", "ours"), [
+    (b"index,score,label,rank\n0,1.5,1,1\n", True),
+    (b"path,score,label,rank\r\n", True),
+    (b'"id, with comma",score,label,rank\n', True),  # an --id-column name, quoted
+    (b"index,score,label\n", False),
+    (b"index,score,label,rank,extra\n", False),
+    (b"", False),
+    (b"\xff\xfe,score,label,rank\n", False),  # not UTF-8: not what mcod writes
+])
+def test_a_scores_file_is_told_by_its_header(tmp_path, text, ours):
+    path = tmp_path / "scores.csv"
+    path.write_bytes(text)
+    assert is_scores_csv(path) is ours
+    assert not is_scores_csv(tmp_path / "missing.csv")
 
 
 def test_check_outputs_refuses_a_folder_output_that_is_a_link(tmp_path):

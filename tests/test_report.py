@@ -7,6 +7,7 @@ import io
 import re
 import shutil
 import subprocess
+from urllib.parse import unquote
 
 import numpy as np
 import pytest
@@ -17,8 +18,12 @@ from mcod.cli.main import main
 from mcod.io.results import top_indices
 from mcod.report import page as report_module
 from mcod.report.page import (
+    DEVIATION_Z,
+    PROFILE_Z,
     RECALL,
     REPORT_FILE,
+    TOP_CAP,
+    TOP_LEAST,
     _embedded,
     _fmt,
     _random_rows,
@@ -78,9 +83,11 @@ def test_image_report_has_every_section_and_picture(image_report):
     for heading in (*IMAGE_HEADINGS, "ROC and precision-recall"):
         assert f"{heading}" in html
     n_items = detector.memory_items_.shape[0]
-    # loss curves, histogram, 24 top outliers, RECALL per memory item, map, ROC/PR
-    expected = 1 + 1 + 24 + n_items * RECALL + 1 + 1
-    assert html.count("<img") >= expected
+    assert detector.labels_.sum() < TOP_LEAST  # so the top TOP_LEAST are shown
+    # loss curves, histogram, top outliers, RECALL per memory item, map, ROC/PR
+    expected = 1 + 1 + TOP_LEAST + n_items * RECALL + 1 + 1
+    assert html.count("<img") == expected and html.count("<b>#") == TOP_LEAST
+    assert "<td>images, each 8x8 grey (uint8)</td>" in html
     assert "AUROC" in html and "true outlier" in html
     assert "inst, the instance contrastive loss" in html  # the loss names are explained
     assert "after a warm-up" not in html  # one epoch: no warm-up to speak of
@@ -98,6 +105,60 @@ def test_a_report_on_new_images_that_are_all_flagged_shows_no_typical_ones(image
     scores = np.full(3, detector.threshold_ + 1.0)  # every scored image above the threshold
     html = render_report(detector, new[:3], scores=scores, model="m.pt")
     assert html.count("No unflagged samples to show.") == detector.memory_items_.shape[0]
+
+
+def _flagged_scores(detector, n: int, flagged: int) -> np.ndarray:
+    """n scores, the first ``flagged`` of them above the detector's threshold."""
+    scores = np.linspace(detector.threshold_ - 1.0, detector.threshold_ - 2.0, n)
+    scores[:flagged] = detector.threshold_ + np.linspace(2.0, 1.0, flagged)
+    return scores
+
+
+def test_the_top_outliers_are_every_flagged_one_up_to_the_cap(image_report, monkeypatch):
+    detector, _, _ = image_report
+    X, _ = _images()
+    html = render_report(detector, X, scores=_flagged_scores(detector, 44, 30))
+    assert html.count("<b>#") == 30 and "not shown" not in html
+    html = render_report(detector, X, scores=_flagged_scores(detector, 44, 30), top=4)
+    assert html.count("<b>#") == 4
+    assert "26 more flagged samples not shown: the page shows the 4 highest" in html
+    monkeypatch.setattr(report_module, "TOP_CAP", 12)
+    html = render_report(detector, X, scores=_flagged_scores(detector, 44, 30))
+    assert html.count("<b>#") == 12 and "18 more flagged samples not shown" in html
+    assert "at most 12, unless told: <code>--report-top N</code>" in html
+    html = render_report(detector, X, scores=_flagged_scores(detector, 44, 0))
+    assert html.count("<b>#") == TOP_LEAST and "not shown" not in html  # the near misses
+
+
+def test_report_top_is_an_option_whose_help_states_the_default(capsys):
+    assert main(["detect", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert (f"--report-top N show the N highest-scoring samples in the report (default: every "
+            f"flagged one, at least {TOP_LEAST} and at most {TOP_CAP})") in text
+
+
+def test_thumbnails_link_to_their_files_relative_to_the_report(tmp_path):
+    photos = tmp_path / "data" / "my photos"
+    photos.mkdir(parents=True)
+    X, _ = _images()
+    files = []
+    for i, image in enumerate(X):
+        files.append(photos / f"img #{i:02d}.png")  # a space and a '#' to be quoted
+        Image.fromarray(image).save(files[-1])
+    detector = MCOD(epochs=1, random_state=0, device="cpu").fit(X)
+    out = tmp_path / "reports" / "rep"
+    path = write_report(out, detector, X, files=files, names=[str(f) for f in files])
+    html = path.read_text(encoding="utf-8")
+    links = re.findall(r'<a href="([^"]*)"><img', html)
+    assert len(links) == html.count("<img") - 3  # every thumbnail: all but loss, histogram, map
+    assert all(link.startswith("../../data/my%20photos/img%20%23") for link in links)
+    assert {(out / unquote(link)).resolve() for link in links} <= {f.resolve() for f in files}
+    assert "Click a picture to open its file." in html
+    assert all(src.startswith("data:") for src in re.findall(r'src="([^"]*)"', html))
+    with contextlib.redirect_stdout(io.StringIO()):  # the command line links a folder's too
+        assert main(["detect", str(photos), *FAST, "--quiet", "--report", str(out)]) == 0
+    links = re.findall(r'<a href="([^"]*)"><img', path.read_text(encoding="utf-8"))
+    assert links and {(out / unquote(link)).resolve() for link in links} <= set(files)
 
 
 def test_report_is_self_contained(image_report):
@@ -164,6 +225,65 @@ def test_table_report_shows_deviating_columns(tmp_path):
     assert "1 cell filled by --fill-missing" in html
     row7 = re.search(r"<td>row-7</td>.*?</tr>", html, flags=re.DOTALL).group(0)
     assert row7.count("<i>filled</i>") == 1 and "= 25 <i>filled</i>" in row7
+
+
+def test_table_deviations_name_only_the_columns_past_the_bar():
+    rng = np.random.default_rng(0)
+    T = rng.normal(size=(60, 5))
+    T[7, 3] = 25.0
+    T[11, [0, 2]] = [-9.0, 6.0]
+    detector = MCOD(epochs=1, random_state=0, device="cpu").fit(T)
+    columns = ["a", "b", "c", "d", "e"]
+    html = render_report(detector, T, names=[f"row-{i}" for i in range(60)], columns=columns,
+                         top=60)
+    median, scale = _robust_scale(T)
+    z = (T - median) / scale
+    nones = 0
+    for i in range(60):
+        row = re.search(rf"<td>row-{i}</td>.*?</tr>", html, flags=re.DOTALL).group(0)
+        named = re.findall(r"<b>(.*?)</b>", row)
+        order = np.argsort(-np.abs(z[i]), kind="stable")[:3]
+        assert named == [columns[j] for j in order if abs(z[i, j]) >= DEVIATION_Z], i
+        nones += not named
+        assert (not named) == (f"none stand out (every |z| &lt; {DEVIATION_Z:g})" in row)
+    assert nones > 40  # random rows: most have no column that stands out
+    assert re.findall(r"<b>(.*?)</b>", html[html.index("<td>row-11</td>"):])[:2] == ["a", "c"]
+    assert f"A column is named when |z| &ge; {DEVIATION_Z:g}" in html
+
+
+def test_a_memory_items_profile_names_the_columns_where_its_rows_differ():
+    from mcod.report.page import _Page
+
+    rng = np.random.default_rng(0)
+    T = rng.normal(size=(80, 4))
+    T[:15, 0] += 8.0  # a small group apart in column a
+    detector = MCOD(epochs=1, random_state=0, device="cpu").fit(T)
+    page = _Page(detector, T, detector.decision_scores_, None, None, list("abcd"), None)
+    group = page._profile(np.arange(15))
+    assert re.findall(r"<b>(.*?)</b>", group) == ["a"]
+    median = np.median(T[:, 0])
+    assert f"<b>a</b> {_fmt(np.median(T[:15, 0]))} vs {_fmt(median)} " in group
+    rest = page._profile(np.arange(15, 80))
+    assert rest == f'<span class="none">none stand out (every |z| &lt; {PROFILE_Z:g})</span>'
+    assert page._profile(np.zeros(0, dtype=np.int64)) == "no unflagged rows"
+    html = render_report(detector, T, columns=list("abcd"))
+    memory = html[html.index("<th>profile: its rows' median vs all rows'</th>"):]
+    memory = memory[: memory.index("</table>")]
+    items = detector.memory_items_.shape[0]
+    assert memory.count("<tr>") == items
+    assert memory.count("<td>") + memory.count("<td ") == 4 * items  # with a profile each
+
+
+def test_the_report_writes_image_sizes_as_width_by_height():
+    from mcod.report.page import _Page
+
+    X, _ = _images()
+    detector = MCOD(epochs=1, random_state=0, device="cpu").fit(X)
+    wide = np.zeros((3, 10, 12), np.uint8)  # 10 rows of 12 pixels
+    for layout in (wide, wide[..., None].repeat(3, axis=3), wide[:, None].repeat(3, axis=1)):
+        page = _Page(detector, layout, np.zeros(3), None, None, None, None)
+        colour = "grey" if layout.ndim == 3 else "RGB"
+        assert f"<td>images, each 12x10 {colour} (uint8)</td>" in page.summary(None, None, None)
 
 
 def test_a_report_on_new_rows_scores_them_even_when_as_many_as_the_training_rows():
@@ -309,10 +429,13 @@ def test_cli_detect_and_score_write_reports(tmp_path):
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         npy, report = str(tmp_path / "x.npy"), str(tmp_path / "rep")
-        rc = main(["detect", "--npy", npy, *FAST, "--save-model", str(model), "--report", report])
+        rc = main(["detect", "--npy", npy, *FAST, "--save-model", str(model), "--report", report,
+                   "--report-top", "3"])
     assert rc == 0
     html = (tmp_path / "rep" / REPORT_FILE).read_text(encoding="utf-8")
     assert "Top outliers" in html and "training time" in html
+    assert html.count("<b>#") == 3 and '<a href="#' in html  # in-page links only:
+    assert not re.findall(r'<a href="[^#]', html)  # an array has no files to link to
     assert f"writing report to {tmp_path / 'rep' / REPORT_FILE}" in out.getvalue()
     assert f"wrote {tmp_path / 'rep' / REPORT_FILE}" in out.getvalue()
     with contextlib.redirect_stdout(io.StringIO()):
@@ -323,6 +446,26 @@ def test_cli_detect_and_score_write_reports(tmp_path):
     assert f"{model}, saved earlier: the data is scored with its threshold" in scored
     assert "Training loss per epoch (when the saved model was trained)" in scored
     assert "saved earlier" not in html
+
+
+def test_memory_star_labels_cover_neither_each_other_nor_the_stars():
+    from mcod.report.figures import STAR_SIZE, _overlap, label_boxes
+
+    rng = np.random.default_rng(0)
+    anchors = 200 + rng.normal(scale=12.0, size=(12, 2))  # a crowd of stars, in points
+    sizes = np.array([[6.0 * (1 + j % 3), 11.0] for j in range(12)])
+    radius = np.sqrt(STAR_SIZE) / 2
+    stars = np.hstack([anchors - radius, anchors + radius])
+    bounds = (0.0, 0.0, 500.0, 400.0)
+    boxes = label_boxes(anchors, sizes, bounds, stars)
+    assert np.allclose(boxes[:, 2:] - boxes[:, :2], sizes)
+    for k, box in enumerate(boxes):
+        assert _overlap(box, np.delete(boxes, k, axis=0)) == 0
+        assert _overlap(box, stars) == 0
+        assert np.abs((box[:2] + box[2:]) / 2 - anchors[k]).max() < 80  # near its star
+        assert box[0] >= 0 and box[1] >= 0 and box[2] <= 500 and box[3] <= 400
+    crowded = label_boxes(anchors, sizes, (190.0, 190.0, 210.0, 210.0), stars)
+    assert len(crowded) == 12  # no free spot: the least overlapping, not a failure
 
 
 # --------------------------------------------------------------------------- browser

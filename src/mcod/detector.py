@@ -311,7 +311,7 @@ class MCOD(BaseDetector):
         scores = self._score(batches)
         bad = len(scores) - int(np.isfinite(scores).sum())
         if bad:  # inputs are clipped or scaled first, so only damaged weights get here
-            raise ValueError(f"the model gave non-finite scores for {bad} of {len(scores)} "
+            raise ValueError(f"the model gave non-finite scores for {bad:,} of {len(scores):,} "
                              "samples: its weights are damaged; refit it")
         return scores
 

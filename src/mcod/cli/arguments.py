@@ -137,9 +137,14 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_output_arguments(parser: argparse.ArgumentParser) -> None:
-    """--out DIR, --top N, --quiet."""
+    """--out DIR, --overwrite, --top N, --quiet."""
     parser.add_argument(
         "--out", metavar="DIR", help="write DIR/scores.csv (DIR is created if needed)"
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true",
+        help="replace DIR/scores.csv (and --report's index.html) even if mcod did not write "
+        "it (default: only mcod's own is replaced, told by its header)",
     )
     parser.add_argument(
         "--top",
@@ -154,11 +159,19 @@ def add_output_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_report_argument(parser: argparse.ArgumentParser) -> None:
+    """--report DIR, --report-top N."""
     parser.add_argument(
         "--report",
         metavar="DIR",
         help="write DIR/index.html: a self-contained visual report (plots, top outliers, "
         "memory items), viewable offline",
+    )
+    parser.add_argument(
+        "--report-top",
+        type=_non_negative_int,
+        metavar="N",
+        help="show the N highest-scoring samples in the report (default: every flagged "
+        "one, at least 10 and at most 200)",
     )
 
 

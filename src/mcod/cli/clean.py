@@ -140,10 +140,10 @@ def _check_empty(out: Path, overwrite: bool) -> frozenset[tuple[str, int, int]]:
 def _copy_images(
     names: list[str], keep: np.ndarray, root: Path, dest: Path, quiet: bool
 ) -> int:
-    from tqdm import tqdm
+    from mcod.io.progress import progress
 
     kept = [Path(names[i]) for i in np.flatnonzero(keep)]
-    for file in tqdm(kept, desc="copying inliers", unit="file", disable=quiet):
+    for file in progress(kept, desc="copying inliers", unit="file", enabled=not quiet):
         target = dest / file.relative_to(root)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(file, target)
@@ -200,7 +200,7 @@ def run_clean(args: argparse.Namespace) -> int:
         written, kept, removed, cut = _clean_into(args, out, scan, before)
     finish_checkpoint(args)
     n = kept + removed
-    print(f"kept {kept} of {n} samples, removed {counted(removed, 'outlier')} ({cut})")
+    print(f"kept {kept:,} of {n:,} samples, removed {counted(removed, 'outlier')} ({cut})")
     print(f"wrote {out / written} and {out / OUTLIERS_FILE}")
     say(args, f"wall time {time.perf_counter() - started:.1f} s")
     return 0

@@ -125,11 +125,11 @@ def _print_top(
     top = top_indices(scores, n)
     if len(top) == 0:
         return
-    print(f"top {len(top)} of {len(scores)} (higher score = more outlying):")
+    print(f"top {len(top):,} of {len(scores):,} (higher score = more outlying):")
     print(f"  {'rank':>4}  {'score':>12}  {column}")
     for rank, i in enumerate(top, start=1):
         name = str(i) if names is None else names[i]
-        print(f"  {rank:>4}  {scores[i]:>12.6g}  {_printable(name)}")
+        print(f"  {rank:>4,}  {scores[i]:>12.6g}  {_printable(name)}")
 
 
 def _printable(name: str) -> str:
@@ -152,7 +152,7 @@ def report_scores(
     names, key_column = data.names, data.key_column
     _print_top(scores, names, args.top, key_column)
     print(
-        f"{int(labels.sum())} of {len(labels)} samples labelled outliers "
+        f"{int(labels.sum()):,} of {len(labels):,} samples labelled outliers "
         f"(score > threshold {threshold:.6g}, contamination {contamination:g})"
     )
     if args.out:
@@ -181,6 +181,8 @@ def _write_report(
         args.report,
         detector,
         data.X,
+        files=data.names if data.key_column == "path" else None,  # an image folder's
+        top=args.report_top,
         scores=scores,
         names=data.names,
         truth=data.truth,
@@ -197,21 +199,21 @@ def _check_outputs(args: argparse.Namespace, scan: FolderScan | None) -> None:
     """--out, --report and --save-model: never an input, each other or a device, and
     writable, checked before any training is spent (see mcod.cli.outputs)."""
     from mcod.cli.outputs import check_outputs, file_output, folder_output
-    from mcod.io.results import SCORES_FILE
-    from mcod.report.page import REPORT_FILE
+    from mcod.io.results import SCORES_FILE, is_scores_csv
+    from mcod.report.page import REPORT_FILE, is_report
 
     outputs = []
     if args.out:
-        outputs.append(folder_output("--out", args.out, SCORES_FILE))
+        outputs.append(folder_output("--out", args.out, SCORES_FILE, is_scores_csv))
     if args.report:
-        outputs.append(folder_output("--report", args.report, REPORT_FILE))
+        outputs.append(folder_output("--report", args.report, REPORT_FILE, is_report))
     if getattr(args, "save_model", None):
         outputs.append(file_output("--save-model", args.save_model))
     outputs += checkpoint_output(args)
     names = {output.path.name for output in outputs}  # only images of those names can clash
     if scan is not None:
         scan = FolderScan([p for p in scan.images if p.name in names], [], scan.folders)
-    check_outputs(outputs, input_files(args, scan))
+    check_outputs(outputs, input_files(args, scan), overwrite=args.overwrite)
 
 
 def checkpoint_output(args: argparse.Namespace) -> list:  # -> list[Output]
@@ -279,7 +281,7 @@ def note_if_too_few(n: int, contamination: float) -> None:
     """Say so when fewer samples than one outlier's worth are given: the percentile
     threshold (PyOD's) then still flags the top sample, a larger share than asked for."""
     if n * contamination < 1:
-        print(f"mcod: note: {n} samples at contamination {contamination:g} expect "
+        print(f"mcod: note: {n:,} samples at contamination {contamination:g} expect "
               f"{n * contamination:.2g} outliers; the threshold still flags the top one",
               file=sys.stderr)
 

@@ -10,7 +10,11 @@ node such as ``/dev/null``. The rules, checked before training:
 - no output resolves to an input file (the array, the table, the model, an image of the
   folder), nor to another output of the same run;
 - the folder an output goes to can be written (a read-only or unwritable place fails now,
-  not after an hour of training).
+  not after an hour of training);
+- a file mcod names itself in a folder it is given (``--out DIR`` writes DIR/scores.csv,
+  ``--report DIR`` DIR/index.html) replaces only a file mcod wrote, told by its content
+  (the scores header, the report's title), unless ``--overwrite``: a user's own
+  ``scores.csv`` or web page there is left alone.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +40,8 @@ class Output:
     value: str  # as the user gave it
     path: Path  # the file (or folder) that will be written
     folder: bool = False
+    # for a file named by mcod in a given folder: whether an existing one is mcod's own
+    ours: Callable[[Path], bool] | None = None
 
 
 def file_output(option: str, value: str) -> Output:
@@ -44,14 +50,16 @@ def file_output(option: str, value: str) -> Output:
     return Output(option, value, Path(value).expanduser())
 
 
-def folder_output(option: str, value: str, file_name: str | None = None) -> Output:
+def folder_output(option: str, value: str, file_name: str | None = None,
+                  ours: Callable[[Path], bool] | None = None) -> Output:
     """The folder ``value`` given with ``option``: the file ``file_name`` written in it
-    (``--out DIR`` writes DIR/scores.csv), or with no name the folder itself (clean)."""
+    (``--out DIR`` writes DIR/scores.csv), or with no name the folder itself (clean).
+    ``ours`` tells whether an existing ``file_name`` is one mcod wrote (see the module)."""
     check_writable(option, value, folder=True)
     folder = Path(value).expanduser()
     if file_name is None:
         return Output(option, value, folder, folder=True)
-    return Output(option, value, folder / file_name)
+    return Output(option, value, folder / file_name, ours=ours)
 
 
 def resolved(path: str | os.PathLike[str]) -> Path:
@@ -88,6 +96,14 @@ def _check_kind(output: Output) -> None:
                          f"{what}; give another path")
 
 
+def _check_ours(output: Output) -> None:
+    """Refuse to replace a file that mcod did not write (see the module's rules)."""
+    if output.ours is not None and output.path.is_file() and not output.ours(output.path):
+        raise InputError(f"{output.option} {output.value}: {output.path} exists and was not "
+                         "written by mcod; pass --overwrite to replace it, or give another "
+                         "folder")
+
+
 def _nearest_existing(path: Path) -> Path:
     return next(p for p in (path, *path.parents) if p.exists())
 
@@ -113,9 +129,11 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
-def check_outputs(outputs: Sequence[Output], inputs: Iterable[Path]) -> None:
+def check_outputs(outputs: Sequence[Output], inputs: Iterable[Path],
+                  overwrite: bool = False) -> None:
     """Refuse, before any work, outputs that would replace an input, each other, or
-    something that is not ours to replace (see the module's rules)."""
+    something that is not ours to replace (see the module's rules; ``overwrite``: a file
+    of mcod's name that mcod did not write may be replaced)."""
     input_paths = {resolved(p): Path(p) for p in inputs}
     seen: dict[Path, Output] = {}
     for output in outputs:
@@ -130,4 +148,6 @@ def check_outputs(outputs: Sequence[Output], inputs: Iterable[Path]) -> None:
             raise InputError(f"{output.option} {output.value} and {seen[target].option} "
                              f"{seen[target].value} would write the same file {target}")
         seen[target] = output
+        if not overwrite:  # after the input check: --overwrite never replaces an input
+            _check_ours(output)
         _check_can_write(output)

@@ -15,9 +15,9 @@ import numpy as np
 from mcod.cli.arguments import say, table_options, table_options_given
 from mcod.config import CONFIGS
 from mcod.data.folders import RESIZE_POLICIES, FolderScan, ImageFiles, scan_folder
-from mcod.data.inputs import InputError
+from mcod.data.inputs import InputError, image_size_text
 from mcod.data.tables import TableData, TableOptions, is_table_path, read_table
-from mcod.io.results import counted
+from mcod.io.results import counted, size_text
 
 
 @dataclass
@@ -101,7 +101,7 @@ def _load_demo(inlier: int, contamination: float, seed: int) -> InputData:
     index, truth = uod_split(digits.labels, inlier, rho=contamination, seed=seed)
     n_out = int(truth.sum())
     source = (
-        f"demo: sklearn digits, digit {inlier} as inliers + {n_out} other digits "
+        f"demo: sklearn digits, digit {inlier} as inliers + {n_out:,} other digits "
         f"planted as outliers (seed {seed})"
     )
     return InputData(digits.images[index], None, source, truth)
@@ -132,7 +132,7 @@ def read_input(args: argparse.Namespace, contamination: float | None = None,
         source += f", {read_as}" if read_as else ""
         repeats = 0 if data.ids is None else len(data.ids) - len(set(data.ids))
         if repeats:
-            print(f"mcod: warning: --id-column {data.id_column!r} repeats {repeats} value(s); "
+            print(f"mcod: warning: --id-column {data.id_column!r} repeats {repeats:,} value(s); "
                   "the outputs cannot tell those rows apart", file=sys.stderr)
         return InputData(data.X, data.ids, source, table=data, key_column=data.key_column)
     given = table_options_given(args)
@@ -165,24 +165,26 @@ def _read_folder(args: argparse.Namespace, scan: FolderScan | None, channels: in
     one_size = files.one_size()
     as_they_are = one_size is not None and max(one_size) <= network_size and not args.resize
     if one_size is not None and as_they_are:
-        say(args, f"images: {counted(len(files), 'file')} of {one_size[0]}x{one_size[1]}, "
+        say(args, f"images: {counted(len(files), 'file')} of {size_text(*one_size)}, "
                    f"read as they are (the network resizes them to "
-                   f"{network_size}x{network_size})")
+                   f"{size_text(network_size, network_size)})")
     else:
         say(args, f"images: {counted(len(files), 'file')} of "
                    f"{counted(len(set(files.sizes)), 'size')}, read at "
-                   f"{network_size}x{network_size} ({RESIZE_POLICIES[policy]})")
+                   f"{size_text(network_size, network_size)} ({RESIZE_POLICIES[policy]})")
     images = files.load(None if as_they_are else network_size, policy, progress=not args.quiet)
     return InputData(images, [str(f) for f in scan.images], f"images in {args.input}",
                      key_column="path")
 
 
 def describe(X: np.ndarray) -> str:
+    """'1,797 images of 8x8 grey, dtype float64', '500 rows of 7 columns, dtype float64'."""
     if X.ndim == 2:
-        return f"{X.shape[0]} rows of {counted(X.shape[1], 'column')}, dtype {X.dtype}"
-    kind = "images" if X.ndim in (3, 4) else "samples"
+        return f"{counted(X.shape[0], 'row')} of {counted(X.shape[1], 'column')}, dtype {X.dtype}"
+    if X.ndim in (3, 4) and len(X):
+        return f"{counted(len(X), 'image')} of {image_size_text(X)}, dtype {X.dtype}"
     shape = "x".join(str(n) for n in X.shape[1:]) or "scalar"
-    return f"{X.shape[0] if X.ndim else 0} {kind} of shape {shape}, dtype {X.dtype}"
+    return f"{X.shape[0] if X.ndim else 0:,} samples of shape {shape}, dtype {X.dtype}"
 
 
 def input_files(args: argparse.Namespace, scan: FolderScan | None) -> list[Path]:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from mcod.data.inputs import InputError, warn_about_data
+from mcod.io.results import size_text
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -64,8 +65,9 @@ class FolderScan:
         if not self.skipped:
             return None
         kinds = Counter(p.suffix.lower() or p.name for p in self.skipped)
-        listed = ", ".join(f"{kind} ({n})" for kind, n in kinds.most_common())
-        return f"{len(self.skipped)} file(s) that are not images mcod reads are left out: {listed}"
+        listed = ", ".join(f"{kind} ({n:,})" for kind, n in kinds.most_common())
+        return (f"{len(self.skipped):,} file(s) that are not images mcod reads are left out: "
+                f"{listed}")
 
 
 def scan_folder(path: str | Path, extensions: Sequence[str] = IMAGE_EXTENSIONS) -> FolderScan:
@@ -145,12 +147,12 @@ def _check_one_size(files: Sequence[Path], sizes: Sequence[tuple[int, int]]) -> 
     listed = []
     for (w, h), n in counts.most_common(_MAX_SIZES_LISTED):
         example = files[sizes.index((w, h))]
-        listed.append(f"1 is {w}x{h} ({example})" if n == 1 else
-                      f"{n} are {w}x{h} (e.g. {example})")
+        listed.append(f"1 is {size_text(w, h)} ({example})" if n == 1 else
+                      f"{n:,} are {size_text(w, h)} (e.g. {example})")
     more = len(counts) - _MAX_SIZES_LISTED
     raise InputError(
         "images have different sizes: " + ", ".join(listed)
-        + (f" and {more} more sizes" if more > 0 else "")
+        + (f" and {more:,} more sizes" if more > 0 else "")
         + "; give a size to read them at (such as size=64), or resize them to "
         "one size first"
     )
@@ -276,20 +278,22 @@ class ImageFiles:
             raise ValueError(f"policy must be one of {', '.join(RESIZE_POLICIES)}, not {policy!r}")
         if (size is not None and size < 1) or batch_size < 1:
             raise ValueError(f"size and batch_size must be at least 1, not {size}, {batch_size}")
-        from tqdm import tqdm
+        from mcod.io.progress import progress as progress_bar
 
         shape = self.shape(size)
         images = self._decoded(size, policy)
         widest = None
-        with tqdm(total=len(self), desc="reading images", unit="img", disable=not progress) as bar:
+        with progress_bar(total=len(self), desc="reading images", unit="image",
+                          enabled=progress) as bar:
             for start in range(0, len(self), batch_size):
                 batch = np.empty((min(batch_size, len(self) - start), *shape), dtype=np.uint8)
                 for i in range(len(batch)):
                     file, image, wide_max = next(images)
                     if image.shape != shape:  # as they are: the header promised another size
                         raise InputError(
-                            f"cannot read image {file}: it decodes to {image.shape[1]}x"
-                            f"{image.shape[0]}, its header says {shape[1]}x{shape[0]}")
+                            f"cannot read image {file}: it decodes to "
+                            f"{size_text(image.shape[1], image.shape[0])}, its header says "
+                            f"{size_text(shape[1], shape[0])}")
                     batch[i] = image
                     widest = widest if wide_max is None else max(wide_max, widest or 0)
                 bar.update(len(batch))

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, TypeGuard
 
 import numpy as np
 
+from mcod.io.results import size_text
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -27,6 +29,7 @@ __all__ = [
     "frame_to_table",
     "is_frame",
     "image_array",
+    "image_size_text",
     "intensity_range",
     "scale_01",
     "warn_about_data",
@@ -105,7 +108,7 @@ def _check_finite(arr: np.ndarray) -> None:
     if n_bad:
         n_nan = int(np.count_nonzero(np.isnan(arr)))
         raise InputError(
-            f"input contains {n_bad} non-finite values ({n_nan} NaN, {n_bad - n_nan} inf); "
+            f"input contains {n_bad:,} non-finite values ({n_nan:,} NaN, {n_bad - n_nan:,} inf); "
             "remove or impute them first"
         )
 
@@ -247,6 +250,13 @@ def as_image_batch(
     return scale_01(arr, value_range)
 
 
+def image_size_text(X: Any) -> str:
+    """'32x24 RGB': the width x height and colour of the images in X (any layout
+    `image_array` takes), as every message and the report write a size."""
+    _, channels, height, width = image_array(X[:1], min_samples=1).shape
+    return f"{size_text(width, height)} {'grey' if channels == 1 else 'RGB'}"
+
+
 class DataWarning(UserWarning):
     """Data mcod can use but probably not as meant: another scale or size than the
     training images, columns taken by position, images with few grey levels."""
@@ -300,13 +310,13 @@ def warn_if_other_size(
     """Warn when new images are not the size of the training images: both are resized to
     the network's input, but at another resolution fine detail (and so the score) differs.
     ``fitted_size`` is None for models saved before it was recorded."""
-    size = (int(arr.shape[-2]), int(arr.shape[-1]))
+    size = (int(arr.shape[-2]), int(arr.shape[-1]))  # (height, width), as fitted_size
     if fitted_size is not None and size != tuple(fitted_size):
         warn_about_data(
-            f"these images are {size[0]}x{size[1]}, the model was fitted on "
-            f"{fitted_size[0]}x{fitted_size[1]} images; they are resized to "
-            f"{network_size}x{network_size}, the network's input, as those were, so their "
-            "scores are not strictly comparable",
+            f"these images are {size_text(size[1], size[0])}, the model was fitted on "
+            f"{size_text(fitted_size[1], fitted_size[0])} images; they are resized to "
+            f"{size_text(network_size, network_size)}, the network's input, as those were, "
+            "so their scores are not strictly comparable",
         )
 
 

@@ -1,4 +1,5 @@
-"""Ranked outlier tables: ranks, the top-N view, and the scores CSV (written atomically)."""
+"""Ranked outlier tables: ranks, the top-N view, and the scores CSV (written atomically);
+and how messages and the report write counts and image sizes, so that all read alike."""
 
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ __all__ = [
     "OUTLIERS_FILE",
     "SCORES_FILE",
     "counted",
+    "is_scores_csv",
     "ranks",
+    "size_text",
     "top_indices",
     "write_outliers_csv",
     "write_scores_csv",
@@ -23,11 +26,18 @@ __all__ = [
 
 SCORES_FILE = "scores.csv"
 OUTLIERS_FILE = "outliers.csv"
+SCORES_COLUMNS = ("score", "label", "rank")  # after the first column, which names the samples
+_HEADER_BYTES = 64 * 1024  # a longer first line is not a header write_scores_csv wrote
 
 
 def counted(n: int, noun: str) -> str:
     """'1 outlier', '2,500 outliers': a count with its noun, for messages and reports."""
     return f"{n:,} {noun}" + ("" if n == 1 else "s")
+
+
+def size_text(width: int, height: int) -> str:
+    """'640x480': an image size, always width x height (as image tools write it)."""
+    return f"{width}x{height}"
 
 
 def _check(scores: np.ndarray, labels: np.ndarray, names: Sequence[str] | None) -> None:
@@ -73,7 +83,20 @@ def write_scores_csv(
         [_key(i, names), repr(float(scores[i])), int(labels[i]), int(rank[i])]
         for i in range(len(scores))
     )
-    return _write_csv(path, [_first_column(names, key_column), "score", "label", "rank"], rows)
+    return _write_csv(path, [_first_column(names, key_column), *SCORES_COLUMNS], rows)
+
+
+def is_scores_csv(path: str | os.PathLike[str]) -> bool:
+    """Whether the file at ``path`` has the header `write_scores_csv` writes, KEY,score,
+    label,rank: how ``--out`` tells a scores file mcod wrote (which it replaces) from a
+    user's file of the same name (which it leaves alone unless told)."""
+    try:
+        with open(path, "rb") as handle:
+            first = handle.readline(_HEADER_BYTES)
+        header = next(csv.reader([first.decode("utf-8").rstrip("\r\n")]))
+    except (OSError, UnicodeDecodeError, StopIteration, csv.Error):
+        return False
+    return len(header) == 1 + len(SCORES_COLUMNS) and tuple(header[1:]) == SCORES_COLUMNS
 
 
 def write_outliers_csv(

@@ -272,9 +272,9 @@ def encode_batches(
 
 @contextmanager
 def _progress(show: bool, total: int | None) -> Iterator[Any]:
-    from tqdm.auto import tqdm
+    from mcod.io.progress import progress
 
-    with tqdm(total=total, disable=not show, desc="encoding", unit="img") as bar:
+    with progress(total=total, enabled=show, desc="encoding", unit="image") as bar:
         yield bar
 
 

@@ -10,8 +10,8 @@ from typing import Protocol
 
 import torch
 from torch.optim.swa_utils import AveragedModel, update_bn
-from tqdm.auto import tqdm
 
+from mcod.io.progress import progress
 from mcod.nn.augment import make_views, rotate_batch
 from mcod.nn.model import MCODNet
 
@@ -69,8 +69,8 @@ def train(
     state = checkpoints.resume(optimizer, averaged) if checkpoints else None
     history: list[dict[str, float]] = [] if state is None else state.history
     net.train()
-    bar = tqdm(range(len(history), epochs), desc=desc, unit="epoch", disable=not verbose,
-               leave=False, initial=len(history), total=epochs)
+    bar = progress(range(len(history), epochs), total=epochs, initial=len(history),
+                   desc=desc, unit="epoch", enabled=verbose, leave=False)
     for epoch in bar:
         if state is None or state.epoch != epoch:
             order = torch.randperm(len(data), device=data.device)

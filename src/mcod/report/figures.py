@@ -18,6 +18,8 @@ from PIL import Image
 __all__ = ["feature_map", "loss_curves", "roc_pr_curves", "score_histogram", "thumbnail"]
 
 DPI = 110
+STAR_SIZE = 320  # memory items' marker area, points^2
+LABEL_FONT = 9  # memory items' labels, points
 INLIER_COLOUR = "#4c78a8"
 OUTLIER_COLOUR = "#e45756"
 THRESHOLD_COLOUR = "#d62728"
@@ -67,8 +69,8 @@ def score_histogram(scores: np.ndarray, threshold: float, truth: np.ndarray | No
     else:
         inliers, outliers = scores[truth == 0], scores[truth == 1]
         groups = [
-            (f"inliers ({len(inliers)})", inliers, INLIER_COLOUR),
-            (f"outliers ({len(outliers)})", outliers, OUTLIER_COLOUR),
+            (f"inliers ({len(inliers):,})", inliers, INLIER_COLOUR),
+            (f"outliers ({len(outliers):,})", outliers, OUTLIER_COLOUR),
         ]
     alpha = 0.85 if truth is None else 0.6
     counts = np.concatenate(
@@ -123,6 +125,73 @@ def _nearby_groups(stars: np.ndarray, everything: np.ndarray, share: float = 0.0
     return groups
 
 
+def _overlap(box: np.ndarray, others: np.ndarray) -> float:
+    """Total area where ``box`` (x0, y0, x1, y1) overlaps the boxes ``others`` (k x 4)."""
+    if not len(others):
+        return 0.0
+    width = np.minimum(box[2], others[:, 2]) - np.maximum(box[0], others[:, 0])
+    height = np.minimum(box[3], others[:, 3]) - np.maximum(box[1], others[:, 1])
+    return float((np.clip(width, 0, None) * np.clip(height, 0, None)).sum())
+
+
+def label_boxes(anchors: np.ndarray, sizes: np.ndarray, bounds: Sequence[float],
+                avoid: np.ndarray) -> np.ndarray:
+    """Boxes (x0, y0, x1, y1), in points, for labels of the given sizes (w, h) near their
+    anchors: each placed, in order, at the first spot on rings of growing distance around
+    its anchor where it overlaps no label placed before it and no box in ``avoid`` (the
+    stars), inside ``bounds`` (x0, y0, x1, y1); where none is free, the spot of least
+    overlap. So labels of nearby memory items do not cover each other."""
+    angles = np.deg2rad([45, 135, 315, 225, 90, 270, 0, 180])
+    placed: list[np.ndarray] = []
+    for anchor, (w, h) in zip(anchors, sizes, strict=True):
+        best, least = np.zeros(4), np.inf
+        for gap in (4.0, 12.0, 22.0, 34.0, 48.0):
+            for angle in angles:
+                centre = anchor + [np.cos(angle) * (gap + w / 2), np.sin(angle) * (gap + h / 2)]
+                box = np.concatenate([centre - [w / 2, h / 2], centre + [w / 2, h / 2]])
+                outside = max(bounds[0] - box[0], bounds[1] - box[1], box[2] - bounds[2],
+                              box[3] - bounds[3], 0.0)
+                cost = (_overlap(box, np.array(placed).reshape(-1, 4)) + _overlap(box, avoid)
+                        + outside * (w + h))
+                if cost < least:
+                    best, least = box, cost
+                if cost == 0:
+                    break
+            if least == 0:
+                break
+        placed.append(best)
+    return np.array(placed).reshape(-1, 4)
+
+
+def _label_stars(fig: Figure, ax, stars: np.ndarray, groups: list[list[int]]) -> None:
+    """Number the memory items' stars, each group's label where it covers no other label
+    or star (see `label_boxes`), with a thin line to its star when set apart."""
+    fig.draw_without_rendering()  # the layout and the axes' limits, as they will be drawn
+    to_points = 72.0 / fig.dpi
+    points = ax.transData.transform(stars) * to_points
+    texts = [",".join(str(j) for j in members) for members in groups]
+    pad = 0.3 * LABEL_FONT
+    sizes = np.array([[0.62 * LABEL_FONT * len(t) + pad, 1.25 * LABEL_FONT + pad] for t in texts])
+    anchors = points[[members[0] for members in groups]]
+    radius = np.sqrt(STAR_SIZE) / 2
+    avoid = np.hstack([points - radius, points + radius])
+    legend = ax.get_legend()
+    if legend is not None:
+        avoid = np.vstack([avoid, legend.get_window_extent().extents * to_points])
+    boxes = label_boxes(anchors, sizes, ax.bbox.extents * to_points, avoid)
+    for text, anchor, box in zip(texts, anchors, boxes, strict=True):
+        offset = (box[:2] + box[2:]) / 2 - anchor
+        far = np.abs(offset).max() > radius + LABEL_FONT
+        annotation = ax.annotate(
+            text, tuple(anchor), xycoords="figure points", xytext=tuple(anchor + offset),
+            textcoords="figure points", ha="center", va="center", fontsize=LABEL_FONT,
+            fontweight="bold", zorder=4,
+            bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8},
+            arrowprops={"arrowstyle": "-", "lw": 0.6, "color": "#555"} if far else None,
+        )
+        annotation.set_in_layout(False)
+
+
 def feature_map(
     features: np.ndarray,
     scores: np.ndarray,
@@ -154,30 +223,21 @@ def feature_map(
             stars[:, 0],
             stars[:, 1],
             marker="*",
-            s=320,
+            s=STAR_SIZE,
             c="#ffbf00",
             edgecolors="black",
             linewidths=0.9,
             label="memory items",
             zorder=3,
         )
-        for members in _nearby_groups(stars, np.vstack([points, stars])):
-            ax.annotate(
-                ",".join(str(j) for j in members),
-                stars[members[0]],
-                xytext=(7, 7),
-                textcoords="offset points",
-                fontsize=9,
-                fontweight="bold",
-                zorder=4,
-                bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.7},
-            )
     fig.colorbar(dots, ax=ax, label="outlier score", shrink=0.85)
     ax.set_xlabel("principal axis 1")
     ax.set_ylabel("principal axis 2")
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=9, loc="best", framealpha=0.85)
     _style(ax)
+    if stars is not None:
+        _label_stars(fig, ax, stars, _nearby_groups(stars, np.vstack([points, stars])))
     return _png(fig)
 
 

@@ -2,11 +2,14 @@
 
 ``write_report`` writes ``DIR/index.html``: one file with every picture embedded as a
 base64 PNG data URI and inline CSS, so it opens offline and can be mailed or archived as
-is. Nothing is fetched from the network. Sections: summary (with the loss curves), score
-histogram, top outliers (thumbnails, or for tables the most deviating columns), memory
-(what each item recalls: what mcod learned as normal), a 2-D feature map, and, when true
-labels are known (demo, benchmarks), ROC and precision-recall curves. Every string that
-comes from the user (paths, ids, column names, the data source) is HTML-escaped.
+is. Nothing is fetched from the network; the only links are those of image thumbnails to
+their files, relative to the report's folder. Sections: summary (with the loss curves),
+score histogram, top outliers (every flagged sample up to TOP_CAP; thumbnails, or for
+tables the columns that deviate), memory (what each item recalls: what mcod learned as
+normal; for tables, the columns where its rows differ from all rows), a 2-D feature map,
+and, when true labels are known (demo, benchmarks), ROC and precision-recall curves. Every
+string that comes from the user (paths, ids, column names, the data source) is
+HTML-escaped. Counts are written with thousands separators, image sizes as width x height.
 
 Memory stays bounded as the data grows: samples are embedded EMBED_BLOCK at a time, and
 only what the page shows is kept (per memory item its sample count and the samples it
@@ -22,26 +25,40 @@ import datetime as _dt
 import os
 import warnings
 from collections.abc import Iterator, Sequence
+from functools import cached_property
 from html import escape
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 
 from mcod import __version__
-from mcod.data.inputs import DataWarning, as_image_batch, as_table, is_frame
+from mcod.data.inputs import DataWarning, as_image_batch, as_table, image_size_text, is_frame
 from mcod.detector import SCORE_BATCH
 from mcod.io.atomic import write_atomic
 from mcod.io.results import counted, top_indices
 from mcod.report import figures as figures
 
-__all__ = ["REPORT_FILE", "render_report", "write_report"]
+__all__ = ["REPORT_FILE", "is_report", "render_report", "write_report"]
 
 REPORT_FILE = "index.html"
-TOP = 24  # top outliers shown
+TITLE = "<title>mcod report</title>"  # in every report's first bytes: how one is told apart
+# Outliers shown unless told (`top`): every flagged sample, at least TOP_LEAST (so that the
+# near misses are seen when few are flagged) and at most TOP_CAP (each thumbnail adds a few
+# KB to the page); a note counts the flagged ones left out.
+TOP_CAP = 200
+TOP_LEAST = 10
 RECALL = 8  # samples shown per memory item (images)
 TYPICAL_ROWS = 3  # row ids shown per memory item (tables)
-DEVIATING = 3  # most deviating columns shown per top row (tables)
+PROFILE_ROWS = 100  # rows an item recalls best that its column profile is the median of
+DEVIATING = 3  # most deviating columns shown per top row and per memory item (tables)
+# Columns named as deviating: a top row's value at least DEVIATION_Z robust sds from the
+# column's median (in a normal column, 1 value in 370 lies that far), and a memory item's
+# rows' median at least PROFILE_Z from all rows' (a median of many rows moves much less
+# than one value does). Below the bar a column is not named: "none stand out".
+DEVIATION_Z = 3.0
+PROFILE_Z = 1.0
 NAME_CHARS = 42  # longer names are shortened on the page (full name on hover)
 # The feature map and the tables' column medians / IQRs use at most this many samples,
 # drawn at random with SAMPLE_SEED (the same data gives the same page), when there are more.
@@ -53,16 +70,44 @@ EMBED_BLOCK = 16 * SCORE_BATCH
 
 
 def write_report(
-    out_dir: str | os.PathLike[str], detector, X: np.ndarray, **options: Any
+    out_dir: str | os.PathLike[str],
+    detector,
+    X: np.ndarray,
+    files: Sequence[str | os.PathLike[str]] | None = None,
+    **options: Any,
 ) -> Path:
     """Write ``out_dir/index.html`` (``out_dir`` is created; the file replaced atomically).
 
-    ``options`` are those of ``render_report``.
+    ``files``: each sample's image file, which its thumbnails link to (relative to
+    ``out_dir``, so that the links work wherever the report and the data are opened
+    from). ``options`` are those of ``render_report``.
     """
-    page = render_report(detector, X, **options)
     out = Path(out_dir).expanduser()
+    links = None if files is None else [relative_link(file, out) for file in files]
+    page = render_report(detector, X, links=links, **options)
     out.mkdir(parents=True, exist_ok=True)
     return write_atomic(out / REPORT_FILE, lambda handle: handle.write(page))
+
+
+def relative_link(file: str | os.PathLike[str], folder: Path) -> str:
+    """The href of ``file`` in a page in ``folder``: a relative, %-quoted path (a file URI
+    where there is none, as across Windows drives)."""
+    target = os.path.abspath(Path(file).expanduser())
+    try:
+        return quote(Path(os.path.relpath(target, os.path.abspath(folder))).as_posix())
+    except ValueError:
+        return Path(target).as_uri()
+
+
+def is_report(path: str | os.PathLike[str]) -> bool:
+    """Whether the file at ``path`` is a report mcod wrote (its head holds the title), so
+    that ``--report DIR`` replaces its own page but not a user's ``index.html``."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return False
+    return TITLE.encode("ascii") in head
 
 
 def render_report(
@@ -77,7 +122,8 @@ def render_report(
     source: str | None = None,
     fit_seconds: float | None = None,
     model: str | None = None,
-    top: int = TOP,
+    top: int | None = None,
+    links: Sequence[str] | None = None,
 ) -> str:
     """The report as one HTML string.
 
@@ -87,24 +133,29 @@ def render_report(
     (1 = outlier) only colours the plots and adds ROC / PR curves; ``columns`` names the
     columns of a table, ``filled`` (N x D, True where --fill-missing filled a gap) marks
     cells that are not data. ``model``: the saved model's file, when the data is new data
-    it scores (``mcod score``).
+    it scores (``mcod score``). ``top``: how many of the highest scores to show (default:
+    the flagged ones, see TOP_CAP). ``links``: one href per sample, for its thumbnails.
     """
     original, X = X, np.asarray(X)
     if scores is None:  # scored here, never guessed to be the training scores
         scores = detector.decision_function(_as_fitted(detector, original))
     scores = np.asarray(scores, dtype=np.float64)
-    if names is not None and len(names) != len(scores):
-        raise ValueError(f"{len(names)} names for {len(scores)} samples")
+    for given, what in ((names, "names"), (links, "links")):
+        if given is not None and len(given) != len(scores):
+            raise ValueError(f"{len(given):,} {what} for {len(scores):,} samples")
+    if top is not None and top < 0:
+        raise ValueError(f"top must be at least 0, not {top}")
     if truth is not None:
         truth = np.asarray(truth).astype(np.int64)
         if truth.shape != scores.shape:
             raise ValueError(f"truth {truth.shape} does not match scores {scores.shape}")
-    page = _Page(detector, X, scores, names, truth, columns, filled)
-    shown = top_indices(scores, top)
+    page = _Page(detector, X, scores, names, truth, columns, filled, links)
+    shown = top_indices(scores, page.default_top() if top is None else top)
     with warnings.catch_warnings():  # X was scored (and warned about) already: read quietly
         warnings.simplefilter("ignore", DataWarning)
         recall, mapped = _embedded(detector, original, page.flagged,
-                                   np.union1d(page.drawn, shown), page.recall_shown)
+                                   np.union1d(page.drawn, shown), page.recall_kept,
+                                   page.recall_shown)
         sections = [
             ("summary", "Summary", page.summary(source, fit_seconds, model)),
             ("scores", "Score distribution", page.histogram()),
@@ -140,7 +191,8 @@ class _Recall:
     """What the memory section needs of every sample's attention, gathered a block of
     samples at a time: per item, how many samples attend most to it, and the unflagged
     samples it recalls best (highest attention; ties: the earlier sample), with their
-    attention and features, as a running top ``shown``.
+    attention and features, as a running top ``shown`` (for tables more than the page
+    names: a column profile is the median of PROFILE_ROWS).
 
     Attention compares directions, so a far-out sample can point straight at an item; the
     section shows what the item stands for as normal, so flagged samples are left out.
@@ -169,20 +221,25 @@ class _Recall:
             self.attention[j] = values[keep]
             self.features[j] = np.concatenate([self.features[j], features[rows]])[keep]
 
-    def recalled(self) -> tuple[np.ndarray, np.ndarray]:
-        """(indices, features) of every sample some item recalls best, each once."""
-        index, first = np.unique(np.concatenate(self.best), return_index=True)
-        return index, np.concatenate(self.features)[first]
+    def recalled(self, first: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(indices, features) of every sample among the ``first`` (default: all) some
+        item recalls best, each once."""
+        best = np.concatenate([b[:first] for b in self.best])
+        features = np.concatenate([f[:first] for f in self.features])
+        index, at = np.unique(best, return_index=True)
+        return index, features[at]
 
 
 def _embedded(
-    detector, X: Any, flagged: np.ndarray, kept: np.ndarray, shown: int
+    detector, X: Any, flagged: np.ndarray, kept: np.ndarray, recall_kept: int,
+    shown: int | None = None,
 ) -> tuple[_Recall, tuple[np.ndarray, np.ndarray]]:
-    """One pass over X, EMBED_BLOCK samples at a time: the memory section's `_Recall`, and
-    (indices, features) of the samples on the feature map: those in ``kept`` (sorted) and
-    those the items recall best, in the order of X."""
+    """One pass over X, EMBED_BLOCK samples at a time: the memory section's `_Recall` (of
+    the ``recall_kept`` best per item), and (indices, features) of the samples on the
+    feature map: those in ``kept`` (sorted) and the ``shown`` (default: all) each item
+    recalls best, in the order of X."""
     items = detector.memory_items_
-    recall = _Recall(len(items), items.shape[1], shown)
+    recall = _Recall(len(items), items.shape[1], recall_kept)
     features = np.empty((len(kept), items.shape[1]), dtype=np.float32)
     for start, block in _blocks(detector, X):
         block_features, attention = detector.embed(block)
@@ -190,7 +247,7 @@ def _embedded(
         recall.add(start, block_features, attention, flagged[start:stop])
         lo, hi = np.searchsorted(kept, [start, stop])
         features[lo:hi] = block_features[kept[lo:hi] - start]
-    index, recalled = recall.recalled()
+    index, recalled = recall.recalled(shown)
     extra = ~np.isin(index, kept)
     index = np.concatenate([kept, index[extra]])
     order = np.argsort(index, kind="stable")
@@ -243,16 +300,24 @@ def _fmt(value: float) -> str:
     return f"{value:.4g}"
 
 
+def _standing_out(z: np.ndarray, bar: float, most: int) -> np.ndarray:
+    """Indices of the (at most ``most``) largest |z| that reach ``bar``, largest first
+    (ties: the earlier column)."""
+    order = np.argsort(-np.abs(z), kind="stable")[:most]
+    return order[np.abs(z[order]) >= bar]
+
+
 class _Page:
     """The HTML of each section, from one detector and the data it scored."""
 
-    def __init__(self, detector, X, scores, names, truth, columns, filled) -> None:
+    def __init__(self, detector, X, scores, names, truth, columns, filled, links=None) -> None:
         self.detector, self.X, self.scores, self.truth = detector, X, scores, truth
-        self.names, self.filled = names, filled
+        self.names, self.filled, self.links = names, filled, links
         self.threshold = float(detector.threshold_)
         self.flagged = scores > self.threshold
         self.is_table = detector.input_kind_ == "table"
         self.recall_shown = TYPICAL_ROWS if self.is_table else RECALL
+        self.recall_kept = PROFILE_ROWS if self.is_table else RECALL
         self.drawn = _random_rows(len(scores), MAP_SAMPLES)  # for the map and the tables' z
         if self.is_table:
             n_columns = X.shape[1]
@@ -265,6 +330,15 @@ class _Page:
 
     def name(self, i: int) -> str:
         return f"#{i}" if self.names is None else str(self.names[i])
+
+    def default_top(self) -> int:
+        """How many top outliers to show unless told: see TOP_CAP."""
+        return min(max(int(self.flagged.sum()), TOP_LEAST), TOP_CAP)
+
+    @cached_property
+    def robust_scale(self) -> tuple[np.ndarray, np.ndarray]:
+        """The table's column medians and robust sds, from the `drawn` rows."""
+        return _robust_scale(as_table(self.X[self.drawn], min_samples=1))
 
     def _images(self, index: np.ndarray) -> np.ndarray:
         """(n, C, H, W) in [0, 1] of the given samples, scaled as the detector scales them
@@ -284,6 +358,8 @@ class _Page:
             css = "flag" if self.flagged[i] else ""
             name = self.name(i)
             image = _img(figures.thumbnail(picture, size), name, css, title=name)
+            if self.links is not None:
+                image = f'<a href="{escape(self.links[i])}">{image}</a>'
             cards.append(
                 f'<figure class="thumb">{image}<figcaption>{caption}</figcaption></figure>'
             )
@@ -293,13 +369,12 @@ class _Page:
 
     def summary(self, source: str | None, fit_seconds: float | None, model: str | None) -> str:
         d, n = self.detector, len(self.scores)
-        shape = "x".join(str(s) for s in self.X.shape[1:])
         columns = self.X.shape[-1]
         config = d.config_
         facts = [
             ("samples", f"{n:,}"),
             ("input", f"table of {counted(columns, 'column')}" if self.is_table
-             else f"images, each {shape} ({self.X.dtype})"),
+             else f"images, each {image_size_text(self.X)} ({self.X.dtype})"),
             (
                 "configuration",
                 f"{config.name} ({counted(config.epochs, 'epoch')}, "
@@ -333,7 +408,8 @@ class _Page:
             facts.append(
                 (
                     "vs. true labels",
-                    f"AUROC {auroc:.4f}, AP {ap:.4f} ({int(self.truth.sum())} true outliers)",
+                    f"AUROC {auroc:.4f}, AP {ap:.4f} "
+                    f"({counted(int(self.truth.sum()), 'true outlier')})",
                 )
             )
         rows = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in facts)
@@ -371,8 +447,13 @@ class _Page:
         few new rows say little about each other)."""
         if len(index) == 0:
             return '<p class="note">No samples.</p>'
+        left_out = int(self.flagged.sum() - self.flagged[index].sum())
+        more = (f'<p class="note">{counted(left_out, "more flagged sample")} not shown: the '
+                f"page shows the {len(index):,} highest scores (every flagged sample, at "
+                f"most {TOP_CAP:,}, unless told: <code>--report-top N</code>).</p>"
+                if left_out else "")
         if self.is_table:
-            return self._top_rows(index, new_data)
+            return self._top_rows(index, new_data) + more
         captions = []
         for rank, i in enumerate(index, start=1):
             name = self.name(i)
@@ -387,12 +468,13 @@ class _Page:
         note = (
             "The highest-scoring samples, most outlying first; a red frame marks a "
             "score above the threshold."
+            + (" Click a picture to open its file." if self.links is not None else "")
         )
-        return f'<p class="note">{note}</p>' + self._thumbs(index, 96, captions)
+        return f'<p class="note">{note}</p>' + self._thumbs(index, 96, captions) + more
 
     def _top_rows(self, index: np.ndarray, new_data: bool) -> str:
-        """The rows at ``index`` with their most deviating columns; only these rows' z-scores
-        are computed (the robust ones' medians and IQRs from `drawn`)."""
+        """The rows at ``index`` with the columns that deviate (|z| >= DEVIATION_Z); only
+        these rows' z-scores are computed (the robust ones' medians and IQRs from `drawn`)."""
         table = as_table(self.X[index], min_samples=1)
         if new_data:
             mean = self.detector.scale_mean_.double().numpy()
@@ -401,39 +483,49 @@ class _Page:
             basis = ("z = (value &minus; training mean) / training sd: how far it lies from "
                      "the rows the model was trained on.")
         else:
-            median, scale = _robust_scale(as_table(self.X[self.drawn], min_samples=1))
+            median, scale = self.robust_scale
             z = (table - median) / scale
             basis = "z = (value &minus; column median) / (IQR / 1.349), a robust z-score"
             basis += (f" (median and IQR of {self._drawn_share('rows')})."
                       if self._subsampled() else ".")
-        head = "".join(f"<th>deviation {k + 1}</th>" for k in range(min(DEVIATING, table.shape[1])))
+        width = min(DEVIATING, table.shape[1])
+        head = "".join(f"<th>deviation {k + 1}</th>" for k in range(width))
         header = f"<tr><th>rank</th><th>row</th><th>score</th>{head}"
         header += "<th>true label</th></tr>" if self.truth is not None else "</tr>"
         rows = []
         for rank, (i, row, row_z) in enumerate(zip(index, table, z, strict=True), start=1):
             cells = [
-                f"<td>{rank}</td>",
+                f"<td>{rank:,}</td>",
                 f"<td>{escape(self.name(i))}</td>",
                 f'<td class="{"flag" if self.flagged[i] else ""}">{_fmt(self.scores[i])}</td>',
             ]
-            for j in np.argsort(-np.abs(row_z), kind="stable")[:DEVIATING]:
+            deviating = _standing_out(row_z, DEVIATION_Z, width)
+            for j in deviating:
                 filled = self.filled is not None and self.filled[i, j]
                 cells.append(
                     f"<td><b>{escape(self.columns[j])}</b> = {_fmt(row[j])}"
                     + (" <i>filled</i>" if filled else "")
                     + f'<br><span class="z">z {_z_text(row_z[j])}</span></td>'
                 )
+            if not len(deviating):
+                cells.append(f'<td colspan="{width}" class="none">none stand out (every '
+                             f"|z| &lt; {DEVIATION_Z:g})</td>")
+            else:
+                cells.append("<td></td>" * (width - len(deviating)))
             if self.truth is not None:
                 cells.append(f"<td>{'outlier' if self.truth[i] else 'inlier'}</td>")
             rows.append("<tr>" + "".join(cells) + "</tr>")
         note = (
-            f"The highest-scoring rows with the columns that deviate most: {basis} "
-            "Red scores are above the threshold."
+            f"The highest-scoring rows with the columns that deviate, most first: {basis} "
+            f"A column is named when |z| &ge; {DEVIATION_Z:g} (in a normal column 1 value in "
+            "370 lies that far); a row where none does is unusual in how its values go "
+            "together, not in one of them. Red scores are above the threshold."
         )
         return f'<p class="note">{note}</p><table class="data">{header}{"".join(rows)}</table>'
 
     def memory(self, recall: _Recall) -> str:
-        """Every memory item by usage, with the samples it recalls best (over all samples)."""
+        """Every memory item by usage, with the samples it recalls best (over all samples);
+        for tables, with its column profile."""
         n = len(self.scores)
         usage = recall.counts / n
         order = np.argsort(-usage, kind="stable")
@@ -442,11 +534,19 @@ class _Page:
             "samples whose strongest attention goes to the item; the samples shown are "
             "the unflagged ones it recalls best (highest attention), i.e. what it stands for."
         )
+        if self.is_table:
+            note += (
+                f" Its profile: the columns where the median of the {PROFILE_ROWS:,} "
+                "unflagged rows it recalls best (fewer where fewer are unflagged) lies "
+                f"furthest from all rows' median, when |z| &ge; {PROFILE_Z:g}, z in robust "
+                "sds of all rows as above; below that, none stand out."
+            )
         parts = [f'<p class="note">{note}{self._first_network_only()}</p>']
         if self.is_table:
             parts.append(
                 '<table class="data"><tr><th>item</th><th>usage</th>'
-                "<th>most typical rows (attention)</th></tr>"
+                "<th>most typical rows (attention)</th>"
+                "<th>profile: its rows' median vs all rows'</th></tr>"
             )
         for j in order:
             best, attention = recall.best[j], recall.attention[j]
@@ -456,8 +556,9 @@ class _Page:
             )
             if self.is_table:
                 rows = ", ".join(f"{escape(self.name(i))} ({a:.2f})"
-                                 for i, a in zip(best, attention, strict=True))
-                parts.append(f"<tr><td>{j}</td><td>{bar}</td><td>{rows}</td></tr>")
+                                 for i, a in zip(best[:TYPICAL_ROWS], attention, strict=False))
+                parts.append(f"<tr><td>{j}</td><td>{bar}</td><td>{rows}</td>"
+                             f"<td>{self._profile(best)}</td></tr>")
                 continue
             captions = [f"{a:.2f}" for a in attention]
             parts.append(
@@ -468,6 +569,21 @@ class _Page:
         if self.is_table:
             parts.append("</table>")
         return "".join(parts)
+
+    def _profile(self, rows: np.ndarray) -> str:
+        """The columns where the median of ``rows`` (a memory item's) stands out from all
+        rows' median, by at least PROFILE_Z robust sds (HTML)."""
+        if len(rows) == 0:
+            return "no unflagged rows"
+        median, scale = self.robust_scale
+        typical = np.median(as_table(self.X[np.sort(rows)], min_samples=1), axis=0)
+        z = (typical - median) / scale
+        standing = _standing_out(z, PROFILE_Z, DEVIATING)
+        if not len(standing):
+            return f'<span class="none">none stand out (every |z| &lt; {PROFILE_Z:g})</span>'
+        return "<br>".join(
+            f"<b>{escape(self.columns[j])}</b> {_fmt(typical[j])} vs {_fmt(median[j])} "
+            f'<span class="z">z {_z_text(z[j])}</span>' for j in standing)
 
     def feature_map(self, index: np.ndarray, features: np.ndarray) -> str:
         """The map of the samples at ``index`` (all, or the drawn ones with those shown in
@@ -536,6 +652,7 @@ table.data th, table.data td { border: 1px solid #dde1e6; padding: 4px 10px; tex
 table.data th { background: #f0f2f5; }
 td.flag { color: #c62828; font-weight: 600; }
 .z { color: #777; font-size: 12px; }
+.none { color: #777; font-style: italic; }
 .grid { display: flex; flex-wrap: wrap; gap: 10px; }
 .thumb { margin: 0; text-align: center; font-size: 12px; line-height: 1.3; }
 .thumb img { image-rendering: pixelated; display: block; margin: 0 auto 3px;
@@ -574,7 +691,7 @@ def _document(sections: list[tuple[str, str, str]], source: str | None) -> str:
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         '<link rel="icon" href="data:,">\n'
-        f"<title>mcod report</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
+        f"{TITLE}\n<style>{CSS}</style>\n</head>\n<body>\n"
         f"<header><h1>mcod outlier report</h1><p>{subtitle}</p></header>\n"
         f"<nav>{nav}</nav>\n<main>\n{body}\n</main>\n"
         f"<footer>Written by mcod {__version__}; self-contained, works offline.</footer>\n"
