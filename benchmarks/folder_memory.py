@@ -9,7 +9,8 @@ here holds N JPEGs made from CIFAR-10 test images (`$MCOD_DATA_DIR`, default
 /work/shared/data: cifar10/cifar10_jpg_q75.tar.gz) upscaled to camera sizes and
 re-encoded. Three kinds of folder (`KINDS`):
 
-- ``mixed``: sizes from 640x480 to 1024x768, landscape and portrait: read at 32x32 by
+- ``mixed``: sizes from 640x480 to 1024x768, landscape and portrait: read at the input
+  size (128x128 for `default`, 32x32 for `scratch`) by
   the default policy, crop;
 - ``same``: every photo 1024x768, larger than the network's input and so shrunk as it is
   read; and with ``--resize crop``;

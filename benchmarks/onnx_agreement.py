@@ -2,10 +2,11 @@
 mcod's own: the largest absolute difference, it relative to the largest score, and whether
 the rank order is the same, for one model of each kind (issue 20, item 3).
 
-- images: the `default` config on sklearn's digits (digit 0 plus 10% other digits);
+- images: the `scratch` config on sklearn's digits (digit 0 plus 10% other digits);
 - tables: the `tabular` config on an ODDS table (cardio unless --odds NAME; needs
   $MCOD_DATA_DIR/odds);
-- pretrained: the `pretrained` config (EfficientNet-Lite0) on the same digits.
+- images through the frozen encoder: the `default` config (EfficientNet-Lite0) on the same
+  digits.
 
 The graph's input is prepared as its metadata says (images scaled to [0, 1] and resized
 with antialiased bilinear, as mcod does; table rows as they are).

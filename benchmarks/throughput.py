@@ -1,4 +1,5 @@
-"""Training and scoring throughput of mcod's configurations on 28x28 images, same run.
+"""Training and scoring throughput of the from-scratch configurations (release, scratch) on
+28x28 images, same run.
 
     python benchmarks/throughput.py [--n 2048] [--epochs 1] [--device cpu] [--results FILE]
 

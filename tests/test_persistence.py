@@ -69,6 +69,10 @@ def test_a_model_saved_by_0_1_keeps_the_config_its_name_meant(tmp_path, monkeypa
         loaded = load(save_detector(model, tmp_path / f"{old}.pt"))
         assert loaded.get_params()["config"] == new
         np.testing.assert_array_equal(loaded.decision_scores_, model.decision_scores_)
+    old_name = model.config_
+    model.config_ = old_name.replace(name="default")  # how 0.1 named what it fitted
+    loaded = load(save_detector(model, tmp_path / "named.pt"))
+    assert loaded.config_ == old_name and loaded.config_.name == "scratch"
     monkeypatch.setattr(mcod, "__version__", "0.2.0")
     model.set_params(config="default")
     assert load(save_detector(model, tmp_path / "new.pt")).get_params()["config"] == "default"

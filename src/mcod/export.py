@@ -6,9 +6,9 @@ The graph maps one batch to one score per sample (higher = more outlying), as
 - tables: ``rows`` (N, D) float64, the columns in the model's order; the graph
   standardises them in float64 as mcod does, clips at ``Z_LIMIT`` training sds, then runs
   the networks and averages their memory scores;
-- images (own encoder: ``default``, ``release``): ``images`` (N, C, S, S) float32, already
+- images (own encoder: ``scratch``, ``release``): ``images`` (N, C, S, S) float32, already
   scaled to [0, 1] by the training images' range and resized to the network's side S;
-- images through a frozen encoder (``pretrained``): ``images`` (N, 3, E, E) float32 in
+- images through a frozen encoder (``default``): ``images`` (N, 3, E, E) float32 in
   [0, 1] at the encoder's side E; the graph normalises them as ImageNet models expect,
   encodes them, L2-normalises and standardises the features in float64, and scores the
   whitened distance to the reference.

@@ -336,6 +336,8 @@ def load_with_table_options(
     with _blaming(source):
         detector = _detector(state)
         config = _config(state["config"])
+        if state["mcod_version"].startswith("0.1.") and config.name in RENAMED_IN_0_2:
+            config = config.replace(name=RENAMED_IN_0_2[config.name])
     if config.encoder:  # only the spec is saved: refuse at once if it cannot be scored here
         check_encoder(config.encoder, state.get("encoder_digest"))
     target = _constructor_device(device, detector)  # a bad device is the caller's, not the file's

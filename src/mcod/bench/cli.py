@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from mcod.nn.allocator import keep_freed_memory
+
 QUICK_MAX_N = 300
 MIN_MAX_N = 100  # smaller subsamples often hold no outlier at all, and every run then fails
 QUICK_CLASSES = "0,1"
@@ -189,8 +191,8 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--classes", help="inlier classes, e.g. 0-9 or 0,3,5 (default: all)")
     p.add_argument("--seeds", help="e.g. 0,1,2")
     p.add_argument("--detectors",
-                   help="names or groups (all, baselines, mcod, ablations, odds, "
-                   "table-baselines); see `bench list`")
+                   help="names or groups (all, baselines, mcod, pretrained, ablations, "
+                   "head-ablations, odds, table-baselines); see `bench list`")
     p.add_argument("--results", help="JSON Lines file to append to (resumes from it)")
     p.add_argument("--quick", action="store_true", default=None,
                    help=f"smoke profile: classes {QUICK_CLASSES}, seed {QUICK_SEEDS}, "
@@ -272,4 +274,5 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mcod")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["bench", *(sys.argv[1:] if argv is None else argv)])
+    keep_freed_memory()  # as `mcod` does: the up-front encoding runs in this process
     return args.func(args)

@@ -270,7 +270,7 @@ _BASELINE_SPECS: dict[str, DetectorSpec] = {
 }
 
 
-# Baselines on the pretrained config's frozen features, raw-pixel settings kept.
+# Baselines on the default config's frozen features, raw-pixel settings kept.
 ON_FEATURES: tuple[str, ...] = ("knn", "lof", "iforest", "ocsvm")
 
 
@@ -278,7 +278,7 @@ def _on_features(name: str) -> Callable[[int, bool], Any]:
     def build(seed: int, quick: bool) -> Any:
         from mcod.bench.on_features import OnPretrainedFeatures, PretrainedKNN
 
-        if name == "knn":  # cosine, k = 50: docs/method.md's figure, fixed before these runs
+        if name == "knn":  # cosine, k = 50: issue #18's figure, fixed before these runs
             return PretrainedKNN()
         return OnPretrainedFeatures(_BASELINE_FACTORIES[name][0](seed, quick))
 

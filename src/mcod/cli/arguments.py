@@ -115,8 +115,8 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         "--epochs",
         type=_positive_int,
         metavar="N",
-        help="training epochs (default: the config's, 20 for 'default', raised on small "
-        "data to reach its minimum number of steps)",
+        help="training epochs (default: the config's: 5 of the head for 'default', 20 for "
+        "'scratch'; raised on small data to reach its minimum number of steps)",
     )
     parser.add_argument(
         "--batch-size", type=_batch_size, metavar="N", help="at least 2 (default: the config's)"
