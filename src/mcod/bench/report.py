@@ -305,7 +305,8 @@ def _throughput(records: list[dict]) -> list[str]:
               "score img/s", "train × release", "date"]
     return ["### Same-run throughput of the configurations", "",
             "The release's 200-epoch fits take hours per class on a CPU, so its cost is "
-            "measured here instead: short fits of the two from-scratch trainings (release, scratch) in one run of "
+            "measured here instead: short fits of the two from-scratch trainings (release, "
+            "scratch) in one run of "
             "`python benchmarks/throughput.py --results benchmarks/results/throughput.jsonl` "
             "(random images; speed does not depend on content).", ""] + _table(header, rows) + [""]
 
