@@ -27,6 +27,7 @@ import torch
 
 import mcod
 from mcod.config import CONFIGS, MCODConfig
+from mcod.cuts import rebuild_thresholder
 from mcod.data.inputs import InputError
 from mcod.data.tables import check_saved_options
 from mcod.detector import MCOD, resolve_device
@@ -219,6 +220,11 @@ def _detector(state: dict[str, Any]) -> MCOD:
           params.get("device"))
     _need(isinstance(params.get("verbose", False), bool), "params.verbose", "True or False",
           params.get("verbose"))
+    if isinstance(params.get("contamination"), dict):  # a thresholder, from a known class only
+        try:
+            params["contamination"] = rebuild_thresholder(params["contamination"])
+        except ValueError as error:
+            raise ValueError(f"params.{error}") from None
     try:  # PyOD checks the contamination as MCOD is made, MCOD the rest
         detector = MCOD(**params)
         detector.check_settings()
