@@ -186,7 +186,7 @@ def report_scores(
         print(f"wrote {path}")
 
 
-def _write_report(
+def write_report_for(
     args: argparse.Namespace,
     detector,
     data: InputData,
@@ -269,7 +269,7 @@ def run_detect(args: argparse.Namespace) -> int:
 
         auroc = roc_auc_score(data.truth, scores)
         print(f"demo AUROC (planted outliers vs digit {args.demo_class}): {auroc:.4f}")
-    _write_report(args, detector, data, scores, fit_seconds)
+    write_report_for(args, detector, data, scores, fit_seconds)
     if args.save_model:
         from mcod.model_file import save_detector
 
@@ -300,13 +300,13 @@ def _check_input_kind(args: argparse.Namespace, fitted_kind: str) -> None:
         raise InputError(f"the model was fitted on {fitted_kind}s, but {path} is {given}")
 
 
-def run_score(args: argparse.Namespace) -> int:
-    """`mcod score`: score new data with a saved model and its fitted threshold."""
+def load_and_score(
+    args: argparse.Namespace, scan: FolderScan | None
+) -> tuple[Any, InputData, np.ndarray]:
+    """(the model --model/MODEL names, the input read as the model's training data was,
+    its scores): what `score`, and `clean --model`, cut."""
     from mcod.persistence import load_with_table_options
 
-    started = time.perf_counter()
-    scan = scan_input(args)
-    _check_outputs(args, scan)
     detector, saved_options = load_with_table_options(args.model, device=args.device)
     _check_input_kind(args, detector.input_kind_)
     table_path = args.table or (args.input if is_table_path(args.input) else None)
@@ -330,9 +330,19 @@ def run_score(args: argparse.Namespace) -> int:
     say(args, f"data: {describe(data.X)} ({data.source})")
     say(args, f"model: {args.model} (config {detector.config_.name}, device {detector.device_})")
     scores = detector.decision_function(data.X if data.table is None else data.table.named())
+    return detector, data, scores
+
+
+def run_score(args: argparse.Namespace) -> int:
+    """`mcod score`: score new data with a saved model and its fitted threshold (or the
+    cut given)."""
+    started = time.perf_counter()
+    scan = scan_input(args)
+    _check_outputs(args, scan)
+    detector, data, scores = load_and_score(args, scan)
     threshold, labels, how = cut_or_models(args, detector, scores)
     report_scores(args, data, scores, labels, threshold, how)
-    _write_report(args, detector, data, scores, model=args.model)
+    write_report_for(args, detector, data, scores, model=args.model)
     print(f"wall time {time.perf_counter() - started:.1f} s")
     return 0
 
