@@ -130,11 +130,11 @@ def _check_source(args: argparse.Namespace) -> None:
     if args.threshold is not None and not np.isfinite(args.threshold):
         raise InputError(f"--threshold must be a finite number, got {args.threshold}")
     given = args.model or args.scores
+    unused = [flag for key, flag in TRAINING_ONLY.items() if getattr(args, key) is not None]
+    args.config = args.config or "default"  # also how --scores reads images, as detect did
     if given is None:
-        args.config = args.config or "default"
         return
     source = "--model" if args.model else "--scores"
-    unused = [flag for key, flag in TRAINING_ONLY.items() if getattr(args, key) is not None]
     if args.save_model:
         unused.append("--save-model")
     if unused:
@@ -308,8 +308,8 @@ def _score(args: argparse.Namespace, scan: FolderScan | None) -> Scored:
     if args.scores:
         from mcod.io.results import read_scores_csv
 
+        saved = read_scores_csv(args.scores)  # a wrong file fails before any image is read
         data = read_input(args, scan=scan)
-        saved = read_scores_csv(args.scores)
         root = Path(args.input).expanduser() if scan is not None else None
         _check_scores_match(args.scores, saved.keys, saved.key_column, data, root)
         say(args, f"scores: {args.scores} ({counted(len(saved.keys), 'sample')})")
