@@ -57,18 +57,21 @@ def _odds_split() -> tuple[list[str], list[str]]:
 
 
 def plan(image_classes: list[int], image_rhos: list[float]) -> Iterator[tuple[str, str, Task]]:
-    """(split, detector, task), cheap tasks first: ODDS, digits, then the image sets."""
+    """(split, detector, task): the development tasks first (ODDS, digits), then the
+    confirmation ones (ODDS, the image sets)."""
     from mcod.data.datasets import load_dataset, load_odds
 
     dev, confirm = _odds_split()
-    for name in dev + confirm:
-        _, y = load_odds(name)
-        for task in build_odds_tasks(name, y, [0], ODDS_MAX_N):
-            yield ("dev" if name in dev else "confirm"), "mcod-tabular", task
+    odds = {name: build_odds_tasks(name, load_odds(name)[1], [0], ODDS_MAX_N)
+            for name in dev + confirm}
+    for name in dev:
+        yield "dev", "mcod-tabular", odds[name][0]
     digits = load_dataset("digits")
     for task in build_tasks("uod", "digits", digits.labels, None, range(10),
                             [0.05, 0.2], [0]):
         yield "dev", "mcod-default", task
+    for name in confirm:
+        yield "confirm", "mcod-tabular", odds[name][0]
     for rho in image_rhos:
         for name in IMAGE_SETS:
             ds = load_dataset(name)

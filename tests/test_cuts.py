@@ -145,3 +145,70 @@ def test_another_thresholder_object_fits_but_cannot_be_saved(tmp_path):
     assert detector.labels_.sum() == 10
     with pytest.raises(ValueError, match="FlagEvery object"):
         detector.save(tmp_path / "m.pt")
+
+
+# --------------------------------------------------------------------------- command line
+
+FAST = ["--epochs", "1", "--batch-size", "20", "--device", "cpu", "--quiet"]
+
+
+def _scores_csv(path) -> tuple[np.ndarray, np.ndarray]:
+    import csv
+
+    with open(path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    return (np.array([float(r["score"]) for r in rows]),
+            np.array([int(r["label"]) for r in rows]))
+
+
+@pytest.fixture(scope="module")
+def auto_run(tmp_path_factory):
+    """`mcod detect --contamination auto --save-model` on 40 tiny images: the folder."""
+    from mcod.cli.main import main
+
+    folder = tmp_path_factory.mktemp("auto")
+    images = np.random.default_rng(0).integers(0, 256, size=(40, 8, 8), dtype=np.uint8)
+    images[:3] = 255
+    np.save(folder / "images.npy", images)
+    assert main(["detect", "--npy", str(folder / "images.npy"), *FAST, "--contamination",
+                 "auto", "--out", str(folder / "out"), "--save-model", str(folder / "m.pt")]) == 0
+    return folder
+
+
+def test_detect_auto_labels_by_the_default_method(auto_run):
+    scores, labels = _scores_csv(auto_run / "out" / "scores.csv")
+    np.testing.assert_array_equal(labels, thresholder_cut(thresholder("auto"), scores)[1])
+    model = mcod.load(auto_run / "m.pt")
+    assert type(model.contamination).__name__ == DEFAULT_METHOD.upper()
+    np.testing.assert_array_equal(model.labels_, labels)
+
+
+def test_score_keeps_the_models_cut_or_cuts_the_new_scores_by_a_method(auto_run, capsys):
+    from mcod.cli.main import main
+
+    model = mcod.load(auto_run / "m.pt")
+    args = ["score", str(auto_run / "m.pt"), "--npy", str(auto_run / "images.npy"), "--quiet"]
+    assert main([*args, "--out", str(auto_run / "kept")]) == 0
+    assert f"threshold method {DEFAULT_METHOD.upper()}" in capsys.readouterr().out
+    scores, labels = _scores_csv(auto_run / "kept" / "scores.csv")
+    np.testing.assert_array_equal(labels, scores > model.threshold_)
+    assert main([*args, "--threshold-method", "mad", "--out", str(auto_run / "mad")]) == 0
+    assert "threshold method MAD" in capsys.readouterr().out
+    scores, labels = _scores_csv(auto_run / "mad" / "scores.csv")
+    np.testing.assert_array_equal(labels, thresholder_cut(MAD(), scores)[1])
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--contamination", "many"], "--contamination: must be a share such as 0.05, or auto, "
+                                  "got 'many'"),
+    (["--threshold-method", "otsu"], "--threshold-method: invalid choice: 'otsu' (choose from "
+                                     "'karch'"),
+    (["--contamination", "0.1", "--threshold-method", "iqr"], "not allowed with argument"),
+    (["--contamination", "0.7"], "--contamination must be in (0, 0.5], got 0.7"),
+])
+def test_bad_cuts_are_one_line_errors(args, message, capsys):
+    from mcod.cli.main import main
+
+    assert main(["detect", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mcod: error: ") and message in err and err.count("\n") == 1
