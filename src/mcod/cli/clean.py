@@ -275,9 +275,10 @@ def _write_samples(args: argparse.Namespace, data: InputData, outliers: np.ndarr
         _copy_images(data.names, kept, root, work / "inliers", args.quiet, "inliers")
         _copy_images(data.names, removed, root, review, args.quiet, "outliers for review")
         return "inliers/"
+    written = _write_rows(data, kept, work / "inliers")
     review.mkdir()
     _write_rows(data, removed, review / REVIEW_STEM)
-    return _write_rows(data, kept, work / "inliers")
+    return written
 
 
 # --------------------------------------------------------------------------- scoring
