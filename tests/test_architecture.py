@@ -18,7 +18,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("mcod", "mcod.io", "mcod.config"),  # mcod/__init__ imports its exports lazily
     ("mcod.data",),
     ("mcod.nn",),
-    ("mcod.detector", "mcod.model_file", "mcod.persistence", "mcod.export"),
+    ("mcod.detector", "mcod.model_file", "mcod.persistence", "mcod.export", "mcod.cuts"),
     ("mcod.report",),
     ("mcod.bench",),
     ("mcod.cli", "mcod.__main__"),

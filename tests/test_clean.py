@@ -159,7 +159,7 @@ def test_existing_output_refused_then_overwritten(tmp_path, table_npy, capsys):
     assert "exists; pass --overwrite" in capsys.readouterr().err
     assert (out / "keep.txt").read_text() == "old"
     assert main([*args, "--overwrite"]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["inliers.npy", "outliers.csv"]
+    assert sorted(p.name for p in out.iterdir()) == ["inliers.npy", "outliers", "outliers.csv"]
     assert len(np.load(out / "inliers.npy")) == 40  # nothing scores above 1e9
     assert len(_rows(out / "outliers.csv")[1]) == 0
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
@@ -169,7 +169,7 @@ def test_threshold_and_contamination_are_exclusive(tmp_path, table_npy, capsys):
     args = ["clean", "--npy", str(table_npy), "--threshold", "1", "--contamination", "0.1",
             "--out", str(tmp_path / "o")]  # fmt: skip
     assert main(args) == 2
-    assert "mutually exclusive" in capsys.readouterr().err
+    assert "not allowed with argument --threshold" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
 
 
@@ -270,7 +270,7 @@ def test_sigterm_while_the_old_result_is_removed_leaves_no_old_folder(
     monkeypatch.setattr(shutil, "rmtree", terminated_while_removing)
     assert main(["clean", "--npy", str(table_npy), *FAST, "--out", str(out), "--overwrite"]) == 143
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "table.npy"]  # no .old-*
-    assert sorted(p.name for p in out.iterdir()) == ["inliers.npy", "outliers.csv"]
+    assert sorted(p.name for p in out.iterdir()) == ["inliers.npy", "outliers", "outliers.csv"]
 
 
 def test_clean_help_has_examples(capsys):

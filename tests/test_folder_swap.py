@@ -202,5 +202,5 @@ def test_clean_puts_back_a_result_a_killed_run_left_aside(rows, tmp_path, capsys
     assert "restored" in err and "pass --overwrite" in err
     assert _content(out) == "unused"
     assert main(["clean", "--npy", str(rows), *FAST, "--out", str(out), "--overwrite"]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["inliers.npy", "outliers.csv"]
+    assert sorted(p.name for p in out.iterdir()) == ["inliers.npy", "outliers", "outliers.csv"]
     assert _siblings(out) == ["out", "rows.npy"]

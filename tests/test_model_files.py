@@ -189,6 +189,12 @@ IMAGE_CASES = {
     "contamination out of range": (_set("params", {"contamination": 0.9}),
                                    "params.contamination must be in (0, 0.5]"),
     "unknown setting": (_set("params", {"bogus": 1}), "params must be MCOD's settings"),
+    "thresholder of an unknown class": (
+        _set("params", {"contamination": {"pythresh": "os.system", "params": {}}}),
+        "params.contamination must be a share or a PyThresh thresholder"),
+    "thresholder setting its class lacks": (
+        _set("params", {"contamination": {"pythresh": "KARCH", "params": {"bogus": 1}}}),
+        "params.contamination: PyThresh KARCH"),
     "history as text": (_set("history", "x"), "history"),
     "unknown field": (_set("extra", 1), "unknown field(s) ['extra']"),
 }

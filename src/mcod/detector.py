@@ -6,7 +6,9 @@ import math
 import mmap
 import numbers
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -16,6 +18,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from mcod.config import MAX_SEED, MCODConfig, get_config
+from mcod.cuts import cut, is_thresholder
 from mcod.data.inputs import (
     InputError,
     as_array,
@@ -67,10 +70,11 @@ def resolve_device(device: str | torch.device) -> torch.device:
 
 
 def check_contamination(value: object, name: str = "contamination") -> float:
-    """The expected outlier share, a Python float in (0, 0.5] (PyOD takes any other type
-    for a thresholder object), or a ValueError naming ``name``."""
+    """The expected outlier share, a Python float in (0, 0.5], or a ValueError naming
+    ``name`` (a thresholder object is told apart before, by `mcod.cuts.is_thresholder`)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{name} must be a Python float in (0, 0.5], got {value!r}")
+        raise ValueError(f"{name} must be a Python float in (0, 0.5] or a PyThresh "
+                         f"thresholder object, got {value!r}")
     if not 0.0 < value <= 0.5:  # also false for NaN
         raise ValueError(f"{name} must be in (0, 0.5], got {value!r}")
     return float(value)
@@ -148,7 +152,9 @@ class MCOD(BaseDetector):
 
     Parameters
     ----------
-    contamination : share of outliers expected, in (0, 0.5]; sets `threshold_`.
+    contamination : share of outliers expected, in (0, 0.5]; or, as in PyOD, a PyThresh
+        thresholder object (``pythresh.thresholds.karch.KARCH()``) that sets the cut
+        from the training scores alone. Either sets `threshold_`.
     config : "default" (images through a frozen ImageNet encoder into MCOD's head;
         tables train "tabular"), "scratch" (image features learnt from the pixels),
         "release" (faithful to the authors' release), "tabular", or an `MCODConfig`.
@@ -169,6 +175,8 @@ class MCOD(BaseDetector):
     decision_scores_, threshold_, labels_ : as in PyOD (higher score = more outlying).
     history_ : per-epoch mean of each loss term.
     """
+
+    contamination: Any  # a share or a thresholder object: PyOD leaves it untyped
 
     # Fitted state (absent until fit, as scikit-learn's trailing underscore says), declared
     # for the type checker: fit and mcod.load set it.
@@ -229,7 +237,8 @@ class MCOD(BaseDetector):
         """Refuse constructor settings a fit could not use (the device is resolved apart:
         a loaded model falls back to CPU), with a ValueError naming the setting; run by
         `fit`, and by `mcod.load` on the settings a model file holds."""
-        check_contamination(self.contamination)
+        if not is_thresholder(self.contamination):
+            check_contamination(self.contamination)
         check_progress(self.verbose)
         for name, least in (("batch_size", 2), ("epochs", 1)):
             value = getattr(self, name)
@@ -303,6 +312,47 @@ class MCOD(BaseDetector):
             epochs = max(config.epochs, math.ceil(config.min_steps / max(1, steps_per_epoch)))
         warmup = round(config.warmup_epochs * epochs / config.epochs)
         return config.replace(epochs=epochs, warmup_epochs=warmup)
+
+    def _process_decision_scores(self) -> MCOD:
+        """threshold_ and labels_ from the training scores (`mcod.cuts.cut`): PyOD's
+        percentile for a share; for a thresholder, its cut as one threshold in score
+        units, which `predict`, a saved model and `mcod score` then apply as they are."""
+        self.threshold_, self.labels_ = cut(self.decision_scores_, self.contamination)
+        self._mu = np.mean(self.decision_scores_)  # for predict_proba(method="unify")
+        self._sigma = np.std(self.decision_scores_)
+        return self
+
+    def predict(self, X: np.ndarray, return_confidence: bool = False) -> Any:
+        """1 where the score of X is above `threshold_`, else 0 (with a thresholder too:
+        PyOD would ask the thresholder again, which a loaded model does not hold fitted)."""
+        check_is_fitted(self, ["decision_scores_", "threshold_", "labels_"])
+        prediction = (self.decision_function(X) > self.threshold_).astype(int)
+        if return_confidence:
+            return prediction, self.predict_confidence(X)
+        return prediction
+
+    def predict_confidence(self, X: np.ndarray) -> np.ndarray:
+        """PyOD's; with a thresholder, as PyOD computes it for one (the share it flagged
+        in training), at `threshold_`."""
+        with self._as_share():
+            return super().predict_confidence(X)
+
+    def predict_with_rejection(self, X: np.ndarray, *args: Any, **kwargs: Any) -> Any:
+        """PyOD's; with a thresholder, at the share it flagged in training."""
+        with self._as_share():
+            return super().predict_with_rejection(X, *args, **kwargs)
+
+    @contextmanager
+    def _as_share(self) -> Iterator[None]:
+        """For PyOD's code that reads `contamination` as a share: a thresholder stands in
+        as the share of training samples it flagged while the block runs."""
+        saved = self.contamination
+        if is_thresholder(saved):
+            self.contamination = float(np.mean(self.labels_))
+        try:
+            yield
+        finally:
+            self.contamination = saved
 
     def decision_function(self, X: np.ndarray) -> np.ndarray:
         """Outlier scores of X (higher = more outlying), from the fitted model."""

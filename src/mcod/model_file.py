@@ -21,6 +21,7 @@ import torch
 
 import mcod
 from mcod.config import MCODConfig
+from mcod.cuts import is_thresholder, saved_thresholder
 from mcod.io.archive import CHECKSUM_ENTRY, digest, is_checksum, with_checksum, write_archive
 
 if TYPE_CHECKING:
@@ -53,6 +54,8 @@ def _params(detector: MCOD) -> dict[str, Any]:
     params = dict(detector.get_params(deep=False))
     if isinstance(params.get("device"), torch.device):
         params["device"] = str(params["device"])
+    if is_thresholder(params.get("contamination")):  # its class and settings, not the object
+        params["contamination"] = saved_thresholder(params["contamination"])
     config = params.get("config")
     if isinstance(config, MCODConfig):
         params["config"] = {"mcod_config": config.to_dict()}

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from mcod.config import CONFIGS, MCODConfig
+from mcod.cuts import rebuild_thresholder
 from mcod.data.inputs import InputError
 from mcod.data.tables import check_saved_options
 from mcod.detector import MCOD, resolve_device
@@ -130,6 +131,11 @@ def _detector(state: dict[str, Any]) -> MCOD:
               f"one of {sorted(CONFIGS)} or a config", config)
     need(isinstance(params.get("device", "auto"), str), "params.device", "text",
           params.get("device"))
+    if isinstance(params.get("contamination"), dict):  # a thresholder, from a known class only
+        try:
+            params["contamination"] = rebuild_thresholder(params["contamination"])
+        except ValueError as error:
+            raise ValueError(f"params.{error}") from None
     try:  # PyOD checks the contamination as MCOD is made, MCOD the rest
         detector = MCOD(**params)
         detector.check_settings()

@@ -9,6 +9,7 @@ import argparse
 import math
 
 from mcod.config import CONFIGS, MAX_SEED
+from mcod.cuts import AUTO, DEFAULT_METHOD, METHODS
 from mcod.data.csv_format import DECIMALS, parse_separator
 from mcod.data.folders import RESIZE_POLICIES
 from mcod.data.inputs import InputError
@@ -94,15 +95,44 @@ def add_input_arguments(parser: argparse.ArgumentParser, demo: bool) -> None:
         )
 
 
-def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of a training run: contamination, config, epochs, batch size, device, seed."""
-    parser.add_argument(
+def _share_or_auto(text: str) -> float | str:
+    """--contamination's value: 'auto', or a number (its range is checked with the model's
+    other settings)."""
+    if text == AUTO:
+        return AUTO
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a share such as 0.05, or {AUTO}, "
+                                         f"got {text!r}") from None
+
+
+def add_cut_arguments(parser: argparse.ArgumentParser,
+                      default: str) -> argparse._MutuallyExclusiveGroup:
+    """--contamination SHARE|auto and --threshold-method NAME, one at most (both unset:
+    None, and the command's ``default`` cut, named in the help, applies); the group, for a
+    command that adds another way to cut."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
         "--contamination",
-        type=float,
-        default=0.1,
-        metavar="SHARE",
-        help="expected share of outliers, in (0, 0.5]; sets the threshold (default: 0.1)",
+        type=_share_or_auto,
+        metavar="SHARE|auto",
+        help=f"expected share of outliers, in (0, 0.5], which sets the threshold; or {AUTO}: "
+        f"no share given, the cut is found from the scores alone by --threshold-method "
+        f"{DEFAULT_METHOD} (default: {default})",
     )
+    group.add_argument(
+        "--threshold-method",
+        choices=list(METHODS),
+        metavar="NAME",
+        help="a label-free cut by this PyThresh method: "
+        + "; ".join(f"{name}: {what}" for name, what in METHODS.items()),
+    )
+    return group
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of a training run: config, epochs, batch size, device, seed."""
     parser.add_argument(
         "--config",
         choices=sorted(CONFIGS),

@@ -8,11 +8,13 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from mcod.cli.arguments import (
     add_command,
+    add_cut_arguments,
     add_input_arguments,
     add_model_arguments,
     add_output_arguments,
@@ -38,14 +40,17 @@ input:
 
 output:
   The top outliers, how many samples are labelled outliers at the threshold (the
-  --contamination share of the highest scores), and with --out DIR the file
-  DIR/scores.csv: index (or path), score, label (1 = outlier), rank (1 = most outlying).
+  --contamination share of the highest scores, or with --contamination auto or
+  --threshold-method NAME a cut found from the scores alone), and with --out DIR the
+  file DIR/scores.csv: index (or path), score, label (1 = outlier), rank (1 = most
+  outlying).
 
 examples:
   mcod detect                                 demo, digit 0 as inliers
   mcod detect --demo-class 3 --epochs 5       quicker demo on digit 3
   mcod detect photos/ --out results --top 20
   mcod detect --npy images.npy --contamination 0.05 --save-model model.pt
+  mcod detect photos/ --contamination auto --out results
   mcod detect photos/ --config release --device cuda
   mcod detect data.csv --id-column id --fill-missing median --out results
   mcod detect photos/ --config release --checkpoint ckpt --out results
@@ -54,7 +59,8 @@ examples:
 
 SCORE_EPILOG = """\
 The threshold is the one fitted by 'mcod detect': a new sample is labelled an outlier
-when its score is above it.
+when its score is above it. --contamination SHARE|auto or --threshold-method NAME cut
+these new scores instead, as 'mcod detect' cuts its training scores.
 
 A table is read as the model's training table was (its --columns, --id-column,
 --categorical and --fill-missing, with the training rows' fill values) unless an option
@@ -64,6 +70,7 @@ examples:
   mcod score model.pt new_photos/
   mcod score model.pt --npy new_images.npy --out new_results
   mcod score model.pt new_rows.csv --out new_results
+  mcod score model.pt new_photos/ --contamination auto
 """
 
 def _register_detect(subparsers: argparse._SubParsersAction) -> None:
@@ -72,6 +79,7 @@ def _register_detect(subparsers: argparse._SubParsersAction) -> None:
         "Train MCOD on unlabeled data (no labels needed) and rank the samples from most to "
         "least outlying.", DETECT_EPILOG)
     add_input_arguments(parser, demo=True)
+    add_cut_arguments(parser, default="0.1")
     add_model_arguments(parser)
     add_output_arguments(parser)
     parser.add_argument(
@@ -90,6 +98,7 @@ def _register_score(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--device", default=None, help="default: the saved one, CPU where CUDA is absent"
     )
+    add_cut_arguments(parser, default="the model's threshold")
     add_output_arguments(parser)
     add_report_argument(parser)
     parser.set_defaults(func=run_score)
@@ -101,13 +110,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _register_score(subparsers)
 
 
+def chosen_cut(args: argparse.Namespace, default: float | None = 0.1) -> Any:
+    """The cut of `add_cut_arguments` as MCOD's contamination: the share (checked), or a
+    PyThresh thresholder for --contamination auto or --threshold-method NAME; ``default``
+    when neither is given."""
+    from mcod.cuts import AUTO, thresholder
+    from mcod.detector import check_contamination
+
+    if args.threshold_method is not None or args.contamination == AUTO:
+        return thresholder(args.threshold_method or AUTO)
+    if args.contamination is None:
+        return default
+    return check_contamination(args.contamination, "--contamination")
+
+
 def make_detector(args: argparse.Namespace):  # -> MCOD
-    """An unfitted MCOD from the options of `add_model_arguments` (validated)."""
-    from mcod.detector import MCOD, check_contamination, resolve_device
+    """An unfitted MCOD from the options of `add_cut_arguments` and `add_model_arguments`
+    (validated)."""
+    from mcod.detector import MCOD, resolve_device
 
     resolve_device(args.device)  # fail early and clearly on a bad device
     return MCOD(
-        contamination=check_contamination(args.contamination, "--contamination"),
+        contamination=chosen_cut(args),
         config=args.config,
         epochs=args.epochs,
         batch_size=args.batch_size,
@@ -144,16 +168,18 @@ def report_scores(
     scores: np.ndarray,
     labels: np.ndarray,
     threshold: float,
-    contamination: float,
+    contamination: Any,
 ) -> None:
-    """Print the top --top samples and the outlier count; write --out DIR/scores.csv."""
+    """Print the top --top samples and the outlier count (at the cut ``contamination``
+    set: a share or a thresholder); write --out DIR/scores.csv."""
+    from mcod.cuts import describe_cut
     from mcod.io.results import SCORES_FILE, write_scores_csv
 
     names, key_column = data.names, data.key_column
     _print_top(scores, names, args.top, key_column)
     print(
         f"{int(labels.sum()):,} of {len(labels):,} samples labelled outliers "
-        f"(score > threshold {threshold:.6g}, contamination {contamination:g})"
+        f"(score > threshold {threshold:.6g}, {describe_cut(contamination)})"
     )
     if args.out:
         out = Path(args.out).expanduser()
@@ -162,7 +188,7 @@ def report_scores(
         print(f"wrote {path}")
 
 
-def _write_report(
+def write_report_for(
     args: argparse.Namespace,
     detector,
     data: InputData,
@@ -254,7 +280,8 @@ def run_detect(args: argparse.Namespace) -> int:
     scan = scan_input(args)
     _check_outputs(args, scan)
     detector = make_detector(args)
-    data = read_input(args, contamination=args.contamination, scan=scan)
+    share = detector.contamination if isinstance(detector.contamination, float) else None
+    data = read_input(args, contamination=share, scan=scan)
     fit_seconds = train_on(args, detector, data)
     scores = detector.decision_scores_
     note_if_too_few(len(scores), detector.contamination)
@@ -266,7 +293,7 @@ def run_detect(args: argparse.Namespace) -> int:
 
         auroc = roc_auc_score(data.truth, scores)
         print(f"demo AUROC (planted outliers vs digit {args.demo_class}): {auroc:.4f}")
-    _write_report(args, detector, data, scores, fit_seconds)
+    write_report_for(args, detector, data, scores, fit_seconds)
     if args.save_model:
         from mcod.model_file import save_detector
 
@@ -277,10 +304,11 @@ def run_detect(args: argparse.Namespace) -> int:
     return 0
 
 
-def note_if_too_few(n: int, contamination: float) -> None:
-    """Say so when fewer samples than one outlier's worth are given: the percentile
-    threshold (PyOD's) then still flags the top sample, a larger share than asked for."""
-    if n * contamination < 1:
+def note_if_too_few(n: int, contamination: Any) -> None:
+    """Say so when fewer samples than one outlier's worth of a share are given: the
+    percentile threshold (PyOD's) then still flags the top sample, a larger share than
+    asked for (a thresholder's cut asks for no share)."""
+    if isinstance(contamination, float) and n * contamination < 1:
         print(f"mcod: note: {n:,} samples at contamination {contamination:g} expect "
               f"{n * contamination:.2g} outliers; the threshold still flags the top one",
               file=sys.stderr)
@@ -297,13 +325,13 @@ def _check_input_kind(args: argparse.Namespace, fitted_kind: str) -> None:
         raise InputError(f"the model was fitted on {fitted_kind}s, but {path} is {given}")
 
 
-def run_score(args: argparse.Namespace) -> int:
-    """`mcod score`: score new data with a saved model and its fitted threshold."""
+def load_and_score(
+    args: argparse.Namespace, scan: FolderScan | None
+) -> tuple[Any, InputData, np.ndarray]:
+    """(the model --model/MODEL names, the input read as the model's training data was,
+    its scores): what `score`, and `clean --model`, cut."""
     from mcod.persistence import load_with_table_options
 
-    started = time.perf_counter()
-    scan = scan_input(args)
-    _check_outputs(args, scan)
     detector, saved_options = load_with_table_options(args.model, device=args.device)
     _check_input_kind(args, detector.input_kind_)
     table_path = args.table or (args.input if is_table_path(args.input) else None)
@@ -328,8 +356,33 @@ def run_score(args: argparse.Namespace) -> int:
     say(args, f"data: {describe(data.X)} ({data.source})")
     say(args, f"model: {args.model} (config {detector.config_.name}, device {detector.device_})")
     scores = detector.decision_function(data.X if data.table is None else data.table.named())
-    labels = (scores > detector.threshold_).astype(np.int64)
-    report_scores(args, data, scores, labels, detector.threshold_, detector.contamination)
-    _write_report(args, detector, data, scores, model=args.model)
+    return detector, data, scores
+
+
+def run_score(args: argparse.Namespace) -> int:
+    """`mcod score`: score new data with a saved model and its fitted threshold (or the
+    cut given)."""
+    started = time.perf_counter()
+    scan = scan_input(args)
+    _check_outputs(args, scan)
+    detector, data, scores = load_and_score(args, scan)
+    threshold, labels, how = cut_or_models(args, detector, scores)
+    report_scores(args, data, scores, labels, threshold, how)
+    write_report_for(args, detector, data, scores, model=args.model)
     print(f"wall time {time.perf_counter() - started:.1f} s")
     return 0
+
+
+def cut_or_models(args: argparse.Namespace, detector, scores: np.ndarray,
+                  ) -> tuple[float, np.ndarray, Any]:
+    """(threshold, labels, the cut's contamination) for scores of a saved model: the
+    model's own threshold, or the cut of `add_cut_arguments` applied to these scores."""
+    from mcod.cuts import cut
+
+    chosen = chosen_cut(args, default=None)
+    if chosen is None:
+        threshold = detector.threshold_
+        return threshold, (scores > threshold).astype(np.int64), detector.contamination
+    note_if_too_few(len(scores), chosen)
+    threshold, labels = cut(scores, chosen)
+    return threshold, labels, chosen

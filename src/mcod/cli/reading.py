@@ -188,9 +188,9 @@ def describe(X: np.ndarray) -> str:
 
 
 def input_files(args: argparse.Namespace, scan: FolderScan | None) -> list[Path]:
-    """The files a command reads (array, table, model and, for a folder, its images),
+    """The files a command reads (array, table, model, scores and, for a folder, its images),
     for :func:`mcod.cli.outputs.check_outputs` to keep every output off them."""
-    named = [getattr(args, name, None) for name in ("npy", "table", "model", "input")]
+    named = [getattr(args, name, None) for name in ("npy", "table", "model", "scores", "input")]
     files = [Path(value).expanduser() for value in named if value]
     if scan is not None:
         files += scan.images

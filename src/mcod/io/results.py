@@ -4,8 +4,10 @@ and how messages and the report write counts and image sizes, so that all read a
 from __future__ import annotations
 
 import csv
+import math
 import os
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -15,9 +17,11 @@ from mcod.io.atomic import atomic_write
 __all__ = [
     "OUTLIERS_FILE",
     "SCORES_FILE",
+    "ScoresFile",
     "counted",
     "is_scores_csv",
     "ranks",
+    "read_scores_csv",
     "size_text",
     "top_indices",
     "write_outliers_csv",
@@ -139,3 +143,41 @@ def _write_csv(path: str | os.PathLike[str], header: list[str], rows: Iterable[l
         writer.writerow(header)
         writer.writerows(rows)
     return Path(path)
+
+
+@dataclass(frozen=True)
+class ScoresFile:
+    """A scores CSV as :func:`write_scores_csv` wrote it: the name of its first column
+    (index, path or an id column), each row's key as written, its score and label."""
+
+    key_column: str
+    keys: list[str]
+    scores: np.ndarray
+    labels: np.ndarray
+
+
+def read_scores_csv(path: str | os.PathLike[str]) -> ScoresFile:
+    """Read a scores CSV back, each row checked; a ValueError names the file and the row."""
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise FileNotFoundError(f"scores file not found: {file}")
+    with file.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    if not rows or len(rows[0]) != 4 or rows[0][1:] != ["score", "label", "rank"]:
+        raise ValueError(f"{file} is not a scores.csv from 'mcod detect --out' (its header "
+                         "must be index|path|ID, score, label, rank)")
+    keys, scores, labels = [], [], []
+    for line, row in enumerate(rows[1:], start=2):
+        try:
+            score, label = float(row[1]), int(row[2])
+        except (IndexError, ValueError):
+            raise ValueError(f"{file} line {line}: not a row of key, score, label, "
+                             "rank") from None
+        if len(row) != 4 or not math.isfinite(score) or label not in (0, 1):
+            raise ValueError(f"{file} line {line}: the score must be finite and the label 0 "
+                             "or 1, in a row of 4 fields")
+        keys.append(row[0])
+        scores.append(score)
+        labels.append(label)
+    return ScoresFile(rows[0][0], keys, np.array(scores, dtype=np.float64),
+                      np.array(labels, dtype=np.int64))
