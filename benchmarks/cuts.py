@@ -2,8 +2,9 @@
 cut at 0.1, recovers the true outliers from MCOD's training scores.
 
 Each task is fitted once with the benchmark's own MCOD (``mcod.bench.detectors``:
-``mcod-tabular`` on ODDS, ``mcod-default`` on sklearn digits, ``mcod-pretrained`` on
-MNIST, Fashion-MNIST and CIFAR-10), on the benchmark's transductive tasks
+``mcod-tabular`` on ODDS, ``mcod-scratch`` on sklearn digits (0.1's ``mcod-default``),
+``mcod-default`` (the pretrained encoder) on MNIST, Fashion-MNIST and CIFAR-10), on the
+benchmark's transductive tasks
 (``mcod.bench.protocols``); then every cut is applied to the same training scores
 (``mcod.cuts.thresholder_cut``, what ``MCOD(contamination=...)`` does) and compared with
 the labels: how many it flags against the true outlier count, precision, recall and F1.
@@ -11,9 +12,9 @@ Labels reach only these metrics. One JSON line per task is appended as it finish
 rerun skips the tasks already in --results).
 
 The split, fixed before any run: the development tasks, on which the default method is
-picked, are sklearn digits (10 classes, rho 0.05 and 0.2: away from the fixed share) and every other ODDS set in
-``ODDS_NAMES`` order from the first (annthyroid, breastw, cover, ...); the confirmation
-tasks are the other ODDS sets and the image tasks.
+picked, are sklearn digits (10 classes, rho 0.05 and 0.2: away from the fixed share) and
+every other ODDS set in ``ODDS_NAMES`` order from the first (annthyroid, breastw, cover,
+...); the confirmation tasks are the other ODDS sets and the image tasks.
 
     OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 python benchmarks/cuts.py run --threads 1
     python benchmarks/cuts.py summary        # the tables of benchmarks/DEVELOPMENT.md
@@ -69,14 +70,14 @@ def plan(image_classes: list[int], image_rhos: list[float]) -> Iterator[tuple[st
     digits = load_dataset("digits")
     for task in build_tasks("uod", "digits", digits.labels, None, range(10),
                             [0.05, 0.2], [0]):
-        yield "dev", "mcod-default", task
+        yield "dev", "mcod-scratch", task
     for name in confirm:
         yield "confirm", "mcod-tabular", odds[name][0]
     for rho in image_rhos:
         for name in IMAGE_SETS:
             ds = load_dataset(name)
             for task in build_tasks("uod", name, ds.labels, ds.split, image_classes, [rho], [0]):
-                yield "confirm", "mcod-pretrained", task
+                yield "confirm", "mcod-default", task
 
 
 def _data(task: Task) -> np.ndarray:
@@ -190,11 +191,11 @@ def summary(args: argparse.Namespace) -> int:
     dev = [r for r in records if r["split"] == "dev"]
     odds_confirm = [r for r in records if r["split"] == "confirm" and r["protocol"] == "odds"]
     images = [r for r in records if r["split"] == "confirm" and r["protocol"] != "odds"]
-    print(table(dev, "Development: digits (mcod-default) + ODDS dev half (mcod-tabular)"))
+    print(table(dev, "Development: digits (mcod-scratch) + ODDS dev half (mcod-tabular)"))
     print()
     print(table(odds_confirm, "Confirmation: ODDS other half (mcod-tabular)"))
     print()
-    print(table(images, "Confirmation: images (mcod-pretrained)"))
+    print(table(images, "Confirmation: images (mcod-default)"))
     if args.methods:
         methods = [f"share-{SHARE:g}", *args.methods.split(",")]
         print()
