@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from mcod.bench import detectors
+from mcod.bench.cut_tables import cut_table, split_records
 from mcod.bench.metrics import auroc
 from mcod.bench.protocols import ODDS_MAX_N, Task, build_odds_tasks, build_tasks
 from mcod.bench.results import append_result, read_results, run_key
@@ -143,34 +144,6 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _mean(values: list[float]) -> float:
-    return float(np.mean(values)) if values else float("nan")
-
-
-def table(records: list[dict[str, Any]], title: str) -> str:
-    """Markdown: per cut, mean F1, precision, recall and flagged / true count (the median
-    of the ratio, and its spread), over the tasks given."""
-    methods = [f"share-{SHARE:g}", *CANDIDATES]
-    rows = []
-    for method in methods:
-        cuts = [(r["cuts"][method], r["n_out"]) for r in records if "f1" in r["cuts"][method]]
-        if not cuts:
-            continue
-        ratio = [c["flagged"] / n for c, n in cuts]
-        failed = len(records) - len(cuts)
-        rows.append((
-            _mean([c["f1"] for c, _ in cuts]), method,
-            f"| {method} | {_mean([c['f1'] for c, _ in cuts]):.3f} "
-            f"| {_mean([c['precision'] for c, _ in cuts]):.3f} "
-            f"| {_mean([c['recall'] for c, _ in cuts]):.3f} "
-            f"| {np.median(ratio):.2f} ({np.percentile(ratio, 25):.2f}-"
-            f"{np.percentile(ratio, 75):.2f}) | {failed or ''} |"))
-    rows.sort(key=lambda row: -row[0])
-    head = (f"{title} ({len(records)} tasks)\n\n| cut | F1 | precision | recall | "
-            "flagged / true (median, IQR) | failed |\n|---|---|---|---|---|---|")
-    return "\n".join([head, *(row[2] for row in rows)])
-
-
 def per_task(records: list[dict[str, Any]], methods: list[str]) -> str:
     """Markdown: each task's true outlier count and, per method, flagged and F1."""
     head = "| task | AUROC | outliers | " + " | ".join(
@@ -188,14 +161,7 @@ def per_task(records: list[dict[str, Any]], methods: list[str]) -> str:
 
 def summary(args: argparse.Namespace) -> int:
     records = [r for r in read_results(args.results) if r.get("tag") == "cuts"]
-    dev = [r for r in records if r["split"] == "dev"]
-    odds_confirm = [r for r in records if r["split"] == "confirm" and r["protocol"] == "odds"]
-    images = [r for r in records if r["split"] == "confirm" and r["protocol"] != "odds"]
-    print(table(dev, "Development: digits (mcod-scratch) + ODDS dev half (mcod-tabular)"))
-    print()
-    print(table(odds_confirm, "Confirmation: ODDS other half (mcod-tabular)"))
-    print()
-    print(table(images, "Confirmation: images (mcod-default)"))
+    print("\n\n".join(cut_table(rs, title) for title, rs in split_records(records)))
     if args.methods:
         methods = [f"share-{SHARE:g}", *args.methods.split(",")]
         print()

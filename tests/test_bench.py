@@ -586,3 +586,30 @@ def test_an_interrupted_mcod_run_resumes_from_its_checkpoint(tmp_path, monkeypat
     assert resumed["resumed"] and not whole["resumed"]
     assert resumed["auroc"] == whole["auroc"] and resumed["ap_out"] == whole["ap_out"]
     assert list((tmp_path / "r.jsonl.checkpoints").iterdir()) == []
+
+
+def test_report_part7_tables_the_label_free_cuts_best_f1_first(tmp_path):
+    """benchmarks/cuts.py's records (tag "cuts", no AP) reach RESULTS.md part 7, one table
+    per split, each cut's mean F1, precision, recall and flagged / true count."""
+    path = tmp_path / "r.jsonl"
+
+    def cut(flagged: int, hits: int, n_out: int = 10) -> dict:
+        precision, recall = hits / flagged, hits / n_out
+        return {"flagged": flagged, "precision": precision, "recall": recall,
+                "f1": 2 * precision * recall / (precision + recall)}
+
+    for seed, (a, b) in enumerate([((20, 10), (10, 5)), ((10, 10), (5, 5))]):
+        append_result(path, {"protocol": "odds", "dataset": "wbc", "class": None, "rho": None,
+                             "seed": seed, "detector": "mcod-tabular", "tag": "cuts",
+                             "quick": False, "split": "dev", "auroc": 0.9, "n_out": 10,
+                             "cuts": {"share-0.1": cut(*a), "karch": cut(*b)}})
+    text = write_report([path], tmp_path / "RESULTS.md").read_text()
+    part7 = text.split("## 7.")[1]
+    assert "Development: digits (mcod-scratch) + ODDS dev half (mcod-tabular) (2 tasks)" in part7
+    # share-0.1: F1 (2/3 + 1) / 2 = 0.833, flagged / true 2.0 and 1.0 -> median 1.50
+    # karch: precision (0.5 + 1) / 2, recall 0.5, F1 (0.5 + 2/3) / 2 = 0.583
+    rows = [line for line in part7.splitlines() if line.startswith("| share") or
+            line.startswith("| karch")]
+    assert rows == ["| share-0.1 | 0.833 | 0.750 | 1.000 | 1.50 (1.25-1.75) |  |",
+                    "| karch | 0.583 | 0.750 | 0.500 | 0.75 (0.62-0.88) |  |"]
+    assert "## 1." in text and NO_RUNS in text.split("## 7.")[0]  # no accuracy run counted

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from mcod.bench.cut_tables import cut_table, split_records
 from mcod.bench.detectors import MCOD_DETECTORS, TABLE_BASELINES
 from mcod.bench.records import (
     best_baselines,
@@ -460,6 +461,24 @@ def _settings_warning(records: list[dict[str, Any]]) -> list[str]:
             "Move the stale runs to benchmarks/results/superseded/.", ""]
 
 
+def _part7(records: list[dict]) -> list[str]:
+    """Label-free cuts, from `benchmarks/cuts.py`'s records (tag "cuts")."""
+    from mcod.cuts import DEFAULT_METHOD
+
+    out = ["## 7. Label-free cuts (how many a cut flags, against the true outlier count)", "",
+           "Regenerate: `python benchmarks/cuts.py run --threads 1`, then "
+           f"`{REPORT_CMD}`. Each task is fitted once; every PyThresh method and the "
+           "fixed share 0.1 then cut the same training scores. `--contamination auto` uses "
+           f"`{DEFAULT_METHOD}`, picked on the development tasks alone "
+           "(benchmarks/DEVELOPMENT.md, \"Label-free cuts\").", ""]
+    splits = [(title, rs) for title, rs in split_records(records) if rs]
+    if not splits:
+        return out + [NO_RUNS, ""]
+    for title, rs in splits:
+        out += [f"### {cut_table(rs, title)}", ""]
+    return out
+
+
 def render(records: list[dict[str, Any]], sources: Sequence[str] = (),
            figures: dict[str, dict[str, str]] | None = None, command: str = REPORT_CMD,
            quick_left_out: int = 0) -> str:
@@ -489,6 +508,7 @@ def render(records: list[dict[str, Any]], sources: Sequence[str] = (),
     lines += _part4(records)
     lines += _part5(records)
     lines += _part6(records)
+    lines += _part7(records)
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -506,6 +526,7 @@ def write_report(results: Sequence[str | Path], out: str | Path,
         r for r in load_all(paths)
         if r.get("protocol") == "throughput"
         or all(isinstance(r.get(m), (int, float)) for m in ("auroc", "ap_out", "ap_in"))
+        or (r.get("tag") == "cuts" and isinstance(r.get("cuts"), dict))
     ]
     records = [r for r in complete if include_quick or not r.get("quick")]
     left_out = len(complete) - len(records)
