@@ -11,6 +11,7 @@ from torch.optim.swa_utils import AveragedModel, update_bn
 from tqdm.auto import tqdm
 
 from mcod.nn.augment import make_views, rotate_batch
+from mcod.nn.distributed import Session
 from mcod.nn.model import MCODNet
 
 
@@ -21,6 +22,7 @@ def train(
     batch_size: int,
     verbose: bool = False,
     desc: str = "mcod fit",
+    session: Session | None = None,
 ) -> list[dict[str, float]]:
     """Train `net` on `data` (already on the training device); return per-epoch mean losses.
 
@@ -28,8 +30,11 @@ def train(
     to both views alike, so a rotated image is its own instance, as in CSI. With
     `average_weights_from` set, the query encoder ends with its weights averaged over the
     ends of the later epochs (SWA), which steadies a score that swings from epoch to epoch.
+    A ``session`` of several processes (`mcod.nn.distributed.Group.training`) trains each on
+    its share of every batch; by default this process trains alone.
     """
     c = net.config
+    session = session or Session(net)
     query_view, key_view = (v.to(data.device) for v in make_views(c))
     optimizer = torch.optim.Adam(net.query.parameters(), lr=c.lr, weight_decay=c.weight_decay)
     batch_size = min(batch_size, len(data))
@@ -43,25 +48,24 @@ def train(
     bar = tqdm(range(epochs), desc=desc, unit="epoch", disable=not verbose, leave=False)
     for epoch in bar:
         sums: dict[str, float] = {}
-        order = torch.randperm(len(data), device=data.device)
-        batches = [b for b in order.split(batch_size) if len(b) == batch_size]
+        batches = session.batches(len(data), batch_size, data.device)
         for index in batches:
             x = data[index]
             turns = None
             if rotate:
                 turns = torch.randint(0, 4, (len(x),), device=x.device)
                 x = rotate_batch(x, turns)
-            terms, keys = net.training_losses(
+            terms, keys = session.losses(
                 query_view(x), key_view(x), use_read=epoch >= c.warmup_epochs, quarter_turns=turns
             )
             loss = functools.reduce(operator.add, terms.values())  # as sum(), typed
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            net.after_step(keys)
+            net.after_step(session.gather(keys))
             for name, value in terms.items():
                 sums[name] = sums.get(name, 0.0) + value.item()
-        means = {name: total / len(batches) for name, total in sums.items()}
+        means = session.mean({name: total / len(batches) for name, total in sums.items()})
         history.append(means)
         bar.set_postfix({name: f"{value:.3f}" for name, value in means.items()})
         if averaged is not None and epoch >= average_start:
