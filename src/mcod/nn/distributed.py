@@ -78,9 +78,10 @@ def launch_from_env(environ: Mapping[str, str] = os.environ) -> Launch | None:
     missing = [name for name in ("RANK", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
                if not environ.get(name)]
     if missing:
+        names = " and ".join([", ".join(missing[:-1]), missing[-1]] if len(missing) > 1
+                             else missing)
         verb = "is" if len(missing) == 1 else "are"
-        raise LaunchError(f"WORLD_SIZE={size} is set but {' and '.join(missing)} {verb} not; "
-                          f"{LAUNCH_HINT}")
+        raise LaunchError(f"WORLD_SIZE={size} is set but {names} {verb} not; {LAUNCH_HINT}")
     rank, local_rank = _integer(environ, "RANK", 0), _integer(environ, "LOCAL_RANK", 0)
     if rank >= size:
         raise LaunchError(f"RANK={rank} is not below WORLD_SIZE={size}; {LAUNCH_HINT}")
