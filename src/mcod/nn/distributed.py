@@ -306,30 +306,35 @@ class SyncedBatchNorm(_BatchNorm):
         if input.dim() < 2:
             raise ValueError(f"expected at least 2-D input, got {input.dim()}-D")
 
+    @torch.no_grad()
+    def _track(self, mean: torch.Tensor, unbiased_var: torch.Tensor) -> None:
+        """The running statistics, moved as BatchNorm moves them (momentum None: the
+        cumulative mean, as `torch.optim.swa_utils.update_bn` sets)."""
+        assert self.running_mean is not None and self.running_var is not None
+        assert self.num_batches_tracked is not None
+        self.num_batches_tracked.add_(1)
+        factor = 1.0 / float(self.num_batches_tracked) if self.momentum is None else self.momentum
+        self.running_mean.lerp_(mean.to(self.running_mean.dtype), factor)
+        self.running_var.lerp_(unbiased_var.to(self.running_var.dtype), factor)
+
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         if not self.training or not dist.is_initialized():
             return super().forward(input)
         self._check_input_dim(input)
         channels = input.shape[1]
-        dims = [0, *range(2, input.dim())]
-        count = torch.full((1,), input.numel() / channels, device=input.device)
-        local = torch.cat([input.sum(dims), input.pow(2).sum(dims), count])
-        # float64 sums: E[x^2] - E[x]^2 cancels; the backward all-reduces the gradient
+        var, mean = torch.var_mean(input, [0, *range(2, input.dim())], correction=0)
+        count = input.numel() // channels
+        # sums of x and x^2 in float64, where E[x^2] - E[x]^2 keeps its digits
+        local = torch.cat([mean.double() * count, (var.double() + mean.double().pow(2)) * count,
+                           torch.full((1,), count, dtype=torch.float64, device=input.device)])
         world = dist.group.WORLD
         assert world is not None  # initialised, as checked above
-        total = funcol.all_reduce(local.double(), "sum", world)
+        total = funcol.all_reduce(local, "sum", world)  # its backward adds the gradients
         n = total[-1]
         mean = total[:channels] / n
         var = (total[channels:2 * channels] / n - mean.pow(2)).clamp_min(0)
-        if self.track_running_stats and self.running_mean is not None \
-                and self.running_var is not None and self.num_batches_tracked is not None:
-            with torch.no_grad():
-                self.num_batches_tracked.add_(1)
-                factor = (1.0 / float(self.num_batches_tracked) if self.momentum is None
-                          else self.momentum)
-                unbiased = var * n / (n - 1).clamp_min(1)
-                self.running_mean.lerp_(mean.to(self.running_mean.dtype), factor)
-                self.running_var.lerp_(unbiased.to(self.running_var.dtype), factor)
+        if self.track_running_stats:
+            self._track(mean.detach(), var.detach() * n / (n - 1).clamp_min(1))
         shape = (1, channels) + (1,) * (input.dim() - 2)
         scale = (var + self.eps).rsqrt().to(input.dtype)
         out = (input - mean.to(input.dtype).view(shape)) * scale.view(shape)
