@@ -15,6 +15,9 @@ On CPU the machine's cores are split evenly (OMP_NUM_THREADS = cores / P, at lea
 ``--threads`` each), so one process uses them all; on CUDA each process takes one GPU.
 Figures are noisy on a shared machine: ``--repeats R`` runs the counts in turn R times and
 keeps each count's best.
+The CPU time of all the processes per sample is printed too: unlike samples/s, it does
+not depend on whether other programs leave the cores free, and its growth with P is the
+cost of sharing (collectives, per-step overheads that do not shrink with the share).
 """
 
 from __future__ import annotations
@@ -49,14 +52,19 @@ def worker(args: argparse.Namespace) -> None:
     with group.training(net) as session:
         train(net, data, 1, batch, session=session)  # warm-up: first calls, allocations
         _sync(group.device, group.size)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         train(net, data, args.epochs, batch, session=session)
         _sync(group.device, group.size)
-        seconds = time.perf_counter() - started
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    if group.size > 1:  # CPU time of all the processes
+        total = torch.tensor([cpu], dtype=torch.float64, device=group.device)
+        dist.all_reduce(total)
+        cpu = float(total)
     if group.main:
         samples = args.epochs * (args.images // batch) * batch
         print(json.dumps({"processes": group.size, "batch": batch, "seconds": seconds,
                           "samples_per_s": samples / seconds,
+                          "cpu_ms_per_sample": 1000 * cpu / samples,
                           "threads": torch.get_num_threads(), "device": str(group.device)}))
 
 
@@ -103,7 +111,8 @@ def main() -> None:
         return
     print(f"torch {torch.__version__}, {os.cpu_count()} cores, device {args.device}, config "
           f"{args.config}, {args.images} images x {args.epochs} epochs")
-    print(f"{'processes':>9}{'batch':>7}{'threads':>9}{'samples/s':>11}{'ratio':>8}")
+    print(f"{'processes':>9}{'batch':>7}{'threads':>9}{'samples/s':>11}{'ratio':>8}"
+          f"{'CPU ms/sample':>15}")
     best: dict[int, dict[str, float]] = {}
     for _ in range(args.repeats):
         for processes in args.processes:
@@ -113,7 +122,8 @@ def main() -> None:
     base = best[args.processes[0]]["samples_per_s"]
     for processes, figures in best.items():
         print(f"{processes:>9}{figures['batch']:>7.0f}{figures['threads']:>9.0f}"
-              f"{figures['samples_per_s']:>11.0f}{figures['samples_per_s'] / base:>8.2f}")
+              f"{figures['samples_per_s']:>11.0f}{figures['samples_per_s'] / base:>8.2f}"
+              f"{figures['cpu_ms_per_sample']:>15.2f}")
 
 
 if __name__ == "__main__":

@@ -373,6 +373,12 @@ def _local_gpu(device: torch.device, launch: Launch) -> torch.device:
     return torch.device("cuda", launch.local_rank)
 
 
+def _leave() -> None:
+    """At exit: the group mcod started, unless the caller has destroyed it already."""
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
 def join(device: torch.device, environ: Mapping[str, str] = os.environ) -> Group:
     """The group this process trains in: itself alone, unless torchrun launched it; then
     torch.distributed's default group, initialised here if the caller has not (gloo on
@@ -386,7 +392,7 @@ def join(device: torch.device, environ: Mapping[str, str] = os.environ) -> Group
     if not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo",
                                 rank=launch.rank, world_size=launch.size)
-        atexit.register(dist.destroy_process_group)
+        atexit.register(_leave)
     if (dist.get_rank(), dist.get_world_size()) != (launch.rank, launch.size):
         raise LaunchError(f"the process group has rank {dist.get_rank()} of "
                           f"{dist.get_world_size()}, but torchrun says {launch.rank} of "
