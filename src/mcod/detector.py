@@ -30,7 +30,7 @@ from mcod.data.inputs import (
     warn_if_other_size,
 )
 from mcod.data.scaling import fit_lambdas, yeo_johnson
-from mcod.nn.distributed import Group, join
+from mcod.nn.distributed import ALONE, Group, join
 from mcod.nn.ensemble import MCODEnsemble, mean_history
 from mcod.nn.model import MCODNet
 from mcod.nn.training import train
@@ -320,7 +320,7 @@ class MCOD(BaseDetector):
 
     # ------------------------------------------------------------------ data
 
-    def _prepare(self, X: np.ndarray, fitting: bool, group: Group | None = None) -> torch.Tensor:
+    def _prepare(self, X: np.ndarray, fitting: bool, group: Group = ALONE) -> torch.Tensor:
         """X as the float tensor the network takes, all of it at once (training draws
         batches from all of it); when fitting, also record the input kind, config and
         scaling (`fit` undoes them if it fails)."""
@@ -340,7 +340,7 @@ class MCOD(BaseDetector):
             _release_pages(raw)
 
     def _validate(
-        self, X: np.ndarray, fitting: bool, group: Group | None = None
+        self, X: np.ndarray, fitting: bool, group: Group = ALONE
     ) -> tuple[np.ndarray, Callable[[np.ndarray], torch.Tensor]]:
         """X checked, as a float64 table (N, D) or images (N, C, H, W) not yet scaled, with
         the function that turns any run of its rows into network input; when fitting, the
@@ -439,14 +439,13 @@ class MCOD(BaseDetector):
                 chunk, size=(size, size), mode="bilinear", antialias=True)
         return images
 
-    def _encoded(self, arr: np.ndarray, group: Group | None = None) -> tuple[np.ndarray, str]:
+    def _encoded(self, arr: np.ndarray, group: Group = ALONE) -> tuple[np.ndarray, str]:
         """Images through the config's frozen encoder (`mcod.nn.pretrained`, with the feature
         cache): L2-normalised float64 rows, which the head takes as a table's, and the
         encoder's weight digest (recorded at fit; scoring leaves the fitted state alone).
         A fit's ``group`` encodes a share of the images in each process."""
         from mcod.nn.pretrained import encoded_rows, feature_cache_for
 
-        group = group or Group()
         return encoded_rows(arr, self.pixel_range_, self.config_, self.device_,
                             feature_cache_for(self.feature_cache), self.verbose and group.main,
                             group)

@@ -34,7 +34,7 @@ from torch.nn.parallel import DistributedDataParallel
 from mcod.config import MCODConfig
 from mcod.nn.model import Keys, MCODNet
 
-__all__ = ["Group", "Launch", "LaunchError", "ProcessGroup", "Session", "SyncedBatchNorm",
+__all__ = ["ALONE", "Group", "Launch", "LaunchError", "ProcessGroup", "Session", "SyncedBatchNorm",
            "join", "launch_from_env", "one_process_only", "shard_batches",
            "synced_batchnorm"]
 
@@ -165,6 +165,9 @@ class Group:
                    items: np.ndarray) -> np.ndarray:
         """``rows_of(items)``, computed a share per process and gathered."""
         return rows_of(items)
+
+
+ALONE = Group()  # one process, not launched by torchrun (its device is the caller's concern)
 
 
 @dataclass(frozen=True)
