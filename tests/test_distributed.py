@@ -21,14 +21,8 @@ from torch import nn
 
 import mcod
 from mcod.cli.main import main
-from mcod.nn.distributed import (
-    Launch,
-    LaunchError,
-    SyncedBatchNorm,
-    launch_from_env,
-    shard_batches,
-    synced_batchnorm,
-)
+from mcod.nn.distributed import Launch, LaunchError, launch_from_env, shard_batches
+from mcod.nn.sharing import SyncedBatchNorm, synced_batchnorm
 
 TESTS = Path(__file__).parent
 LAUNCH = {"WORLD_SIZE": "2", "RANK": "1", "LOCAL_RANK": "1", "MASTER_ADDR": "127.0.0.1",
