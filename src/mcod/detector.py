@@ -35,8 +35,10 @@ from mcod.data.inputs import (
 from mcod.data.scaling import fit_lambdas, yeo_johnson
 from mcod.io.progress import check_progress, show_progress
 from mcod.nn.checkpoint import FitCheckpoints, fingerprint
+from mcod.nn.distributed import ALONE, Group, join
 from mcod.nn.ensemble import MCODEnsemble, mean_history
-from mcod.nn.training import train
+from mcod.nn.model import MCODNet
+from mcod.nn.training import Checkpoints, train
 
 SCORE_BATCH = 1024
 # Scoring prepares this many bytes of network input at a time (counted as float64, the
@@ -254,16 +256,23 @@ class MCOD(BaseDetector):
 
     def _fit(self, X: np.ndarray, device: torch.device, checkpoint: str | Path | None,
              checkpoint_every: float) -> MCOD:
-        """The fit itself; `fit` puts the previous state back if this raises."""
-        self.device_ = device  # a pretrained encoder runs there as the data is prepared
-        data = self._prepare(X, fitting=True)
+        """The fit itself; `fit` puts the previous state back if this raises. Under torchrun
+        the processes share it (`mcod.nn.distributed`) and end with the same model."""
+        group = join(device)
+        if checkpoint is not None and group.size > 1:
+            raise InputError("checkpoints are written by single-process fits only; run "
+                             "without torchrun, or without --checkpoint")
+        self.device_ = group.device  # a pretrained encoder runs there as the data is prepared
+        data = self._prepare(X, fitting=True, group=group)
         # small data: at least ~8 steps per epoch, so the memory and queue get to work
-        batch_size = self.batch_size or min(self.config_.batch_size, max(2, len(data) // 8))
+        least = 2 * group.size  # two samples a process
+        batch_size = self.batch_size or min(self.config_.batch_size, max(least, len(data) // 8))
         batch_size = min(int(batch_size), len(data))
         config = self._schedule(self.config_, steps_per_epoch=len(data) // batch_size)
         config = config.replace(batch_size=batch_size)  # config_ records what was used
         self.config_ = config
         queue_size = min(config.queue_size, max(batch_size, len(data) - batch_size))
+        group.check_fit(config, self.random_state, data)
         self.input_shape_ = tuple(data.shape[1:])
         cuda = [self.device_.index or 0] if self.device_.type == "cuda" else []
         # a seed makes this fit repeatable without touching the caller's torch random state
@@ -280,10 +289,9 @@ class MCOD(BaseDetector):
             for i, member in enumerate(self.network_.nets):
                 history = None if store is None else store.trained(i)
                 if history is None:
-                    history = train(member, data_on_device, config.epochs, batch_size,
-                                    verbose=show_progress(self.verbose),
-                                    desc="mcod fit" if n == 1 else f"mcod fit {i + 1}/{n}",
-                                    checkpoints=None if store is None else store.member(i))
+                    history = self._train(member, data_on_device, group,
+                                          "mcod fit" if n == 1 else f"mcod fit {i + 1}/{n}",
+                                          None if store is None else store.member(i))
                     if store is not None:
                         store.record(i, history)
                 histories.append(history)
@@ -300,6 +308,13 @@ class MCOD(BaseDetector):
         self._process_decision_scores()
         self._set_n_classes(None)
         return self
+
+    def _train(self, net: MCODNet, data: torch.Tensor, group: Group, desc: str,
+               checkpoints: Checkpoints | None) -> list[dict[str, float]]:
+        with group.training(net) as session:
+            return train(net, data, self.config_.epochs, self.config_.batch_size,
+                         verbose=show_progress(self.verbose) and group.main, desc=desc,
+                         checkpoints=checkpoints, session=session)
 
     def _schedule(self, config: MCODConfig, steps_per_epoch: int) -> MCODConfig:
         """Epochs to train: the user's, else the config's, raised to reach `min_steps`.
@@ -396,11 +411,11 @@ class MCOD(BaseDetector):
 
     # ------------------------------------------------------------------ data
 
-    def _prepare(self, X: np.ndarray, fitting: bool) -> torch.Tensor:
+    def _prepare(self, X: np.ndarray, fitting: bool, group: Group = ALONE) -> torch.Tensor:
         """X as the float tensor the network takes, all of it at once (training draws
         batches from all of it); when fitting, also record the input kind, config and
         scaling (`fit` undoes them if it fails)."""
-        raw, convert = self._validate(X, fitting)
+        raw, convert = self._validate(X, fitting, group)
         return convert(raw)
 
     def _chunks(self, X: np.ndarray) -> Iterator[torch.Tensor]:
@@ -416,11 +431,12 @@ class MCOD(BaseDetector):
             _release_pages(raw)
 
     def _validate(
-        self, X: np.ndarray, fitting: bool
+        self, X: np.ndarray, fitting: bool, group: Group = ALONE
     ) -> tuple[np.ndarray, Callable[[np.ndarray], torch.Tensor]]:
         """X checked, as a float64 table (N, D) or images (N, C, H, W) not yet scaled, with
         the function that turns any run of its rows into network input; when fitting, the
-        input kind, config and scaling are recorded first."""
+        input kind, config and scaling are recorded first (a fit's ``group`` shares the
+        encoding of images)."""
         # as in scikit-learn, only text column names count as names
         named = is_frame(X) and all(isinstance(c, str) for c in X.columns)
         by_name = named and (fitting or self.feature_names_in_ is not None)
@@ -447,7 +463,7 @@ class MCOD(BaseDetector):
         if not config.encoder:
             return images, self._image_tensor
         if fitting:  # the head's scaling is fitted on the encoded rows of all the images
-            rows, self.encoder_digest_ = self._encoded(images)
+            rows, self.encoder_digest_ = self._encoded(images, group)
             return self._check_table(rows, True, config), self._table_tensor
         return images, self._encoded_tensor
 
@@ -514,14 +530,16 @@ class MCOD(BaseDetector):
                 chunk, size=(size, size), mode="bilinear", antialias=True)
         return images
 
-    def _encoded(self, arr: np.ndarray) -> tuple[np.ndarray, str]:
+    def _encoded(self, arr: np.ndarray, group: Group = ALONE) -> tuple[np.ndarray, str]:
         """Images through the config's frozen encoder (`mcod.nn.pretrained`, with the feature
         cache): L2-normalised float64 rows, which the head takes as a table's, and the
-        encoder's weight digest (recorded at fit; scoring leaves the fitted state alone)."""
+        encoder's weight digest (recorded at fit; scoring leaves the fitted state alone).
+        A fit's ``group`` encodes a share of the images in each process."""
         from mcod.nn.pretrained import encoded_rows, feature_cache_for
 
         return encoded_rows(arr, self.pixel_range_, self.config_, self.device_,
-                            feature_cache_for(self.feature_cache), show_progress(self.verbose))
+                            feature_cache_for(self.feature_cache),
+                            show_progress(self.verbose) and group.main, group)
 
     def _encoded_tensor(self, arr: np.ndarray) -> torch.Tensor:
         return self._table_tensor(self._encoded(arr)[0])

@@ -275,14 +275,23 @@ def train_on(args: argparse.Namespace, detector, data: InputData) -> float:
 
 
 def run_detect(args: argparse.Namespace) -> int:
-    """`mcod detect`: train on the input, rank it, optionally save scores and model."""
+    """`mcod detect`: train on the input, rank it, optionally save scores and model.
+    Under torchrun every process trains (`mcod.nn.distributed`); process 0 alone reports
+    and writes."""
+    from mcod.nn.distributed import launch_from_env
+
     started = time.perf_counter()
+    launch = launch_from_env()  # a wrong launch fails here, before any work
+    worker = launch is not None and launch.rank != 0
+    args.quiet = args.quiet or worker
     scan = scan_input(args)
     _check_outputs(args, scan)
     detector = make_detector(args)
     share = detector.contamination if isinstance(detector.contamination, float) else None
     data = read_input(args, contamination=share, scan=scan)
     fit_seconds = train_on(args, detector, data)
+    if worker:  # it holds the same model as process 0
+        return 0
     scores = detector.decision_scores_
     note_if_too_few(len(scores), detector.contamination)
     report_scores(

@@ -150,6 +150,10 @@ def main(argv: list[str] | None = None) -> int:
         # catch_warnings: restores the warnings' display afterwards
         with handlers_set(TERMINATING, _raise_terminated), warnings.catch_warnings():
             warnings.showwarning = _one_line_for_ours(warnings.showwarning)
+            if args.func is not detect.run_detect:  # only detect trains under torchrun
+                from mcod.nn.distributed import one_process_only
+
+                one_process_only(args.command_parser.prog)
             return int(args.func(args))
     except BaseException as error:
         stop = _signal_behind(error)

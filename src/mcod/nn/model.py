@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import functools
 import operator
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -24,6 +25,11 @@ from mcod.nn.queue import KeyQueue
 CONSOLIDATE_BATCH = 1024  # samples encoded at a time in the final write
 
 Keys = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # key features, embeddings, logits
+Rows = Callable[..., tuple[torch.Tensor, ...]]  # the rows of the whole batch (see training_losses)
+
+
+def _as_they_are(*parts: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    return parts
 
 
 class MCODNet(nn.Module):
@@ -61,11 +67,15 @@ class MCODNet(nn.Module):
         key_view: torch.Tensor,
         use_read: bool,
         quarter_turns: torch.Tensor | None = None,
+        whole_batch: Rows = _as_they_are,
     ) -> tuple[dict[str, torch.Tensor], Keys]:
         """All loss terms for one batch, and its keys for `after_step`.
 
         Reads the queue as it was before this batch; the caller sums the terms, steps
-        the optimiser, then hands the keys to `after_step`.
+        the optimiser, then hands the keys to `after_step`. Where the batch is shared by
+        several processes, ``whole_batch`` gives the rows of all their shares (the gradient
+        flowing back to each), so that the terms of the batch as a whole (clusters,
+        balance, the read's trim) are those of one process; per-sample means need not.
         """
         c = self.config
         f_q, z_q, w_q = self.query(query_view)
@@ -77,25 +87,25 @@ class MCODNet(nn.Module):
         queued_features, queued_embeddings, queued_logits = self.queue.contents()
         inst = losses.instance_nce(z_q, z_k, queued_embeddings, c.temperature)
         terms = {"inst": c.instance_weight * inst}
+        all_w_q, all_w_k = whole_batch(w_q, w_k)
         if c.cluster_softmax:
-            assign_q, assign_k = w_q.softmax(dim=1), w_k.softmax(dim=1)
+            assign_q, assign_k = all_w_q.softmax(dim=1), all_w_k.softmax(dim=1)
         else:
-            assign_q, assign_k = w_q, w_k
+            assign_q, assign_k = all_w_q, all_w_k
         clu = losses.cluster_contrastive(assign_q, assign_k, c.cluster_temperature)
         terms["clu"] = c.cluster_weight * clu
         if c.balance == "entropy":
-            balance = losses.balance_entropy(w_q.softmax(dim=1))
+            balance = losses.balance_entropy(all_w_q.softmax(dim=1))
         else:
-            balance = losses.balance_squared_usage(w_q.softmax(dim=1))
+            balance = losses.balance_squared_usage(all_w_q.softmax(dim=1))
         terms["bal"] = c.balance_weight * balance
         if use_read and len(self.queue) > 0:
             items = None
             if c.erase:
                 items = self.memory.erased(queued_logits, c.erase_std)
             recalled = self.memory.read(w_q, items)
-            read = losses.memory_read_loss(
-                self.memory_feature(f_q), recalled, c.read_reduction, c.read_trim
-            )
+            features, recalled = whole_batch(self.memory_feature(f_q), recalled)
+            read = losses.memory_read_loss(features, recalled, c.read_reduction, c.read_trim)
             terms["read"] = c.read_weight * read
         if quarter_turns is not None and self.query.rotation is not None:
             rotation_logits = self.query.rotation(f_q)

@@ -18,6 +18,7 @@ import torch
 
 from mcod.config import MCODConfig
 from mcod.data.inputs import scale_01
+from mcod.nn.distributed import ALONE, Group
 from mcod.nn.encoders import EncoderUnavailableError, ImageEncoder, load_encoder
 from mcod.nn.feature_cache import FeatureCache, cached_features
 
@@ -64,13 +65,16 @@ def encoded_rows(
     device: torch.device,
     cache: FeatureCache | None,
     progress: bool = False,
+    group: Group = ALONE,
 ) -> tuple[np.ndarray, str]:
     """(L2-normalised float64 features (N, D), the encoder's weight digest) of (N, C, H, W)
-    images whose intensities ``pixel_range`` maps onto [0, 1]."""
+    images whose intensities ``pixel_range`` maps onto [0, 1]; a torchrun ``group`` encodes
+    a share in each process and gathers them."""
     encoder = encoder_for(config.encoder)
     images = _channels_last(arr, pixel_range)
-    features = cached_features(encoder, images, config.encoder_size, cache, device=device,
-                               progress=progress)
+    features = group.shard_rows(
+        lambda part: cached_features(encoder, part, config.encoder_size, cache, device=device,
+                                     progress=progress), images)
     return unit_rows(features.astype(np.float64)), encoder.digest
 
 

@@ -13,6 +13,7 @@ from torch.optim.swa_utils import AveragedModel, update_bn
 
 from mcod.io.progress import progress
 from mcod.nn.augment import make_views, rotate_batch
+from mcod.nn.distributed import Session
 from mcod.nn.model import MCODNet
 
 
@@ -23,7 +24,8 @@ class LoopState:
 
     epoch: int  # the epoch under way (== len(history))
     step: int  # its batches done
-    order: torch.Tensor  # its sample order (whole batches of it are drawn in turn)
+    order: torch.Tensor  # its sample order (whole batches of it are drawn in turn; each
+    # process of a torchrun launch trains on its share of every batch)
     sums: dict[str, float]  # its loss terms summed over the batches done
     history: list[dict[str, float]]  # the mean loss terms of the epochs before
 
@@ -47,6 +49,7 @@ def train(
     verbose: bool = False,
     desc: str = "mcod fit",
     checkpoints: Checkpoints | None = None,
+    session: Session | None = None,
 ) -> list[dict[str, float]]:
     """Train `net` on `data` (already on the training device); return per-epoch mean losses.
 
@@ -56,8 +59,11 @@ def train(
     ends of the later epochs (SWA), which steadies a score that swings from epoch to epoch.
     With `checkpoints`, the loop goes on from the state they hold, if any, and offers them
     its state after every step.
+    A ``session`` of several processes (`mcod.nn.distributed.Group.training`) trains each on
+    its share of every batch; by default this process trains alone.
     """
     c = net.config
+    session = session or Session(net)
     query_view, key_view = (v.to(data.device) for v in make_views(c))
     optimizer = torch.optim.Adam(net.query.parameters(), lr=c.lr, weight_decay=c.weight_decay)
     batch_size = min(batch_size, len(data))
@@ -73,30 +79,29 @@ def train(
                    desc=desc, unit="epoch", enabled=verbose, leave=False)
     for epoch in bar:
         if state is None or state.epoch != epoch:
-            order = torch.randperm(len(data), device=data.device)
-            state = LoopState(epoch, 0, order, {}, history)
+            state = LoopState(epoch, 0, session.order(len(data), data.device), {}, history)
         sums = state.sums
-        batches = [b for b in state.order.split(batch_size) if len(b) == batch_size]
+        batches = session.shard(state.order, batch_size)
         for index in batches[state.step:]:
             x = data[index]
             turns = None
             if rotate:
                 turns = torch.randint(0, 4, (len(x),), device=x.device)
                 x = rotate_batch(x, turns)
-            terms, keys = net.training_losses(
+            terms, keys = session.losses(
                 query_view(x), key_view(x), use_read=epoch >= c.warmup_epochs, quarter_turns=turns
             )
             loss = functools.reduce(operator.add, terms.values())  # as sum(), typed
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            net.after_step(keys)
+            net.after_step(session.gather(keys))
             for name, value in terms.items():
                 sums[name] = sums.get(name, 0.0) + value.item()
             state.step += 1
             if checkpoints:
                 checkpoints.step_done(state, optimizer, averaged)
-        means = {name: total / len(batches) for name, total in sums.items()}
+        means = session.mean({name: total / len(batches) for name, total in sums.items()})
         history.append(means)
         bar.set_postfix({name: f"{value:.3f}" for name, value in means.items()})
         if averaged is not None and epoch >= average_start:
