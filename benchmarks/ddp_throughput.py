@@ -1,7 +1,7 @@
 """Training throughput of one fit spread over 1, 2, ... processes (torchrun + DDP).
 
     python benchmarks/ddp_throughput.py [--processes 1 2] [--images 2048] [--epochs 2]
-        [--batch-size 256] [--weak] [--threads T] [--repeats R] [--config default]
+        [--batch-size 256] [--weak] [--threads T] [--repeats R] [--config scratch]
         [--device cpu]
 
 For each count P this starts ``torch.distributed.run --standalone --nproc-per-node P`` with
@@ -102,7 +102,7 @@ def main() -> None:
     parser.add_argument("--weak", action="store_true", help="--batch-size per process")
     parser.add_argument("--threads", type=int, help="CPU threads per process")
     parser.add_argument("--repeats", type=int, default=1, help="keep the best of R runs")
-    parser.add_argument("--config", default="default")
+    parser.add_argument("--config", default="scratch")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()

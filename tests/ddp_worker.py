@@ -21,10 +21,10 @@ from mcod.cli.main import main as mcod_main
 from mcod.nn.distributed import LaunchError, join
 from mcod.nn.model import MCODNet
 
-STEP = get_config("default").replace(image_size=16, feature_dim=16, embedding_dim=8,
+STEP = get_config("scratch").replace(image_size=16, feature_dim=16, embedding_dim=8,
                                       n_memory=4, queue_size=64, erase=False,
                                       rotation_weight=0.5)
-FIT = get_config("default").replace(image_size=16)  # the digits are 8 x 8
+FIT = get_config("scratch").replace(image_size=16)  # the digits are 8 x 8
 FIT_EPOCHS = 20
 
 
@@ -80,7 +80,7 @@ def digits_fit() -> dict[str, object]:
 def pretrained_fit() -> dict[str, object]:
     """The pretrained path (each process encodes a share of the images), briefly."""
     images, is_outlier = digits_task()
-    config = get_config("pretrained").replace(encoder_size=32, members=1)
+    config = get_config("default").replace(encoder_size=32, members=1)
     detector = MCOD(config=config, epochs=3, random_state=0, device="cpu", feature_cache=None)
     detector.fit(images)
     return {"state": detector.network_.state_dict(), "truth": is_outlier,
