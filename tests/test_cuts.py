@@ -88,7 +88,7 @@ def test_methods_by_name_and_auto():
     for name in METHODS:
         assert is_thresholder(thresholder(name))
     with pytest.raises(ValueError, match="unknown threshold method 'otsu'; choose auto or one "
-                                         "of karch"):
+                                         "of mixmod"):
         thresholder("otsu")
 
 
@@ -202,7 +202,7 @@ def test_score_keeps_the_models_cut_or_cuts_the_new_scores_by_a_method(auto_run,
     (["--contamination", "many"], "--contamination: must be a share such as 0.05, or auto, "
                                   "got 'many'"),
     (["--threshold-method", "otsu"], "--threshold-method: invalid choice: 'otsu' (choose from "
-                                     "'karch'"),
+                                     "'mixmod'"),
     (["--contamination", "0.1", "--threshold-method", "iqr"], "not allowed with argument"),
     (["--contamination", "0.7"], "--contamination must be in (0, 0.5], got 0.7"),
 ])
