@@ -286,3 +286,15 @@ def test_whitened_reference_finds_a_departure_along_a_quiet_direction_far():
 def test_bad_reference_settings_are_refused(changes, message):
     with pytest.raises(ValueError, match=message):
         mcod.get_config("default").replace(**changes)
+
+
+def test_a_report_of_a_pretrained_model_names_its_config_and_flags_its_outliers(
+        pretrained_fit, tmp_path):
+    from mcod.report.page import write_report
+
+    detector, images, y = pretrained_fit
+    html = write_report(tmp_path / "r", detector, images, truth=y).read_text(encoding="utf-8")
+    assert "<th>configuration</th><td>default (" in html
+    assert f"<th>samples</th><td>{len(images)}</td>" in html
+    flagged = int(detector.labels_.sum())
+    assert f"<th>flagged as outliers</th><td>{flagged} (" in html

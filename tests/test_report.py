@@ -51,7 +51,7 @@ def _images() -> tuple[np.ndarray, np.ndarray]:
 def image_report(tmp_path_factory):
     """(detector, path of index.html, its text) for a tiny image model with true labels."""
     X, truth = _images()
-    detector = MCOD(epochs=1, random_state=0, device="cpu").fit(X)
+    detector = MCOD(config="scratch", epochs=1, random_state=0, device="cpu").fit(X)
     names = [f"photos/{EVIL}/img{i:02d}.png" for i in range(len(X))]
     out = tmp_path_factory.mktemp("report") / "rep"
     source = f"test {EVIL}"
@@ -145,7 +145,7 @@ def test_thumbnails_link_to_their_files_relative_to_the_report(tmp_path):
     for i, image in enumerate(X):
         files.append(photos / f"img #{i:02d}.png")  # a space and a '#' to be quoted
         Image.fromarray(image).save(files[-1])
-    detector = MCOD(epochs=1, random_state=0, device="cpu").fit(X)
+    detector = MCOD(config="scratch", epochs=1, random_state=0, device="cpu").fit(X)
     out = tmp_path / "reports" / "rep"
     path = write_report(out, detector, X, files=files, names=[str(f) for f in files])
     html = path.read_text(encoding="utf-8")
@@ -278,7 +278,7 @@ def test_the_report_writes_image_sizes_as_width_by_height():
     from mcod.report.page import _Page
 
     X, _ = _images()
-    detector = MCOD(epochs=1, random_state=0, device="cpu").fit(X)
+    detector = MCOD(config="scratch", epochs=1, random_state=0, device="cpu").fit(X)
     wide = np.zeros((3, 10, 12), np.uint8)  # 10 rows of 12 pixels
     for layout in (wide, wide[..., None].repeat(3, axis=3), wide[:, None].repeat(3, axis=1)):
         page = _Page(detector, layout, np.zeros(3), None, None, None, None)
@@ -299,7 +299,8 @@ def test_thumbnails_keep_the_training_images_scale():
     from mcod.report.page import _Page
 
     X, _ = _images()
-    detector = MCOD(epochs=1, random_state=0, device="cpu").fit(X.astype(np.float32))
+    detector = MCOD(config="scratch", epochs=1, random_state=0, device="cpu").fit(
+        X.astype(np.float32))
     dark = np.full((2, 8, 8), 0.5, np.float32)  # nearly black on the training 0..255 scale
     dark[:, 0, 0] = 0.0
     page = _Page(detector, dark, np.zeros(2), None, None, None, None)
