@@ -161,7 +161,7 @@ def test_report_renders_tables_and_figures(tmp_path):
     assert "mcod-default" in text and "iforest" in text and "knn" not in text.split("## 5")[0]
     assert "0.900 ± 0.000 (4)" in text
     assert "iforest (best baseline)" in text
-    assert text.count(NO_RUNS) == 4  # sweep, one-class, ablations, odds
+    assert text.count(NO_RUNS) == 5  # sweep, one-class, ablations, odds, cuts
     assert "0.751" in text and "quoted" in text
     assert RELEASE_NOT_RUN not in text  # no one-class runs at all: part 3 says only NO_RUNS
     assert "mcod bench run --config benchmarks/configs/part1_uod.toml" in text
@@ -257,7 +257,7 @@ def test_mcod_runs_record_their_configuration(tmp_path):
 def test_report_with_no_results(tmp_path):
     (tmp_path / "empty.jsonl").write_text("")
     out = write_report([str(tmp_path / "empty.jsonl")], tmp_path / "R.md")
-    assert out.read_text().count(NO_RUNS) == 6
+    assert out.read_text().count(NO_RUNS) == 7
     with pytest.raises(FileNotFoundError, match="no results file found at .*typo.jsonl"):
         write_report([str(tmp_path / "typo.jsonl")], tmp_path / "R2.md")
     assert not (tmp_path / "R2.md").exists()
@@ -423,7 +423,7 @@ def test_report_odds_section(tmp_path):
     assert "benchmarks/configs/part6_odds.toml" in part6
     assert "| wine | 0.600 | 0.700 | **0.800** |" in part6  # mcod-tabular, iforest, knn
     assert "| knn | 1.00 |" in part6 and "| 2/0/0 |" in part6 and "| 0/0/2 |" in part6
-    assert text.count(NO_RUNS) == 5  # parts 1-5 have no runs
+    assert text.count(NO_RUNS) == 6  # parts 1-5 and 7 have no runs
     assert "subsample" not in part6  # no set was cut
     assert f"mcod bench report --results {path} --out {tmp_path / 'RESULTS.md'}`" in text
     append_result(path, _rec(protocol="odds", dataset="cardio", seed=0, detector="knn",

@@ -353,11 +353,14 @@ def test_cli_reads_a_folder_of_one_small_size_as_it_is_unless_resize_is_given(
     assert as_they_are.shape == (3, 6, 8) and "note" not in capsys.readouterr().err
     for i in range(3):  # one size, larger than the network's input: shrunk as read
         _save(tmp_path / "big" / f"{i}.png", "L", size=(80, 60), value=10 * i)
+    scratch = ["--config", "scratch"]  # a 32x32 network; the default's encoder sees 128x128
+    assert read_input(parse(["detect", str(tmp_path / "big"), "--quiet", *scratch])).X.shape \
+        == (3, 32, 32)
     assert read_input(parse(["detect", str(tmp_path / "big"), "--quiet"])).X.shape \
-        == (3, 32, 32)
+        == (3, 60, 80)  # not larger than 128x128: read as they are
     (tmp_path / "big").rename(tmp_path.parent / f"{tmp_path.name}-big")
-    assert read_input(parse(["detect", str(tmp_path), "--quiet", "--resize", "crop"])).X.shape \
-        == (3, 32, 32)
+    assert read_input(parse(["detect", str(tmp_path), "--quiet", "--resize", "crop",
+                             *scratch])).X.shape == (3, 32, 32)
     np.save(tmp_path / "x.npy", as_they_are)
     with pytest.raises(InputError, match="--resize applies only to image folders"):
         read_input(parse(["detect", str(tmp_path / "x.npy"), "--resize", "pad"]))
