@@ -332,8 +332,9 @@ def test_cli_reads_a_mixed_folder_at_the_network_size_and_scores_it_again(tmp_pa
     assert main(["detect", str(folder), *fast, "--resize", "pad", "--top", "0",
                  "--save-model", str(model)]) == 0
     out = capsys.readouterr()
-    assert "images: 12 files of 3 sizes, read at 32x32 (padded with black)" in out.out
-    assert "data: 12 images of 32x32 RGB" in out.out and "reading images" in out.err
+    # the default config's encoder sees 128x128
+    assert "images: 12 files of 3 sizes, read at 128x128 (padded with black)" in out.out
+    assert "data: 12 images of 128x128 RGB" in out.out and "reading images" in out.err
     assert main(["score", str(model), str(folder), "--quiet", "--top", "0"]) == 0
     out = capsys.readouterr()
     assert "images:" not in out.out and "reading images" not in out.err

@@ -99,4 +99,5 @@ def test_detect_with_stderr_in_a_file_writes_plain_progress_lines(tmp_path):
                    "--batch-size", "20", "--device", "cpu"])
     assert rc == 0
     assert "\r" not in log.getvalue()
-    assert "mcod fit: 2/2 epochs (100%)" in log.getvalue()
+    for member in range(1, 6):  # the default's five networks, each trained in turn
+        assert f"mcod fit {member}/5: 2/2 epochs (100%)" in log.getvalue()
