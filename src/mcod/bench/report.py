@@ -245,7 +245,8 @@ def _part4(records: list[dict]) -> list[str]:
 def _part5(records: list[dict]) -> list[str]:
     out = ["## 5. Cost", "", _regen(5), ""]
     sel = select(records, "uod", tag="cost")
-    source = "runs tagged `cost` (a dedicated, otherwise idle run)"
+    source = ("runs tagged `cost`, kept apart from the accuracy runs (when and on how busy "
+              "a machine each was made: benchmarks/DEVELOPMENT.md)")
     if not sel:
         sel = select(records, "uod")
         source = ("the UOD accuracy runs (no `cost`-tagged runs yet; these may have shared the "
@@ -263,7 +264,7 @@ def _cost_table(sel: list[dict], source: str) -> list[str]:
            "n_fit × epochs / fit s (epoch-based models only); score images/s from "
            "`decision_function`; peak RSS = the run's own process (Δ = added by fit and "
            "score); × kNN-pretrained, × AutoEncoder: mean fit time over theirs on the same "
-           "tasks in the same runs.", ""]
+           "dataset (a ratio within one run only where both were run together).", ""]
     rows = []
     by = group(sel, "dataset", "detector")
     for d in order_datasets({k[0] for k in by}):
