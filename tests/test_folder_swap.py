@@ -62,7 +62,16 @@ def test_replace_folder_into_a_missing_folder(tmp_path):
     assert _content(tmp_path / "out") == "new" and _siblings(work) == ["out"]
 
 
-def test_signals_wait_for_both_renames_of_the_fallback(old_and_new, monkeypatch):
+@pytest.fixture()
+def ctrl_c_raises():
+    """Python's own Ctrl-C handler for the test, whatever the runner left (a shell starts
+    background jobs with SIGINT ignored, and Python then keeps it ignored)."""
+    former = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, former)
+
+
+def test_signals_wait_for_both_renames_of_the_fallback(old_and_new, monkeypatch, ctrl_c_raises):
     out, work = old_and_new
     monkeypatch.setattr(swap, "exchange", lambda a, b: False)
     real_rename = Path.rename
