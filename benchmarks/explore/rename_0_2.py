@@ -42,7 +42,8 @@ def main(paths: list[str]) -> None:
         with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False) as handle:
             handle.write("\n".join(out) + "\n")
         os.replace(handle.name, path)
-        print(f"{path}: {sum(a != b for a, b in zip(lines, out, strict=True))} of {len(lines)} renamed")
+        changed = sum(a != b for a, b in zip(lines, out, strict=True))
+        print(f"{path}: {changed} of {len(lines)} renamed")
 
 
 if __name__ == "__main__":
