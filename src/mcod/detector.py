@@ -2,54 +2,53 @@
 
 from __future__ import annotations
 
+import functools
 import math
-import mmap
 import numbers
-from collections.abc import Callable, Iterable, Iterator
+import reprlib
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from pyod.models.base import BaseDetector
-from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from mcod.config import MAX_SEED, MCODConfig, get_config
 from mcod.cuts import cut, is_thresholder
-from mcod.data.inputs import (
-    InputError,
-    as_array,
-    as_table,
-    frame_to_table,
-    image_array,
-    intensity_range,
-    is_frame,
-    scale_01,
-    warn_if_names_differ,
-    warn_if_off_scale,
-    warn_if_other_size,
+from mcod.data.inputs import InputError, as_array, frame_to_table, is_frame, warn_if_names_differ
+from mcod.data.preprocessing import (
+    MAX_CHANNELS,
+    POWER_FIELDS,
+    STATE_FIELDS,
+    Encode,
+    EncodedPreprocessor,
+    Preprocessor,
+    TablePreprocessor,
+    preprocessor_for,
+    preprocessor_from_state,
+    release_pages,
 )
-from mcod.data.scaling import fit_lambdas, yeo_johnson
+from mcod.io.archive import check_tensor, need
 from mcod.io.progress import check_progress, show_progress
 from mcod.nn.checkpoint import FitCheckpoints, fingerprint
 from mcod.nn.distributed import ALONE, Group, join
 from mcod.nn.ensemble import MCODEnsemble, mean_history
-from mcod.nn.model import MCODNet
-from mcod.nn.training import Checkpoints, train
+from mcod.nn.training import train
 
 SCORE_BATCH = 1024
 # Scoring prepares this many bytes of network input at a time (counted as float64, the
 # tables' working precision), in whole SCORE_BATCH batches: the batches the network sees,
 # and so the scores, are those of preparing everything at once.
 SCORE_CHUNK_BYTES = 16 * 2**20
-IMAGE_CHUNK_BYTES = 64 * 2**20  # float32 full-size images scaled and resized at a time
-# A standardised value is clipped to this many training standard deviations: a training
-# row cannot reach it (|z| <= sqrt(N - 1)), and a new row beyond it still scores as the
-# most outlying, with a finite score.
-Z_LIMIT = 1e6
+MAX_SAMPLES = 20_000_000  # training scores a saved model may hold
+# The fitted state's fields (`MCOD._state`), those of the preprocessor included; files of
+# older mcods lack some (before Yeo-Johnson, names, sizes and encoders): they read as None.
+_STATE_FIELDS = ("config", "input_kind", "input_shape", "feature_names", *STATE_FIELDS,
+                 "queue_size", "state_dict", "decision_scores", "threshold", "labels", "history")
+_ADDED_LATER = ("feature_names", "image_size_in", "encoder_digest", *POWER_FIELDS)
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -92,61 +91,22 @@ def _check_checkpoint_args(folder: str | Path, every: float) -> None:
         raise InputError(f"checkpoint {folder} is a file; give a folder")
 
 
-def _standardisation(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Column means and sds (StandardScaler's; a constant column gets sd 1). A column that
-    StandardScaler takes for constant though it varies (a tiny spread on a huge offset,
-    such as nanosecond timestamps, or a spread near 1e-300) is measured again around its
-    median, where float64 holds it."""
-    constant = np.ptp(table, axis=0) == 0
-    if constant.all():
-        raise InputError("every row is the same: there is nothing to tell rows apart")
-    with np.errstate(over="ignore", invalid="ignore"):  # refused just below if it matters
-        scaler = StandardScaler().fit(table)
-    mean, std = scaler.mean_.copy(), scaler.scale_.copy()
-    mean[constant], std[constant] = table[0, constant], 1.0  # even at 1e200: no weight
-    if not (np.isfinite(mean).all() and np.isfinite(scaler.var_[~constant]).all()):
-        raise InputError("values too large to standardise (their squares overflow); rescale them")
-    overridden = (std == 1.0) & (scaler.var_ != 1.0) & ~constant
-    for j in np.flatnonzero(overridden):
-        centre = np.median(table[:, j])
-        offsets = table[:, j] - centre
-        peak = np.abs(offsets).max()  # dividing first keeps squares of 1e-300 from underflowing
-        mean[j], std[j] = centre + offsets.mean(), peak * (offsets / peak).std()
-    return mean, std
+class _Fitted:
+    """A fitted attribute of the detector's preprocessor (``scale_mean_``, ``pixel_range_``,
+    ...), read through the detector; absent, as scikit-learn has it, where the preprocessor
+    of this fit lacks it."""
 
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
 
-def _standardised(values: np.ndarray, mean: torch.Tensor, std: torch.Tensor) -> np.ndarray:
-    """(values - mean) / std in float64, clipped at Z_LIMIT training sds."""
-    z = (values - mean.double().numpy()) / std.double().numpy()
-    return np.clip(z, -Z_LIMIT, Z_LIMIT)
-
-
-def _extremes(arr: np.ndarray) -> np.ndarray:
-    """[min, max] of arr in its dtype, read SCORE_CHUNK_BYTES at a time, so that checking
-    a memory-mapped file's scale does not hold all of it in memory at once."""
-    step = max(1, SCORE_CHUNK_BYTES // max(1, arr[:1].nbytes))
-    parts = []
-    for start in range(0, len(arr), step):
-        part = arr[start:start + step]
-        parts += [part.min(), part.max()]
-        _release_pages(arr)
-    return np.array([min(parts), max(parts)], dtype=arr.dtype)
-
-
-def _release_pages(arr: np.ndarray) -> None:
-    """Let the OS take back the pages of a read-only memory-mapped array (np.load with
-    mmap_mode='r', or a view of one) that have been read: they stay in the page cache, so
-    reading them again needs no disk, but they stop counting in this process's memory,
-    which then stays bounded however large the file. Other arrays are left alone (on a
-    copy-on-write map the advice would drop the caller's changes)."""
-    base: object = arr
-    mode = None
-    while base is not None and not isinstance(base, mmap.mmap):
-        if isinstance(base, np.memmap):
-            mode = base.mode
-        base = getattr(base, "base", None)
-    if isinstance(base, mmap.mmap) and mode == "r" and hasattr(mmap, "MADV_DONTNEED"):
-        base.madvise(mmap.MADV_DONTNEED)
+    def __get__(self, detector: object, owner: type | None = None) -> Any:
+        if detector is None:
+            return self
+        try:
+            return getattr(vars(detector)["preprocessor_"], self.name)
+        except (KeyError, AttributeError):
+            raise AttributeError(f"{type(detector).__name__!r} object has no attribute "
+                                 f"{self.name!r}") from None
 
 
 class MCOD(BaseDetector):
@@ -181,12 +141,22 @@ class MCOD(BaseDetector):
     contamination: Any  # a share or a thresholder object: PyOD leaves it untyped
 
     # Fitted state (absent until fit, as scikit-learn's trailing underscore says), declared
-    # for the type checker: fit and mcod.load set it.
+    # for the type checker: fit and mcod.load set it, all at once.
     config_: MCODConfig
     input_kind_: str  # "table" or "image"
     feature_names_in_: list[str] | None  # a DataFrame's text column names
-    n_features_in_: int
-    image_size_in_: tuple[int, int] | None  # (height, width) of images given as they are
+    preprocessor_: Preprocessor  # input -> network input (`mcod.data.preprocessing`)
+    # the preprocessor's fit, read through the detector
+    n_features_in_ = _Fitted()  # columns of a table, or of images' encoded rows
+    scale_mean_ = _Fitted()
+    scale_std_ = _Fitted()
+    power_lambdas_ = _Fitted()  # with table_yeo_johnson
+    power_mean_ = _Fitted()
+    power_std_ = _Fitted()
+    pixel_range_ = _Fitted()  # images: (low, high) of the training images
+    n_channels_ = _Fitted()
+    image_size_in_ = _Fitted()  # (height, width) of images given as they are
+    encoder_digest_ = _Fitted()  # images through a pretrained encoder
 
     def __init__(
         self,
@@ -225,15 +195,37 @@ class MCOD(BaseDetector):
         device = resolve_device(self.device)
         if checkpoint is not None:
             _check_checkpoint_args(checkpoint, checkpoint_every)
-        before = dict(vars(self))
-        for name in [k for k in before if k.endswith("_") and not k.startswith("_")]:
-            delattr(self, name)  # a table's scaling must not outlive a refit on images
-        try:
-            return self._fit(X, device, checkpoint, checkpoint_every)
-        except BaseException:  # refused data, a failed or interrupted training: keep the old fit
-            self.__dict__.clear()
-            self.__dict__.update(before)
-            raise
+        group = join(device)  # under torchrun the processes share the fit (mcod.nn.distributed)
+        if checkpoint is not None and group.size > 1:
+            raise InputError("checkpoints are written by single-process fits only; run "
+                             "without torchrun, or without --checkpoint")
+        _, names, raw = _input(X, None, fitting=True)
+        kind = "table" if raw.ndim == 2 else "image"
+        config = self._resolve_config(kind)
+        preprocessor = preprocessor_for(kind, config)
+        if isinstance(preprocessor, EncodedPreprocessor):  # a pretrained encoder runs on
+            # group.device, each process encoding a share of the images
+            data = preprocessor.fit_transform(raw, self._encoder(config, group.device, group))
+        else:
+            data = preprocessor.fit_transform(raw)
+        # small data: at least ~8 steps per epoch, so the memory and queue get to work
+        least = 2 * group.size  # two samples a process
+        batch_size = self.batch_size or min(config.batch_size, max(least, len(data) // 8))
+        batch_size = min(int(batch_size), len(data))
+        config = self._schedule(config, steps_per_epoch=len(data) // batch_size)
+        config = config.replace(batch_size=batch_size)  # config_ records what was used
+        queue_size = min(config.queue_size, max(batch_size, len(data) - batch_size))
+        group.check_fit(config, self.random_state, data)
+        network, history = self._trained(config, data, queue_size, group, device, checkpoint,
+                                         checkpoint_every)
+        scores = _training_scores(network, data, group.device, preprocessor)
+        threshold, labels = cut(scores, self.contamination)
+        # all went well: this fit replaces the previous one, all at once
+        self.config_, self.input_kind_, self.feature_names_in_ = config, kind, names
+        self.preprocessor_, self.input_shape_ = preprocessor, tuple(data.shape[1:])
+        self.device_, self.network_, self.history_ = group.device, network, history
+        self._set_scores(scores, threshold, labels)
+        return self
 
     def check_settings(self) -> None:
         """Refuse constructor settings a fit could not use (the device is resolved apart:
@@ -254,67 +246,38 @@ class MCOD(BaseDetector):
             raise ValueError(f"random_state must be an integer seed in 0..2**32 - 1 or None, "
                              f"got {seed!r}")
 
-    def _fit(self, X: np.ndarray, device: torch.device, checkpoint: str | Path | None,
-             checkpoint_every: float) -> MCOD:
-        """The fit itself; `fit` puts the previous state back if this raises. Under torchrun
-        the processes share it (`mcod.nn.distributed`) and end with the same model."""
-        group = join(device)
-        if checkpoint is not None and group.size > 1:
-            raise InputError("checkpoints are written by single-process fits only; run "
-                             "without torchrun, or without --checkpoint")
-        self.device_ = group.device  # a pretrained encoder runs there as the data is prepared
-        data = self._prepare(X, fitting=True, group=group)
-        # small data: at least ~8 steps per epoch, so the memory and queue get to work
-        least = 2 * group.size  # two samples a process
-        batch_size = self.batch_size or min(self.config_.batch_size, max(least, len(data) // 8))
-        batch_size = min(int(batch_size), len(data))
-        config = self._schedule(self.config_, steps_per_epoch=len(data) // batch_size)
-        config = config.replace(batch_size=batch_size)  # config_ records what was used
-        self.config_ = config
-        queue_size = min(config.queue_size, max(batch_size, len(data) - batch_size))
-        group.check_fit(config, self.random_state, data)
-        self.input_shape_ = tuple(data.shape[1:])
-        cuda = [self.device_.index or 0] if self.device_.type == "cuda" else []
+    def _trained(self, config: MCODConfig, data: torch.Tensor, queue_size: int, group: Group,
+                 device: torch.device, checkpoint: str | Path | None,
+                 checkpoint_every: float) -> tuple[MCODEnsemble, list[dict[str, float]]]:
+        """A new network trained on ``data`` on ``group.device``, and its mean history; with
+        ``checkpoint``, going on from the training state saved there."""
+        target = group.device
+        cuda = [target.index or 0] if target.type == "cuda" else []
         # a seed makes this fit repeatable without touching the caller's torch random state
         with torch.random.fork_rng(devices=cuda, enabled=self.random_state is not None):
             if self.random_state is not None:
                 torch.manual_seed(self.random_state)
-            self.network_ = MCODEnsemble(config, self.input_shape_, queue_size).to(self.device_)
-            data_on_device, n = data.to(self.device_), config.members
+            network = MCODEnsemble(config, tuple(data.shape[1:]), queue_size).to(target)
+            data_on_device, n = data.to(target), config.members
+            progress = show_progress(self.verbose)
             store = None if checkpoint is None else FitCheckpoints(
-                checkpoint, self.network_, fingerprint(config, data, self.random_state, device),
-                len(data), batch_size, device, checkpoint_every,
-                say=(lambda line: print(line, flush=True)) if show_progress(self.verbose) else None)
+                checkpoint, network, fingerprint(config, data, self.random_state, device),
+                len(data), config.batch_size, device, checkpoint_every,
+                say=(lambda line: print(line, flush=True)) if progress else None)
             histories = []
-            for i, member in enumerate(self.network_.nets):
+            for i, member in enumerate(network.nets):
                 history = None if store is None else store.trained(i)
                 if history is None:
-                    history = self._train(member, data_on_device, group,
-                                          "mcod fit" if n == 1 else f"mcod fit {i + 1}/{n}",
-                                          None if store is None else store.member(i))
+                    with group.training(member) as session:
+                        history = train(member, data_on_device, config.epochs, config.batch_size,
+                                        verbose=progress and group.main,
+                                        desc="mcod fit" if n == 1 else f"mcod fit {i + 1}/{n}",
+                                        checkpoints=None if store is None else store.member(i),
+                                        session=session)
                     if store is not None:
                         store.record(i, history)
                 histories.append(history)
-            self.history_ = mean_history(histories)
-        if self.network_.reference is None:
-            self.decision_scores_ = self._score(data.split(SCORE_BATCH))
-        else:  # the memory picks the reference rows; the score is the distance to them
-            memory = self._score(data.split(SCORE_BATCH), memory=True)
-            self.decision_scores_ = self.network_.fit_reference(
-                data, torch.from_numpy(memory), self.scale_std_.float()).double().numpy()
-        if not np.isfinite(self.decision_scores_).all():
-            raise ValueError("training diverged: the scores are not finite (is the learning "
-                             "rate too large?)")
-        self._process_decision_scores()
-        self._set_n_classes(None)
-        return self
-
-    def _train(self, net: MCODNet, data: torch.Tensor, group: Group, desc: str,
-               checkpoints: Checkpoints | None) -> list[dict[str, float]]:
-        with group.training(net) as session:
-            return train(net, data, self.config_.epochs, self.config_.batch_size,
-                         verbose=show_progress(self.verbose) and group.main, desc=desc,
-                         checkpoints=checkpoints, session=session)
+            return network, mean_history(histories)
 
     def _schedule(self, config: MCODConfig, steps_per_epoch: int) -> MCODConfig:
         """Epochs to train: the user's, else the config's, raised to reach `min_steps`.
@@ -328,14 +291,15 @@ class MCOD(BaseDetector):
         warmup = round(config.warmup_epochs * epochs / config.epochs)
         return config.replace(epochs=epochs, warmup_epochs=warmup)
 
-    def _process_decision_scores(self) -> MCOD:
-        """threshold_ and labels_ from the training scores (`mcod.cuts.cut`): PyOD's
+    def _set_scores(self, scores: np.ndarray, threshold: float, labels: np.ndarray) -> None:
+        """The training scores, with the threshold and labels `mcod.cuts.cut` gave (PyOD's
         percentile for a share; for a thresholder, its cut as one threshold in score
-        units, which `predict`, a saved model and `mcod score` then apply as they are."""
-        self.threshold_, self.labels_ = cut(self.decision_scores_, self.contamination)
-        self._mu = np.mean(self.decision_scores_)  # for predict_proba(method="unify")
-        self._sigma = np.std(self.decision_scores_)
-        return self
+        units, which `predict`, a saved model and `mcod score` then apply as they are),
+        and what PyOD's fit sets besides, for predict_proba(method="unify") and friends."""
+        self.decision_scores_, self.threshold_, self.labels_ = scores, threshold, labels
+        self._mu = np.mean(scores)
+        self._sigma = np.std(scores)
+        self._set_n_classes(None)
 
     def predict(self, X: np.ndarray, return_confidence: bool = False) -> Any:
         """1 where the score of X is above `threshold_`, else 0 (with a thresholder too:
@@ -373,7 +337,7 @@ class MCOD(BaseDetector):
         """Outlier scores of X (higher = more outlying), from the fitted model."""
         check_is_fitted(self, ["network_"])
         batches = (batch for chunk in self._chunks(X) for batch in chunk.split(SCORE_BATCH))
-        scores = self._score(batches)
+        scores = _scores(self.network_, self.device_, batches)
         bad = len(scores) - int(np.isfinite(scores).sum())
         if bad:  # inputs are clipped or scaled first, so only damaged weights get here
             raise ValueError(f"the model gave non-finite scores for {bad:,} of {len(scores):,} "
@@ -411,138 +375,49 @@ class MCOD(BaseDetector):
 
     # ------------------------------------------------------------------ data
 
-    def _prepare(self, X: np.ndarray, fitting: bool, group: Group = ALONE) -> torch.Tensor:
-        """X as the float tensor the network takes, all of it at once (training draws
-        batches from all of it); when fitting, also record the input kind, config and
-        scaling (`fit` undoes them if it fails)."""
-        raw, convert = self._validate(X, fitting, group)
-        return convert(raw)
-
     def _chunks(self, X: np.ndarray) -> Iterator[torch.Tensor]:
-        """X prepared as `_prepare` does, in whole SCORE_BATCH batches of about
+        """X as the network takes it, in whole SCORE_BATCH batches of about
         SCORE_CHUNK_BYTES: scoring N samples never holds all N as floats, and the network
         sees the batches (so gives the scores) it would see in one piece. The pages of a
         read-only memory-mapped X are let go once prepared."""
-        raw, convert = self._validate(X, fitting=False)
+        raw = self._checked(X)
+        preprocessor = self.preprocessor_
+        convert: Callable[[np.ndarray], torch.Tensor]
+        if isinstance(preprocessor, EncodedPreprocessor):  # scoring encodes in this process
+            convert = functools.partial(preprocessor.transform,
+                                        encode=self._encoder(self.config_, self.device_))
+        else:
+            convert = preprocessor.transform
         row_bytes = 8 * math.prod(self.input_shape_)
         step = SCORE_BATCH * max(1, SCORE_CHUNK_BYTES // (row_bytes * SCORE_BATCH))
         for start in range(0, len(raw), step):
             yield convert(raw[start:start + step])
-            _release_pages(raw)
+            release_pages(raw)
 
-    def _validate(
-        self, X: np.ndarray, fitting: bool, group: Group = ALONE
-    ) -> tuple[np.ndarray, Callable[[np.ndarray], torch.Tensor]]:
-        """X checked, as a float64 table (N, D) or images (N, C, H, W) not yet scaled, with
-        the function that turns any run of its rows into network input; when fitting, the
-        input kind, config and scaling are recorded first (a fit's ``group`` shares the
-        encoding of images)."""
-        # as in scikit-learn, only text column names count as names
-        named = is_frame(X) and all(isinstance(c, str) for c in X.columns)
-        by_name = named and (fitting or self.feature_names_in_ is not None)
-        names = None
-        if by_name:
-            names, raw = frame_to_table(X, None if fitting else self.feature_names_in_)
-        elif is_frame(X):  # its columns go by position
-            _, raw = frame_to_table(X.set_axis(range(X.shape[1]), axis=1))
-        else:
-            raw = as_array(X)
+    def _checked(self, X: np.ndarray) -> np.ndarray:
+        """New data checked against the fit, as one array: a float64 table (N, D), or
+        images (N, C, H, W) not yet scaled."""
+        named, _, raw = _input(X, self.feature_names_in_, fitting=False)
         kind = "table" if raw.ndim == 2 else "image"
-        if not fitting and kind != self.input_kind_:
+        if kind != self.input_kind_:
             raise InputError(f"the model was fitted on {self.input_kind_}s, but X is a "
                              f"{raw.ndim}-D array of shape {raw.shape} ({kind}s)")
-        if not fitting and kind == "table":
-            warn_if_names_differ(named, self.feature_names_in_ is not None)
-        config = self._resolve_config(kind) if fitting else self.config_
-        if fitting:
-            self.input_kind_, self.config_ = kind, config
-            self.feature_names_in_ = names
         if kind == "table":
-            return self._check_table(raw, fitting, config), self._table_tensor
-        images = self._check_images(raw, fitting)
-        if not config.encoder:
-            return images, self._image_tensor
-        if fitting:  # the head's scaling is fitted on the encoded rows of all the images
-            rows, self.encoder_digest_ = self._encoded(images, group)
-            return self._check_table(rows, True, config), self._table_tensor
-        return images, self._encoded_tensor
+            warn_if_names_differ(named, self.feature_names_in_ is not None)
+        return self.preprocessor_.check(raw)
 
-    def _check_table(self, raw: np.ndarray, fitting: bool, config: MCODConfig) -> np.ndarray:
-        """The table in float64; when fitting, its standardisation (scikit-learn's
-        StandardScaler in float64, so that a column such as a timestamp keeps its
-        variation; a constant column gets scale 1) and, for `table_yeo_johnson`, the
-        Yeo-Johnson lambdas (`mcod.data.scaling`) of the standardised columns and the
-        standardisation of their transform."""
-        table = as_table(raw, min_samples=2 if fitting else 1)
-        if not fitting:
-            if table.shape[1] != self.n_features_in_:
-                raise InputError(f"X has {table.shape[1]} features, the model was fitted on "
-                                 f"{self.n_features_in_}")
-            return table
-        self.n_features_in_ = table.shape[1]
-        mean, std = _standardisation(table)
-        self.scale_mean_, self.scale_std_ = torch.from_numpy(mean), torch.from_numpy(std)
-        if config.table_yeo_johnson:
-            z = _standardised(table, self.scale_mean_, self.scale_std_)
-            self.power_lambdas_ = torch.from_numpy(fit_lambdas(z))
-            mean, std = _standardisation(yeo_johnson(z, self.power_lambdas_.double().numpy()))
-            self.power_mean_, self.power_std_ = torch.from_numpy(mean), torch.from_numpy(std)
-        return table
-
-    def _table_tensor(self, table: np.ndarray) -> torch.Tensor:
-        """Rows standardised (and through Yeo-Johnson, standardised again, for
-        `table_yeo_johnson`) in float64, then float32."""
-        z = _standardised(table, self.scale_mean_, self.scale_std_)
-        if self.config_.table_yeo_johnson:
-            out = yeo_johnson(z, self.power_lambdas_.double().numpy())
-            z = _standardised(out, self.power_mean_, self.power_std_)
-        return torch.from_numpy(z.astype(np.float32))
-
-    def _check_images(self, raw: np.ndarray, fitting: bool) -> np.ndarray:
-        """The images as (N, C, H, W), not yet scaled; when fitting, their intensity range,
-        channels and size; else a warning when they differ from the training images in
-        scale or size, and an error when in channels."""
-        arr = image_array(raw, min_samples=2 if fitting else 1)
-        if fitting:
-            self.pixel_range_, self.n_channels_ = intensity_range(arr), arr.shape[1]
-            self.image_size_in_ = (int(arr.shape[-2]), int(arr.shape[-1]))
-            return arr
-        warn_if_off_scale(_extremes(arr), self.pixel_range_)
-        warn_if_other_size(arr, self.image_size_in_, self.config_.input_size)
-        if arr.shape[1] != self.n_channels_:
-            channels = "1 channel" if arr.shape[1] == 1 else f"{arr.shape[1]} channels"
-            raise InputError(f"images have {channels}, the model was fitted on {self.n_channels_}")
-        return arr
-
-    def _image_tensor(self, arr: np.ndarray) -> torch.Tensor:
-        """Images scaled to [0, 1] by the training images' intensity range and resized to
-        the config's size, IMAGE_CHUNK_BYTES of float images at a time into the output (no
-        float copy of all the full-size images: a folder of photos would need 4 bytes per
-        pixel each)."""
-        size = self.config_.image_size
-        if arr.shape[-2:] == (size, size):  # nothing to resize: one scaled copy
-            return torch.from_numpy(scale_01(arr, self.pixel_range_))
-        images = torch.empty((len(arr), arr.shape[1], size, size))
-        step = max(1, IMAGE_CHUNK_BYTES // (4 * math.prod(arr.shape[1:])))
-        for start in range(0, len(arr), step):
-            chunk = torch.from_numpy(scale_01(arr[start:start + step], self.pixel_range_))
-            images[start:start + step] = F.interpolate(
-                chunk, size=(size, size), mode="bilinear", antialias=True)
-        return images
-
-    def _encoded(self, arr: np.ndarray, group: Group = ALONE) -> tuple[np.ndarray, str]:
+    def _encoder(self, config: MCODConfig, device: torch.device, group: Group = ALONE) -> Encode:
         """Images through the config's frozen encoder (`mcod.nn.pretrained`, with the feature
         cache): L2-normalised float64 rows, which the head takes as a table's, and the
-        encoder's weight digest (recorded at fit; scoring leaves the fitted state alone).
-        A fit's ``group`` encodes a share of the images in each process."""
+        encoder's weight digest. A fit's ``group`` encodes a share of the images in each
+        process."""
         from mcod.nn.pretrained import encoded_rows, feature_cache_for
 
-        return encoded_rows(arr, self.pixel_range_, self.config_, self.device_,
-                            feature_cache_for(self.feature_cache),
-                            show_progress(self.verbose) and group.main, group)
-
-    def _encoded_tensor(self, arr: np.ndarray) -> torch.Tensor:
-        return self._table_tensor(self._encoded(arr)[0])
+        def encode(images: np.ndarray, pixel_range: tuple[float, float]) -> tuple[np.ndarray, str]:
+            return encoded_rows(images, pixel_range, config, device,
+                                feature_cache_for(self.feature_cache),
+                                show_progress(self.verbose) and group.main, group)
+        return encode
 
     def _resolve_config(self, kind: str) -> MCODConfig:
         config = get_config(self.config)
@@ -559,18 +434,177 @@ class MCOD(BaseDetector):
                              "or 'scratch'")
         return config
 
-    def _score(self, batches: Iterable[torch.Tensor], memory: bool = False) -> np.ndarray:
-        """The network's scores of each batch in turn, as one float64 array (``memory``:
-        the members' memory score, also where the score is a whitened reference's)."""
-        self.network_.eval()
-        score = self.network_.memory_score if memory else self.network_.score
-        scores = [score(batch.to(self.device_)).cpu() for batch in batches]
-        return torch.cat(scores).double().numpy()
+    # ------------------------------------------------------------------ state
 
-    # ------------------------------------------------------------------ persistence
+    def _state(self) -> dict[str, Any]:
+        """The fit as tensors (copies, on the CPU) and plain values: what a model file holds
+        besides the settings (`mcod.model_file`). `_load_state` reads it back."""
+        if not hasattr(self, "network_"):
+            raise ValueError("cannot save an unfitted MCOD detector; call fit(X) first")
+        names = self.feature_names_in_
+        return {
+            "config": self.config_.to_dict(),
+            "input_kind": self.input_kind_,
+            "input_shape": [int(n) for n in self.input_shape_],
+            "feature_names": None if names is None else list(names),
+            **dict.fromkeys(STATE_FIELDS), **self.preprocessor_.state(),
+            "queue_size": int(self.network_.first.queue.size),
+            "state_dict": {k: v.detach().cpu().clone()
+                           for k, v in self.network_.state_dict().items()},
+            "decision_scores": torch.as_tensor(np.asarray(self.decision_scores_, np.float64)),
+            "threshold": float(self.threshold_),
+            "labels": torch.as_tensor(np.asarray(self.labels_, np.int64)),
+            "history": list(self.history_),
+        }
+
+    def _load_state(self, state: Mapping[str, Any], config: MCODConfig,
+                    device: torch.device) -> None:
+        """Set the fit a `_state` holds, on ``device``, after every field is checked against
+        ``config`` (the state's, as the caller read it: a model file's, renamed as its
+        version asks). A field found wrong raises a ValueError naming it; then nothing of
+        the fit is set."""
+        missing = sorted(set(_STATE_FIELDS) - set(_ADDED_LATER) - set(state))
+        if missing:
+            raise ValueError(f"it lacks {', '.join(missing)}")
+        unknown = sorted(map(str, set(state) - set(_STATE_FIELDS)))
+        if unknown:
+            raise ValueError(f"unknown field(s) {reprlib.repr(unknown)}")
+        kind, shape = _input_shape(state, config)
+        preprocessor = preprocessor_from_state(state, kind, config, shape)
+        names = state.get("feature_names")
+        if kind == "table":
+            need(names is None or isinstance(names, list) and len(names) == shape[0]
+                 and all(isinstance(c, str) for c in names), "feature_names",
+                 f"None or a list of {shape[0]} column names", names)
+        else:
+            need(names is None, "feature_names", "None in an image model", names)
+        network = _saved_network(state, config, shape)
+        scores, threshold, labels = _saved_scores(state)
+        history = _saved_history(state, config)
+        self.config_, self.input_kind_, self.feature_names_in_ = config, kind, names
+        self.preprocessor_, self.input_shape_ = preprocessor, shape
+        self.device_, self.network_, self.history_ = device, network.to(device).eval(), history
+        self._set_scores(scores, threshold, labels)
 
     def save(self, path: str | Path) -> Path:
         """Write the fitted detector to one file (tensors + plain values, no pickled code)."""
         from mcod.model_file import save_detector
 
         return save_detector(self, path)
+
+
+def _input(X: Any, fitted_names: list[str] | None,
+           fitting: bool) -> tuple[bool, list[str] | None, np.ndarray]:
+    """(whether X names its columns, the names to record when fitting, X as an array): a
+    DataFrame with text column names (as in scikit-learn, only those count as names) is
+    read by name when fitting or where the fit recorded names, others by position."""
+    named = is_frame(X) and all(isinstance(c, str) for c in X.columns)
+    names = None
+    if named and (fitting or fitted_names is not None):
+        names, raw = frame_to_table(X, None if fitting else fitted_names)
+    elif is_frame(X):  # its columns go by position
+        _, raw = frame_to_table(X.set_axis(range(X.shape[1]), axis=1))
+    else:
+        raw = as_array(X)
+    return named, names, raw
+
+
+def _scores(network: MCODEnsemble, device: torch.device, batches: Iterable[torch.Tensor],
+            memory: bool = False) -> np.ndarray:
+    """The network's scores of each batch in turn, as one float64 array (``memory``: the
+    members' memory score, also where the score is a whitened reference's)."""
+    network.eval()
+    score = network.memory_score if memory else network.score
+    scores = [score(batch.to(device)).cpu() for batch in batches]
+    return torch.cat(scores).double().numpy()
+
+
+def _training_scores(network: MCODEnsemble, data: torch.Tensor, device: torch.device,
+                     preprocessor: Preprocessor) -> np.ndarray:
+    """The scores of the training data, finite; where the config scores by distance to a
+    reference, the memory picks the reference rows first."""
+    if network.reference is None:
+        scores = _scores(network, device, data.split(SCORE_BATCH))
+    else:
+        memory = _scores(network, device, data.split(SCORE_BATCH), memory=True)
+        rows = preprocessor.rows if isinstance(preprocessor, EncodedPreprocessor) else preprocessor
+        assert isinstance(rows, TablePreprocessor)  # a reference is one of rows
+        scores = network.fit_reference(data, torch.from_numpy(memory),
+                                       rows.scale_std_.float()).double().numpy()
+    if not np.isfinite(scores).all():
+        raise ValueError("training diverged: the scores are not finite (is the learning "
+                         "rate too large?)")
+    return scores
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _input_shape(state: Mapping[str, Any], config: MCODConfig) -> tuple[str, tuple[int, ...]]:
+    """The input kind and the network's input shape a state holds, as the config has them."""
+    kind = state["input_kind"]
+    need(kind in ("image", "table"), "input_kind", "'image' or 'table'", kind)
+    rows = kind == "table" or bool(config.encoder)  # what the mlp head takes
+    need(rows == (config.backbone == "mlp"), "input_kind",
+         f"what the {config.backbone} backbone takes", kind)
+    need(kind == "image" or not config.encoder, "input_kind", "'image' with an encoder", kind)
+    shape = state["input_shape"]
+    need(isinstance(shape, list) and all(_is_int(n) and n > 0 for n in shape), "input_shape",
+         "a list of positive integers", shape)
+    if rows:
+        need(len(shape) == 1, "input_shape", "[features] for rows the mlp head takes", shape)
+    else:
+        size = config.image_size
+        need(size > 0, "config.image_size", "positive in an image model", size)
+        need(len(shape) == 3 and shape[0] <= MAX_CHANNELS and shape[1:] == [size, size],
+             "input_shape", f"[channels (1 to {MAX_CHANNELS}), {size}, {size}] (the config's "
+             "image_size)", shape)
+    return kind, tuple(shape)
+
+
+def _saved_network(state: Mapping[str, Any], config: MCODConfig,
+                   shape: tuple[int, ...]) -> MCODEnsemble:
+    """The ensemble, after each saved tensor is checked against one built without memory
+    (on torch's meta device) from the config: names, dtypes and shapes."""
+    queue = state["queue_size"]
+    need(_is_int(queue) and 1 <= queue <= config.queue_size, "queue_size",
+         f"an integer in 1..{config.queue_size} (the config's queue_size)", queue)
+    with torch.device("meta"):
+        expected = MCODEnsemble(config, shape, queue).state_dict()
+    saved = state["state_dict"]
+    need(isinstance(saved, dict), "state_dict", "a dict of tensors", saved)
+    need(saved.keys() == expected.keys(), "state_dict", "the tensors the config makes "
+         f"({len(expected)})", sorted(map(str, set(saved) ^ set(expected))))
+    for name, like in expected.items():
+        check_tensor(saved[name], f"state_dict[{name!r}]", like.dtype, tuple(like.shape))
+    network = MCODEnsemble(config, shape, queue)
+    network.load_state_dict(saved, strict=True)
+    return network
+
+
+def _saved_scores(state: Mapping[str, Any]) -> tuple[np.ndarray, float, np.ndarray]:
+    """Training scores, threshold and labels: finite, and labels as PyOD sets them."""
+    scores = state["decision_scores"]
+    n = len(scores) if isinstance(scores, torch.Tensor) and scores.dim() == 1 else 0
+    need(2 <= n <= MAX_SAMPLES, "decision_scores",
+         f"a 1-D tensor of 2 to {MAX_SAMPLES} training scores", scores)
+    check_tensor(scores, "decision_scores", torch.float64, (n,))
+    check_tensor(state["labels"], "labels", torch.int64, (n,))
+    threshold = state["threshold"]
+    need(isinstance(threshold, (int, float)) and not isinstance(threshold, bool)
+         and math.isfinite(threshold), "threshold", "a finite number", threshold)
+    scores = scores.numpy().astype(np.float64)
+    labels = state["labels"].numpy().astype(int)
+    need(np.array_equal(labels, scores > threshold), "labels",
+         "1 where decision_scores > threshold, else 0", "other values")
+    return scores, float(threshold), labels
+
+
+def _saved_history(state: Mapping[str, Any], config: MCODConfig) -> list[dict[str, float]]:
+    history = state["history"]
+    need(isinstance(history, list) and len(history) <= config.epochs and all(
+        isinstance(epoch, dict) and all(isinstance(k, str) and isinstance(v, (int, float))
+                                        for k, v in epoch.items()) for epoch in history),
+         "history", f"a list of at most {config.epochs} dicts of loss terms", history)
+    return history

@@ -31,7 +31,8 @@ import torch
 from torch import nn
 
 import mcod
-from mcod.detector import MCOD, Z_LIMIT
+from mcod.data.preprocessing import Z_LIMIT
+from mcod.detector import MCOD
 from mcod.io.atomic import atomic_write
 from mcod.nn.encoders import IMAGENET_MEAN, IMAGENET_STD
 from mcod.nn.ensemble import MCODEnsemble

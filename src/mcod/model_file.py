@@ -27,11 +27,10 @@ from mcod.io.archive import CHECKSUM_ENTRY, digest, is_checksum, with_checksum, 
 if TYPE_CHECKING:
     from mcod.detector import MCOD
 
-__all__ = ["CHECKSUM_ENTRY", "FORMAT", "POWER_FIELDS", "digest", "is_checksum", "save_detector",
+__all__ = ["CHECKSUM_ENTRY", "FORMAT", "digest", "is_checksum", "save_detector",
            "with_checksum"]
 
 FORMAT = "mcod-detector/2"  # 2: the network is an ensemble of members
-_FITTED = ("network_", "config_", "input_kind_", "input_shape_", "decision_scores_", "threshold_")
 
 
 
@@ -62,45 +61,15 @@ def _params(detector: MCOD) -> dict[str, Any]:
     return _plain(params, "the detector's parameters")
 
 
-POWER_FIELDS = ("power_lambdas", "power_mean", "power_std")  # tables with table_yeo_johnson
-
-
 def _detector_state(detector: MCOD) -> dict[str, Any]:
-    missing = [name for name in _FITTED if not hasattr(detector, name)]
-    if missing:
-        raise ValueError("cannot save an unfitted MCOD detector; call fit(X) first")
-    table = detector.input_kind_ == "table"
-    encoded = bool(detector.config_.encoder)  # images as feature rows: a table's scaling
-    rows = table or encoded
-    power = rows and detector.config_.table_yeo_johnson
-    network = detector.network_
-    return {
-        "format": FORMAT,
-        "mcod_version": mcod.__version__,
-        "params": _params(detector),
-        "config": _plain(detector.config_.to_dict(), "the config"),
-        "input_kind": detector.input_kind_,
-        "input_shape": [int(n) for n in detector.input_shape_],
-        "n_channels": None if table else int(detector.n_channels_),
-        "pixel_range": None if table else [float(v) for v in detector.pixel_range_],
-        "image_size_in": None if table or detector.image_size_in_ is None
-        else list(detector.image_size_in_),
-        "n_features_in": int(detector.n_features_in_) if rows else None,
-        "feature_names": _plain(detector.feature_names_in_, "feature names"),
-        "scale_mean": detector.scale_mean_.detach().cpu().clone() if rows else None,
-        "scale_std": detector.scale_std_.detach().cpu().clone() if rows else None,
-        "encoder_digest": detector.encoder_digest_ if encoded else None,
-        **{
-            name: getattr(detector, f"{name}_").detach().cpu().clone() if power else None
-            for name in POWER_FIELDS
-        },
-        "queue_size": int(network.first.queue.size),
-        "state_dict": {k: v.detach().cpu().clone() for k, v in network.state_dict().items()},
-        "decision_scores": torch.as_tensor(np.asarray(detector.decision_scores_, np.float64)),
-        "threshold": float(detector.threshold_),
-        "labels": torch.as_tensor(np.asarray(detector.labels_, np.int64)),
-        "history": _plain(list(detector.history_), "the training history"),
-    }
+    """What the file holds: its format and mcod's version, the detector's settings, and its
+    fitted state (`MCOD._state`), whose values other than tensors must be plain."""
+    state = detector._state()
+    for name, value in state.items():
+        if name != "state_dict" and not isinstance(value, torch.Tensor):
+            state[name] = _plain(value, name.replace("_", " "))
+    return {"format": FORMAT, "mcod_version": mcod.__version__, "params": _params(detector),
+            **state}
 
 
 def save_detector(detector: MCOD, path: str | os.PathLike[str],
