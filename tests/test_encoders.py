@@ -14,6 +14,7 @@ from torch import nn
 import mcod
 from mcod import MCOD
 from mcod.nn.encoders import EncoderUnavailableError, extract_features, load_encoder
+from mcod.nn.pretrained import encoded_rows
 
 SIZE = 64  # small inputs keep the shipped EfficientNet fast on a CPU
 
@@ -256,7 +257,10 @@ def test_pretrained_score_is_the_distance_to_the_memory_picked_reference(pretrai
     detector, images, y = pretrained_fit
     network = detector.network_
     assert network.reference is not None
-    rows = detector._prepare(images, fitting=False)
+    def encode(arr: np.ndarray, pixel_range: tuple[float, float]) -> tuple[np.ndarray, str]:
+        return encoded_rows(arr, pixel_range, detector.config_, torch.device("cpu"), None)
+
+    rows = detector.preprocessor_.transform(detector.preprocessor_.check(images), encode)
     memory = network.memory_score(rows).double()
     assert roc_auc_score(y, memory.numpy()) > 0.8
     picked = memory <= torch.quantile(memory, 0.7)

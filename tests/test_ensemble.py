@@ -35,7 +35,7 @@ def test_fitted_scores_and_history_come_from_every_member():
     detector = MCOD(config=SMALL, epochs=2, batch_size=16, random_state=0).fit(X)
     assert len(detector.network_.members) == 3
     assert len(detector.history_) == 2
-    data = detector._prepare(X, fitting=False)
+    data = detector.preprocessor_.transform(detector.preprocessor_.check(X))
     each = np.stack([member.score(data).double().numpy() for member in detector.network_.members])
     np.testing.assert_allclose(detector.decision_scores_, each.mean(axis=0), rtol=1e-6)
     features, attention = detector.embed(X)  # the first member's, for reports

@@ -17,6 +17,7 @@ import torch
 from tiny import TINY
 
 import mcod
+import mcod.detector
 from mcod import MCOD, get_config, model_file
 from mcod import persistence as pers
 from mcod.cli.main import main
@@ -112,7 +113,7 @@ def test_stride_0_expanded_training_scores_are_refused_before_they_grow(image_st
     state["labels"] = torch.zeros(1, dtype=torch.int64).expand(n)
     path = _write(state, tmp_path / "expanded.pt")
     assert path.stat().st_size < 2**20
-    _refused(path, "decision_scores", f"2 to {pers.MAX_SAMPLES} training scores")
+    _refused(path, "decision_scores", f"2 to {mcod.detector.MAX_SAMPLES} training scores")
 
 
 def test_stride_0_expanded_weight_of_the_right_shape_is_refused(image_state, tmp_path):
@@ -143,7 +144,7 @@ def test_deflate_bomb_entry_is_refused_before_it_unpacks(image_state, tmp_path):
 
 def test_caps_on_training_scores_entries_and_file_size(image_model, tmp_path, monkeypatch):
     path = image_model.save(tmp_path / "m.pt")
-    monkeypatch.setattr(pers, "MAX_SAMPLES", 39)
+    monkeypatch.setattr(mcod.detector, "MAX_SAMPLES", 39)
     _refused(path, "decision_scores must be a 1-D tensor of 2 to 39 training scores")
     monkeypatch.setattr(pers, "MAX_PICKLE_BYTES", 100)
     _refused(path, "data.pkl", "entries other than tensors take at most 100")

@@ -74,7 +74,7 @@ def test_detector_transforms_tables_only_when_configured(on: bool):
     config = get_config("tabular").replace(members=1, table_yeo_johnson=on)
     detector = MCOD(config=config, epochs=1, random_state=0).fit(X)
     assert hasattr(detector, "power_lambdas_") == on
-    prepared = detector._prepare(X, fitting=False)
+    prepared = detector.preprocessor_.transform(detector.preprocessor_.check(X))
     assert prepared.dtype.is_floating_point and bool(prepared.isfinite().all())
     if on:  # standardised again after the transform
         np.testing.assert_allclose(prepared[:, :2].mean(0).numpy(), 0.0, atol=1e-5)
