@@ -477,9 +477,8 @@ class _Page:
         these rows' z-scores are computed (the robust ones' medians and IQRs from `drawn`)."""
         table = as_table(self.X[index], min_samples=1)
         if new_data:
-            mean = self.detector.scale_mean_.double().numpy()
-            with np.errstate(over="ignore"):
-                z = (table - mean) / self.detector.scale_std_.double().numpy()
+            with np.errstate(over="ignore"):  # z as the model standardises, not clipped
+                z = self.detector.preprocessor_.z_scores(table)
             basis = ("z = (value &minus; training mean) / training sd: how far it lies from "
                      "the rows the model was trained on.")
         else:
