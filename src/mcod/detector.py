@@ -190,6 +190,10 @@ class MCOD(BaseDetector):
         would. A fit argument, not a setting: it belongs to this fit's data, and a clone
         must not share it. The file stays after the fit (delete it, or
         `mcod.nn.checkpoint.remove_checkpoint`, once the results are safe).
+
+        The preprocessor and the network are built apart and the fitted attributes set
+        only once all succeeded: refused data, a failed or interrupted training leave a
+        previous fit as it was.
         """
         self.check_settings()
         device = resolve_device(self.device)
