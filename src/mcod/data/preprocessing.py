@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import mmap
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -79,6 +79,30 @@ def _is_number(value: object) -> bool:
 
 # --------------------------------------------------------------------------- tables
 
+class _Fitting:
+    """``fit`` and ``fit_transform`` of a preprocessor whose ``_fit`` learns from X and
+    returns it checked, as ``transform`` takes it."""
+
+    def fit(self: _P, X: Any) -> _P:
+        """Learn from X, the training data (at least 2 samples)."""
+        self._fit(X)
+        return self
+
+    def fit_transform(self, X: Any) -> torch.Tensor:
+        """`fit`, then the training data as network input."""
+        return self.transform(self._fit(X))
+
+    def _fit(self, X: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    def transform(self, checked: np.ndarray) -> torch.Tensor:
+        raise NotImplementedError
+
+
+_P = TypeVar("_P", bound=_Fitting)
+
+
+
 def standardisation(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Column means and sds (StandardScaler's; a constant column gets sd 1). A column that
     StandardScaler takes for constant though it varies (a tiny spread on a huge offset,
@@ -112,7 +136,7 @@ def _standardised(values: np.ndarray, mean: torch.Tensor, std: torch.Tensor) -> 
     return np.clip(_z(values, mean, std), -Z_LIMIT, Z_LIMIT)
 
 
-class TablePreprocessor:
+class TablePreprocessor(_Fitting):
     """Rows (N, D) standardised by the training columns in float64 (scikit-learn's
     StandardScaler, so that a column such as a timestamp keeps its variation; a constant
     column gets scale 1) and, with ``yeo_johnson``, through the Yeo-Johnson lambdas of the
@@ -132,15 +156,8 @@ class TablePreprocessor:
     def __init__(self, yeo_johnson: bool = False) -> None:
         self.yeo_johnson = yeo_johnson
 
-    def fit(self, X: Any) -> TablePreprocessor:
-        """Learn the scaling of the table X (at least 2 rows)."""
-        self._fit(X)
-        return self
-
-    def fit_transform(self, X: Any) -> torch.Tensor:
-        return self.transform(self._fit(X))
-
     def _fit(self, X: Any) -> np.ndarray:
+        """Learn the scaling of the table X (at least 2 rows); X as a float64 table."""
         table = as_table(X, min_samples=2)
         mean, std = standardisation(table)
         self.scale_mean_, self.scale_std_ = torch.from_numpy(mean), torch.from_numpy(std)
@@ -233,7 +250,7 @@ def _extremes(arr: np.ndarray) -> np.ndarray:
     return np.array([min(parts), max(parts)], dtype=arr.dtype)
 
 
-class ImagePreprocessor:
+class ImagePreprocessor(_Fitting):
     """Images (N, C, H, W) scaled to [0, 1] by the training images' intensity range and
     resized to ``image_size`` (0: left at their size, for an encoder that resizes them).
     ``input_size``: the side the images are brought to, named in the warning about new
@@ -251,15 +268,9 @@ class ImagePreprocessor:
         self.image_size = image_size
         self.input_size = input_size
 
-    def fit(self, X: Any) -> ImagePreprocessor:
-        """Learn the intensity range, channels and size of the images X (at least 2)."""
-        self._fit(X)
-        return self
-
-    def fit_transform(self, X: Any) -> torch.Tensor:
-        return self.transform(self._fit(X))
-
     def _fit(self, X: Any) -> np.ndarray:
+        """Learn the intensity range, channels and size of the images X (at least 2); X as
+        (N, C, H, W), not yet scaled."""
         arr = image_array(X, min_samples=2)
         self.pixel_range_, self.n_channels_ = intensity_range(arr), arr.shape[1]
         self.image_size_in_ = (int(arr.shape[-2]), int(arr.shape[-1]))
