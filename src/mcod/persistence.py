@@ -3,8 +3,10 @@ running pickled code.
 
 Loading never runs code from the file
 (``torch.load(..., weights_only=True)``); before anything in it is used, the archive's
-entries, their size and the checksum are checked, and every field of the saved state is
-checked against the model's own config: a damaged or hostile file gives one
+entries, their size and the checksum are checked here, with the settings, the config and
+the version's renamed configs; then every field of the fitted state is checked against the
+model's own config by the detector (``MCOD._load_state``, which leaves its preprocessor's
+fields to :mod:`mcod.data.preprocessing`): a damaged or hostile file gives one
 :class:`ModelFileError` naming the file and the field, never a traceback or an
 allocation the model's shapes do not call for.
 """
