@@ -24,8 +24,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from mcod import __version__
-from mcod.bench import cli as bench_cli
-from mcod.cli import clean, detect, export
+from mcod.cli import bench, clean, detect, export
 from mcod.data.datasets import DatasetMissingError
 from mcod.data.inputs import DataWarning, InputError
 from mcod.io.signals import handlers_set
@@ -34,7 +33,7 @@ from mcod.nn.allocator import keep_freed_memory
 # What adds each subcommand to the main parser, in --help's order.
 SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], object], ...] = (
     detect.register,
-    bench_cli.register,
+    bench.register,
     clean.register,
     export.register,
 )
