@@ -124,12 +124,16 @@ def resolve_run_options(given: Mapping[str, Any]) -> dict[str, Any]:
         if lists[key] == []:
             raise ValueError(f"--{key} lists nothing: {opts[key]!r}")
     from mcod.config import MAX_SEED
+    from mcod.detector import check_contamination  # the one home of the (0, 0.5] rule
 
     seeds, rhos = lists["seeds"] or [], lists["rhos"] or []  # both have defaults
     if any(not 0 <= seed <= MAX_SEED for seed in seeds):
         raise ValueError(f"--seeds must be in 0..2**32 - 1, got {opts['seeds']!r}")
-    if any(not 0.0 < rho <= 0.5 for rho in rhos):
-        raise ValueError(f"--rhos must be in (0, 0.5], got {opts['rhos']!r}")
+    try:
+        for rho in rhos:  # a share of outliers, as the model's contamination
+            check_contamination(rho, "--rhos")
+    except ValueError:
+        raise ValueError(f"--rhos must be in (0, 0.5], got {opts['rhos']!r}") from None
     return {
         **lists,
         "protocol": str(opts["protocol"]),

@@ -13,6 +13,7 @@ import sys
 from typing import Any
 
 from mcod.bench.options import QUICK_CLASSES, QUICK_MAX_N, QUICK_SEEDS, resolve_run_options
+from mcod.cli.errors import EXIT_USAGE
 from mcod.nn.allocator import keep_freed_memory
 
 RUN_EXAMPLES = """\
@@ -109,12 +110,12 @@ def run(args: argparse.Namespace) -> int:
             opts = resolve_run_options(vars(args))
         except (OSError, ValueError) as error:  # TOMLDecodeError is a ValueError
             print(f"mcod bench: {error}", file=sys.stderr)
-            return 2
+            return EXIT_USAGE
         try:
             summary = run_bench(**opts)
         except (ValueError, NotImplementedError, FileNotFoundError) as error:
             print(f"mcod bench: {error}", file=sys.stderr)
-            return 2
+            return EXIT_USAGE
         return 1 if summary.failed else 0
     if command == "report":
         from mcod.bench.report import write_report
@@ -134,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"ablation {ab}: {changes}")
         return 0
     print("usage: mcod bench {run,report,list} ... (see --help)", file=sys.stderr)
-    return 2
+    return EXIT_USAGE
 
 
 def main(argv: list[str] | None = None) -> int:
