@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from mcod.bench import detectors as det
-from mcod.bench.cli import main as bench_main
 from mcod.bench.metrics import all_metrics, ap_in, ap_out, auroc
 from mcod.bench.protocols import build_tasks
 from mcod.bench.report import NO_RUNS, RELEASE_NOT_RUN, mixed_settings, write_report
 from mcod.bench.results import append_result, completed_keys, load_all, read_results, run_key
+from mcod.cli.bench import main as bench_main
 from mcod.config import DEFAULT
 
 # --------------------------------------------------------------------------- metrics
@@ -285,15 +285,12 @@ def test_quick_run_on_digits_writes_and_resumes(tmp_path, capsys):
 
 
 def test_config_file_and_cli_precedence(tmp_path, capsys):
-    from mcod.bench.cli import resolve_run_options
+    from mcod.bench.options import resolve_run_options
 
     cfg = tmp_path / "c.toml"
     cfg.write_text('datasets = ["digits"]\nclasses = "0-2"\nseeds = [0, 1]\n'
                    'detectors = ["baselines"]\n[ablations]\nno-cluster = { erase = false }\n')
-    import argparse
-
-    ns = argparse.Namespace(config=str(cfg), seeds="5", quick=None)
-    opts = resolve_run_options(ns)
+    opts = resolve_run_options({"config": str(cfg), "seeds": "5", "quick": None})
     assert opts["datasets"] == ["digits"] and opts["classes"] == [0, 1, 2]
     assert opts["seeds"] == [5] and opts["isolate"] is True
     assert opts["ablations"] == {"no-cluster": {"erase": False}}
@@ -307,13 +304,13 @@ def test_config_file_and_cli_precedence(tmp_path, capsys):
     broken = tmp_path / "broken.toml"
     broken.write_text("seeds = [0, 1\n")
     with pytest.raises(ValueError, match="broken.toml is not valid TOML"):
-        resolve_run_options(argparse.Namespace(config=str(broken), quick=None))
+        resolve_run_options({"config": str(broken), "quick": None})
 
 
 def test_register_on_a_foreign_parser():
     import argparse
 
-    from mcod.bench.cli import register
+    from mcod.cli.bench import register
 
     parser = argparse.ArgumentParser(prog="mcod")
     register(parser.add_subparsers(dest="command"))
@@ -438,16 +435,14 @@ def test_report_odds_section(tmp_path):
 
 
 def test_in_process_flag_wins_over_the_default():
-    import argparse
+    from mcod.bench.options import resolve_run_options
 
-    from mcod.bench.cli import resolve_run_options
-
-    assert resolve_run_options(argparse.Namespace(isolate=False))["isolate"] is False
-    assert resolve_run_options(argparse.Namespace(isolate=None))["isolate"] is True
+    assert resolve_run_options({"isolate": False})["isolate"] is False
+    assert resolve_run_options({"isolate": None})["isolate"] is True
 
 
 def test_bench_help_has_examples_and_the_quick_one_plans_runs(capsys, tmp_path):
-    from mcod.bench.cli import RUN_EXAMPLES
+    from mcod.cli.bench import RUN_EXAMPLES
     from mcod.cli.main import main
 
     for command in (["bench"], ["bench", "run"], ["bench", "report"]):

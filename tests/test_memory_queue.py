@@ -78,32 +78,37 @@ def tiny_table_net(**changes: object) -> tuple[MCODNet, torch.Tensor]:
     return MCODNet(config, (5,), queue_size=16), torch.randn(40, 5)
 
 
-def test_consolidation_writes_all_the_data_without_trim():
-    net, data = tiny_table_net(consolidate_trim=0.0)
-    net.consolidate(data)
-    features, logits = net.embed(data)
-    expected = Memory(2, 8)
-    expected.write(features, logits)
-    torch.testing.assert_close(net.memory.items, expected.items)
+# Four encoded samples for consolidation, their clusters chosen by the logits (a softmax of
+# (20, 0) is (1, 0) to 2e-9): three in cluster 0, though sample 2 points along item 1's axis.
+RAW = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 2.0]])
+LOGITS = torch.tensor([[20.0, 0.0], [20.0, 0.0], [20.0, 0.0], [0.0, 20.0]])
 
 
-@pytest.mark.parametrize("score", ["read", "nearest"])
+def consolidated(monkeypatch: pytest.MonkeyPatch, **changes: object) -> torch.Tensor:
+    """The items `consolidate` writes when the encoder gives RAW and LOGITS."""
+    net, _ = tiny_table_net(feature_dim=2, score="read", **changes)
+    monkeypatch.setattr(net, "encode", lambda x: (RAW[: len(x)], LOGITS[: len(x)]))
+    net.consolidate(torch.zeros(4, 5))
+    return net.memory.items
+
+
+def test_consolidation_writes_all_the_data_without_trim(monkeypatch: pytest.MonkeyPatch):
+    # item 0: normalise((1, 0) + (1, 0) + (0, 1)) = (2, 1) / sqrt(5); item 1: (0, 1)
+    expected = torch.tensor([[2 / 5**0.5, 1 / 5**0.5], [0.0, 1.0]])
+    items = consolidated(monkeypatch, consolidate_trim=0.0)
+    torch.testing.assert_close(items, expected, atol=1e-6, rtol=0)
+
+
 @pytest.mark.parametrize("by_norm", [False, True])
-def test_trimmed_consolidation_rewrites_items_from_the_best_scored_share(
-    score: str, by_norm: bool
+def test_trimmed_consolidation_leaves_out_the_worst_fitting_share(
+    monkeypatch: pytest.MonkeyPatch, by_norm: bool
 ):
-    net, data = tiny_table_net(consolidate_trim=0.25, score=score, score_by_norm=by_norm)
-    net.consolidate(data)
-    raw, logits = net.encode(data)
-    features = torch.nn.functional.normalize(raw, dim=1)
-    everything = Memory(2, 8)
-    everything.write(features, logits)  # the first write, from all 40 samples
-    distances = everything.distance(features, logits, score)
-    kept = (distances * raw.norm(dim=1) if by_norm else distances).argsort()[:30]
-    expected = Memory(2, 8)
-    expected.write(features[kept], logits[kept])
-    torch.testing.assert_close(net.memory.items, expected.items)
-    assert not torch.allclose(net.memory.items, everything.items)
+    # After the first write, samples 0 and 1 read item 0 at distance 2 - 4/sqrt(5) = 0.21,
+    # sample 2 at 2 - 2/sqrt(5) = 1.11 and sample 3 reads item 1 at 0 (times the norms 1, 1,
+    # 1 and 2 with score_by_norm). A trim of 0.25 keeps 3 of 4: sample 2 goes, so item 0 is
+    # written from samples 0 and 1 alone.
+    items = consolidated(monkeypatch, consolidate_trim=0.25, score_by_norm=by_norm)
+    torch.testing.assert_close(items, torch.eye(2), atol=1e-6, rtol=0)
 
 
 def test_score_by_norm_is_the_unit_feature_distance_times_the_raw_norm():

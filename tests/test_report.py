@@ -180,8 +180,13 @@ def test_report_for_other_data_scores_it(image_report, tmp_path):
     X, _ = _images()
     path = write_report(tmp_path, detector, X[:30])
     html = path.read_text(encoding="utf-8")
-    assert "<th>samples</th><td>30</td>" in html
-    top = detector.decision_function(X[:30]).max()
+    facts = dict(re.findall(r"<tr><th>([^<]*)</th><td>([^<]*)</td></tr>", html))
+    scores = detector.decision_function(X[:30])
+    flagged = int((scores > detector.threshold_).sum())
+    assert facts["samples"] == "30"  # the new data, not the 44 trained on
+    assert facts["flagged as outliers"] == f"{flagged} ({flagged / 30:.1%})"
+    assert facts["score range"] == f"{_fmt(scores.min())} to {_fmt(scores.max())}"
+    top = scores.max()
     assert _fmt(top) in html  # the top outlier shown is the new data's, not the training set's
     assert _fmt(detector.decision_scores_.max()) not in html
 

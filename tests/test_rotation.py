@@ -9,6 +9,7 @@ from tiny import TINY
 
 from mcod import MCOD
 from mcod.nn.augment import rotate_batch
+from mcod.nn.model import MCODNet
 
 
 def _images() -> np.ndarray:
@@ -39,3 +40,26 @@ def test_rotate_batch_turns_each_image_by_its_own_quarter_turns():
     turned = rotate_batch(x, torch.tensor([0, 1]))
     torch.testing.assert_close(turned[0], x[0])
     torch.testing.assert_close(turned[1], torch.rot90(x[1], 1, dims=(1, 2)))
+
+
+def test_rotation_term_is_the_weighted_cross_entropy_of_the_rotation_head():
+    torch.manual_seed(0)
+    net = MCODNet(TINY.replace(rotation_weight=0.5), (1, 8, 8), queue_size=16).train()
+    x, turns = torch.rand(6, 1, 8, 8), torch.tensor([0, 1, 2, 3, 0, 1])
+    state = net.state_dict()
+    terms, _ = net.training_losses(x, x, use_read=False, quarter_turns=turns)
+    net.load_state_dict(state)  # the same weights and BatchNorm statistics as in the step
+    assert net.query.rotation is not None
+    logits = net.query.rotation(net.query(x)[0])
+    expected = 0.5 * torch.nn.functional.cross_entropy(logits, turns)
+    torch.testing.assert_close(terms["rot"], expected)
+    unturned, _ = net.training_losses(x, x, use_read=False)  # no turns given: no term
+    assert set(unturned) == {"inst", "clu", "bal"}
+
+
+def test_without_a_rotation_weight_there_is_no_head_and_no_term():
+    net = MCODNet(TINY, (1, 8, 8), queue_size=16).train()
+    assert net.query.rotation is None
+    terms, _ = net.training_losses(torch.rand(4, 1, 8, 8), torch.rand(4, 1, 8, 8),
+                                   use_read=False, quarter_turns=torch.tensor([0, 1, 2, 3]))
+    assert "rot" not in terms

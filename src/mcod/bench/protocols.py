@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mcod.data.datasets import _n_outliers as n_outliers  # the splits' own count, one home
 from mcod.data.datasets import oneclass_split, uod_split
 
 PROTOCOLS = ("uod", "oneclass", "odds")
@@ -75,7 +76,7 @@ def _subsample(
     if len(idx) <= max_n:
         return idx, y
     n_in = min(int((y == 0).sum()), max(1, math.ceil(max_n * (1.0 - rho))))
-    n_out = min(int(y.sum()), int(math.floor(n_in * rho / (1.0 - rho) + 1e-9)))
+    n_out = min(int(y.sum()), n_outliers(n_in, rho))
     keep_in = rng.choice(np.flatnonzero(y == 0), size=n_in, replace=False)
     keep_out = rng.choice(np.flatnonzero(y == 1), size=n_out, replace=False)
     keep = np.sort(np.concatenate([keep_in, keep_out]))

@@ -1,5 +1,8 @@
 """Render ``benchmarks/RESULTS.md`` (and its PNG figures) from results files alone.
 
+The prose is ``results_template.md`` (package data): named snippets with placeholders. This
+module computes the tables and fills the snippets in around them.
+
 Accuracy tables use untagged, non-quick runs; every run counts (none is dropped for a low
 score). Means are over all runs in a cell (classes x seeds); "± sd" is the sample standard
 deviation over those runs; n is the number of runs.
@@ -8,8 +11,10 @@ deviation over those runs; n is the number of runs.
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -27,13 +32,26 @@ from mcod.bench.records import (
 from mcod.bench.results import expand_paths, load_all
 from mcod.io.atomic import atomic_write
 
-NO_RUNS = "_no runs yet_"
+
+def _load_prose() -> dict[str, str]:
+    """results_template.md's snippets: name -> text (a block runs from its ``<!-- name -->``
+    line to the next such line; its leading and trailing blank lines are dropped)."""
+    text = resources.files("mcod.bench").joinpath("results_template.md").read_text("utf-8")
+    parts = re.split(r"^<!-- ([a-z0-9-]+) -->$", text, flags=re.MULTILINE)
+    return {name: body.strip("\n") for name, body in zip(parts[1::2], parts[2::2], strict=True)}
+
+
+PROSE = _load_prose()
+
+
+def _say(name: str, **fields: object) -> str:
+    """The snippet ``name`` with its placeholders filled in."""
+    return PROSE[name].format(**fields)
+
+
+NO_RUNS = _say("no-runs")
+RELEASE_NOT_RUN = _say("part3-release-not-run")
 COST_PEERS = ("knn-pretrained", "autoencoder")  # part 5's time ratios are to these
-RELEASE_NOT_RUN = (
-    "mcod-release has no one-class runs yet: its 200-epoch fits take hours per class on a "
-    "CPU (part 5's throughput table), so they wait for a GPU: `mcod bench run --config "
-    "benchmarks/configs/part3_oneclass.toml --detectors mcod-release` on a machine with one."
-)
 REPORT_CMD = "mcod bench report --results benchmarks/results/*.jsonl --out benchmarks/RESULTS.md"
 PART_CONFIGS = {
     1: "benchmarks/configs/part1_uod.toml",
@@ -97,15 +115,14 @@ def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
 
 
 def _regen(part: int) -> str:
-    return (f"Regenerate: `mcod bench run --config {PART_CONFIGS[part]}`, then `{REPORT_CMD}`.")
+    return _say("regenerate", config=PART_CONFIGS[part], report=REPORT_CMD)
 
 
 # --------------------------------------------------------------------------- sections
 
 
 def _part1(records: list[dict], figs: dict[str, str]) -> list[str]:
-    out = ["## 1. UOD, ρ = 0.1 (transductive: fit and score the same contaminated mix)", "",
-           _regen(1), ""]
+    out = [_say("part1"), "", _regen(1), ""]
     # ablations are compared in part 4, on the tasks they ran; here they would rank
     # a handful of runs against full sweeps
     sel = [r for r in select(records, "uod", 0.1) if r.get("family") != "ablation"]
@@ -126,14 +143,10 @@ def _part1(records: list[dict], figs: dict[str, str]) -> list[str]:
                 text = _fmt([r[metric] for r in cells.get((det, d), [])])
                 row.append(f"**{text}**" if best[d] == det else text)
             rows.append(row)
-        out += [f"### {title}: mean ± sd over classes and seeds (n runs)", ""]
+        out += [_say("part1-metric", metric=title), ""]
         out += _table(["detector", *datasets], rows) + [""]
 
-    out += ["What moved the number: each change to the default is measured as an ablation in "
-            "part 4 (Δ against the default on the same tasks); the history of the default, "
-            "with the probe that found each change and how much it moved, is in "
-            "benchmarks/DEVELOPMENT.md.", ""]
-    out += ["### Per class (AUROC, mean ± sd over seeds): mcod vs the best baseline", ""]
+    out += [_say("part1-what-moved"), "", _say("part1-per-class"), ""]
     for d in datasets:
         ds_recs = [r for r in sel if r["dataset"] == d]
         cols = [c for c in MCOD_DETECTORS if any(r["detector"] == c for r in ds_recs)]
@@ -152,12 +165,12 @@ def _part1(records: list[dict], figs: dict[str, str]) -> list[str]:
         ]
         out += _table(header, rows) + [""]
         if d in figs:
-            out += [f"![per-class AUROC, {d}]({figs[d]})", ""]
+            out += [_say("part1-figure", dataset=d, path=figs[d]), ""]
     return out
 
 
 def _part2(records: list[dict], figs: dict[str, str]) -> list[str]:
-    out = ["## 2. UOD, ρ sweep (AUROC, mean ± sd (n))", "", _regen(2), ""]
+    out = [_say("part2"), "", _regen(2), ""]
     sel = select(records, "uod")
     by_ds = group(sel, "dataset")
     swept = [d for d in order_datasets(k[0] for k in by_ds)
@@ -170,22 +183,21 @@ def _part2(records: list[dict], figs: dict[str, str]) -> list[str]:
         by = group(recs, "detector", "rho")
         rows = [[f"{rho:g}"] + [_fmt([r["auroc"] for r in by.get((c, rho), [])]) for c in cols]
                 for rho in sorted({r["rho"] for r in recs})]
-        out += [f"### {d}", ""] + _table(["ρ", *cols], rows) + [""]
+        out += [_say("part2-dataset", dataset=d), ""] + _table(["ρ", *cols], rows) + [""]
         if d in figs:
-            out += [f"![AUROC vs ρ, {d}]({figs[d]})", ""]
+            out += [_say("part2-figure", dataset=d, path=figs[d]), ""]
     return out
 
 
 def _part3(records: list[dict]) -> list[str]:
-    out = ["## 3. One-class, ρ = 0.1 (fit on the class's train split, score its test split "
-           "plus other-class test images)", "", _regen(3), ""]
+    out = [_say("part3"), "", _regen(3), ""]
     sel = select(records, "oneclass", 0.1)
     datasets = order_datasets({r["dataset"] for r in sel} | set(QUOTED_ONECLASS))
-    quoted_row = ["release, **quoted** (third-party logs, last epoch, 5 runs × 10 classes)"]
+    quoted_row = [_say("part3-quoted-row")]
     quoted_row += [f"{QUOTED_ONECLASS[d]:.3f}" if d in QUOTED_ONECLASS else "–"
                    for d in datasets]
     if not sel:
-        out += [NO_RUNS, "", "For reference, quoted from docs/method.md (not measured here):", ""]
+        out += [NO_RUNS, "", _say("part3-quoted-only"), ""]
         return out + _table(["AUROC", *datasets], [quoted_row]) + [""]
     cells = group(sel, "detector", "dataset")
     rows = []
@@ -196,9 +208,7 @@ def _part3(records: list[dict]) -> list[str]:
             for d in datasets
         ])
     rows.append(quoted_row)
-    out += ["AUROC mean ± sd (n) / AP-out mean ± sd. The quoted row is not our measurement; "
-            "the release's own printout (0.812 MNIST, 0.860 CIFAR-10) picks the epoch by test "
-            "AUROC and is not comparable.", ""]
+    out += [_say("part3-cells"), ""]
     out += _table(["detector", *datasets], rows) + [""]
     if not any(r["detector"] == "mcod-release" for r in sel):
         out += [RELEASE_NOT_RUN, ""]
@@ -217,8 +227,7 @@ def _ablated(record: dict) -> str | None:
 
 
 def _part4(records: list[dict]) -> list[str]:
-    out = ["## 4. Ablations (UOD, ρ = 0.1; Δ = paired mean difference to the config "
-           "ablated: mcod-default's head, mcod-scratch's training)", "", _regen(4), ""]
+    out = [_say("part4"), "", _regen(4), ""]
     uod = select(records, "uod", 0.1)
     ablations = [r for r in uod if r.get("family") == "ablation"]
     if not ablations:
@@ -243,14 +252,12 @@ def _part4(records: list[dict]) -> list[str]:
 
 
 def _part5(records: list[dict]) -> list[str]:
-    out = ["## 5. Cost", "", _regen(5), ""]
+    out = [_say("part5"), "", _regen(5), ""]
     sel = select(records, "uod", tag="cost")
-    source = ("runs tagged `cost`, kept apart from the accuracy runs (when and on how busy "
-              "a machine each was made: benchmarks/DEVELOPMENT.md)")
+    source = _say("part5-source-cost")
     if not sel:
         sel = select(records, "uod")
-        source = ("the UOD accuracy runs (no `cost`-tagged runs yet; these may have shared the "
-                  "machine with other work, so times are upper bounds)")
+        source = _say("part5-source-accuracy")
     out += _cost_table(sel, source) if sel else [NO_RUNS, ""]
     return out + _throughput(records)
 
@@ -259,12 +266,8 @@ def _cost_table(sel: list[dict], source: str) -> list[str]:
     """Fit time, throughput and peak memory per dataset and detector."""
     threads = sorted({str(r.get("threads")) for r in sel})
     cpus = sorted({str((r.get("host") or {}).get("cpus")) for r in sel})
-    out = [f"From {source}. Threads per run: {', '.join(threads)}; host CPUs: "
-           f"{', '.join(cpus)}. Fit time per run (one inlier class); train images/s = "
-           "n_fit × epochs / fit s (epoch-based models only); score images/s from "
-           "`decision_function`; peak RSS = the run's own process (Δ = added by fit and "
-           "score); × kNN-pretrained, × AutoEncoder: mean fit time over theirs on the same "
-           "dataset (a ratio within one run only where both were run together).", ""]
+    out = [_say("part5-cost", source=source, threads=", ".join(threads),
+                cpus=", ".join(cpus)), ""]
     rows = []
     by = group(sel, "dataset", "detector")
     for d in order_datasets({k[0] for k in by}):
@@ -305,12 +308,7 @@ def _throughput(records: list[dict]) -> list[str]:
             for r in sorted(sel, key=lambda r: (r["dataset"], r["detector"]))]
     header = ["images", "detector", "epochs", "threads", "device", "train img/s",
               "score img/s", "train × release", "date"]
-    return ["### Same-run throughput of the configurations", "",
-            "The release's 200-epoch fits take hours per class on a CPU, so its cost is "
-            "measured here instead: short fits of the two from-scratch trainings (release, "
-            "scratch) in one run of "
-            "`python benchmarks/throughput.py --results benchmarks/results/throughput.jsonl` "
-            "(random images; speed does not depend on content).", ""] + _table(header, rows) + [""]
+    return [_say("part5-throughput"), ""] + _table(header, rows) + [""]
 
 
 def average_ranks(values: dict[str, float]) -> dict[str, float]:
@@ -377,8 +375,7 @@ def _odds_order(names: Iterable[str]) -> list[str]:
 def _part6(records: list[dict]) -> list[str]:
     from mcod.data.datasets import ODDS_NAMES
 
-    out = ["## 6. ODDS tables (unsupervised: fit and score every row; labels for metrics only)",
-           "", _regen(6), ""]
+    out = [_say("part6"), "", _regen(6), ""]
     sel = select(records, "odds")
     if not sel:
         return out + [NO_RUNS, ""]
@@ -392,11 +389,9 @@ def _part6(records: list[dict]) -> list[str]:
     caps = sorted({r["max_n"] for r in sel if r.get("max_n")})
     capped = sorted({r["dataset"] for r in sel if r.get("max_n")})
     cap_text = " or ".join(f"{c:,}" for c in caps)
-    out += [f"Features standardised (StandardScaler fitted on the same unlabeled rows); "
-            f"detector settings fixed in advance. Means over seeds "
-            f"({', '.join(str(s) for s in sorted({r['seed'] for r in sel}))})"
-            + (f". Sets above {cap_text} rows are a uniform random subsample of that many rows "
-               f"per seed (labels unused): {', '.join(capped)}" if capped else "") + ".", ""]
+    capped_text = _say("part6-capped", cap=cap_text, sets=", ".join(capped)) if capped else ""
+    seeds = ", ".join(str(s) for s in sorted({r["seed"] for r in sel}))
+    out += [_say("part6-settings", seeds=seeds, capped=capped_text), ""]
     for metric, title in (("auroc", "AUROC"), ("ap_out", "AP (outliers positive)")):
         rows = []
         for d in sets:
@@ -406,7 +401,7 @@ def _part6(records: list[dict]) -> list[str]:
                 "–" if det not in row_vals else
                 (f"**{row_vals[det]:.3f}**" if row_vals[det] == best else f"{row_vals[det]:.3f}")
                 for det in dets])
-        out += [f"### {title} per set (mean over seeds; best in bold)", ""]
+        out += [_say("part6-metric", metric=title), ""]
         out += _table(["set", *dets], rows) + [""]
     ranks, used = mean_ranks(cells["auroc"], dets)
     ranks_ap, _ = mean_ranks(cells["ap_out"], dets)
@@ -422,11 +417,7 @@ def _part6(records: list[dict]) -> list[str]:
                      _num(stats([v[det] for v in cells["ap_out"].values() if det in v])[0], 3),
                      wtl, p, _num(stats([r["fit_s"] for r in runs])[0], 2),
                      str(len({r["dataset"] for r in runs})), str(len(runs))])
-    out += [f"### Summary: mean rank over the {len(used)} sets every detector has run "
-            f"(1 = best; ties share the mean rank); W/T/L in AUROC against "
-            f"{ODDS_REFERENCE} over the sets both have (tie: |Δ| < {ODDS_TIE}), and the "
-            "two-sided Wilcoxon signed-rank p of the per-set AUROC differences (a large p: "
-            "the sets do not tell the two apart)", ""]
+    out += [_say("part6-summary", sets=len(used), reference=ODDS_REFERENCE, tie=ODDS_TIE), ""]
     header = ["detector", "mean rank AUROC", "mean rank AP", "mean AUROC", "mean AP",
               f"W/T/L vs {ODDS_REFERENCE}", f"p vs {ODDS_REFERENCE}", "mean fit s", "sets",
               "runs"]
@@ -458,20 +449,14 @@ def _settings_warning(records: list[dict[str, Any]]) -> list[str]:
     if not mixed:
         return []
     names = ", ".join(f"{name} ({n} configurations)" for name, n in mixed.items())
-    return [f"**Warning: runs with different settings are mixed under one name:** {names}. "
-            "Move the stale runs to benchmarks/results/superseded/.", ""]
+    return [_say("mixed-settings", names=names), ""]
 
 
 def _part7(records: list[dict]) -> list[str]:
     """Label-free cuts, from `benchmarks/cuts.py`'s records (tag "cuts")."""
     from mcod.cuts import DEFAULT_METHOD
 
-    out = ["## 7. Label-free cuts (how many a cut flags, against the true outlier count)", "",
-           "Regenerate: `python benchmarks/cuts.py run --threads 1`, then "
-           f"`{REPORT_CMD}`. Each task is fitted once; every PyThresh method and the "
-           "fixed share 0.1 then cut the same training scores. `--contamination auto` uses "
-           f"`{DEFAULT_METHOD}`, picked on the development tasks alone "
-           "(benchmarks/DEVELOPMENT.md, \"Label-free cuts\").", ""]
+    out = [_say("part7", report=REPORT_CMD, method=DEFAULT_METHOD), ""]
     splits = [(title, rs) for title, rs in split_records(records) if rs]
     if not splits:
         return out + [NO_RUNS, ""]
@@ -486,23 +471,14 @@ def render(records: list[dict[str, Any]], sources: Sequence[str] = (),
     """RESULTS.md as text; ``quick_left_out``: quick runs the files hold but the report
     leaves out (said at the top, so an empty report explains itself)."""
     figures = figures or {}
-    lines = [
-        "# Benchmark results",
-        "",
-        f"Generated by `{command}` from {len(records)} runs"
-        + (f" in {', '.join(sources)}" if sources else "") + "; do not edit by hand. "
-        "How to produce each part: benchmarks/README.md. Protocols: docs/method.md "
-        "(\"Evaluation protocols\"). Every run counts; settings are fixed in advance "
-        "(mcod.bench.detectors).",
-        "",
-    ]
+    where = f" in {', '.join(sources)}" if sources else ""
+    lines = [_say("title"), "", _say("generated", command=command, runs=len(records),
+                                     sources=where), ""]
     lines += _settings_warning(records)
     if quick_left_out:
-        lines += [f"{quick_left_out} quick (`--quick`) runs are left out; `--include-quick` "
-                  "shows them.", ""]
+        lines += [_say("quick-left-out", count=quick_left_out), ""]
     if any(r.get("quick") for r in records):
-        lines += ["**Includes quick runs** (`--quick`: smoke tests of a few epochs, not "
-                  "results).", ""]
+        lines += [_say("includes-quick"), ""]
     lines += _part1(records, figures.get("per_class", {}))
     lines += _part2(records, figures.get("rho", {}))
     lines += _part3(records)

@@ -126,6 +126,113 @@ def _expand_datasets(datasets: Sequence[str], protocol: str) -> list[str]:
     return out
 
 
+@dataclass(frozen=True)
+class PendingRun:
+    """One (task, detector) the results file does not hold yet."""
+
+    data: Any  # the array the task indexes: a dataset's images or an ODDS table
+    task: Task
+    detector: str
+    key: tuple  # its identity in the results file (`run_key`)
+
+
+def _resolve_detectors(
+    detectors: Sequence[str], protocol: str, ablations: Mapping[str, Any] | None
+) -> tuple[list[str], dict[str, det.DetectorSpec]]:
+    """(the detector names the groups stand for, every spec by name); fails before any run
+    on an unknown ablation field or a detector that does not take the protocol's input."""
+    names = det.resolve(list(detectors), ablations)
+    _check_ablations(names, ablations)
+    specs = det.registry(ablations)
+    wrong = [n for n in names if not det.takes(specs[n], table=protocol == "odds")]
+    if wrong:
+        kind = "tables (protocol odds)" if protocol == "odds" else "images"
+        raise ValueError(f"detector(s) {', '.join(wrong)} do not take {kind}")
+    return names, specs
+
+
+def _pending_runs(
+    tasks: Sequence[Task],
+    data: Any,
+    names: Sequence[str],
+    specs: Mapping[str, det.DetectorSpec],
+    key_fields: Mapping[str, Any],
+    done_keys: set,
+    summary: BenchSummary,
+) -> tuple[list[PendingRun], list[np.ndarray]]:
+    """One dataset's runs not yet recorded (detector by detector, task by task), counted in
+    ``summary``, and the row indices that its feature-reading runs encode."""
+    pending: list[PendingRun] = []
+    needed: list[np.ndarray] = []
+    for name in names:
+        for task in tasks:
+            summary.planned += 1
+            key = run_key({**task.key_fields(), "detector": name, **key_fields})
+            if key in done_keys:
+                summary.skipped += 1
+                continue
+            pending.append(PendingRun(data, task, name, key))
+            if specs[name].features:
+                needed += [i for i in (task.fit_idx, task.score_idx) if i is not None]
+    return pending, needed
+
+
+def _encode_features(to_encode: Sequence[tuple[Any, list[np.ndarray]]],
+                     say: Callable[[str], None]) -> None:
+    """Encode each dataset's needed rows once up front: one extraction serves all its runs."""
+    if to_encode:
+        from mcod.bench.on_features import encode_dataset
+
+        for images, needed in to_encode:
+            encode_dataset(images, needed, say)
+
+
+def _job(run: PendingRun, ablations: Mapping[str, Any] | None, quick: bool,
+         threads: int | None, isolate: bool, cold_features: bool,
+         checkpoint: Path) -> dict[str, Any]:
+    """What `mcod.bench.worker.run_job` needs for one run (picklable, for a fresh process)."""
+    task = run.task
+    return {
+        "detector": run.detector,
+        "ablations": dict(ablations or {}),
+        "seed": task.seed,
+        "quick": quick,
+        "fit_images": run.data[task.fit_idx],
+        "score_images": None if task.score_idx is None else run.data[task.score_idx],
+        "y": task.y,
+        "threads": threads,
+        "isolated": isolate,
+        "cold_features": cold_features,
+        "checkpoint": str(checkpoint),
+        "checkpoint_every": CHECKPOINT_EVERY,
+    }
+
+
+def _record(run: PendingRun, family: str, tag: str, quick: bool, out: Mapping[str, Any],
+            versions: dict[str, str]) -> dict[str, Any]:
+    """The results-file record of a finished run: its identity, its measures, provenance."""
+    return {
+        **run.task.key_fields(),
+        "detector": run.detector,
+        "family": family,
+        "tag": tag,
+        "quick": quick,
+        "n": run.task.n_scored,
+        "n_out": run.task.n_out,
+        **out,
+        **provenance(versions),
+    }
+
+
+def _print_line(message: str) -> None:
+    """The default log: a line above the progress bar, flushed (logs under nohup show each
+    run as it finishes)."""
+    from tqdm.auto import tqdm
+
+    tqdm.write(message, file=sys.stdout)
+    sys.stdout.flush()
+
+
 def run_bench(
     *,
     datasets: Sequence[str],
@@ -149,15 +256,7 @@ def run_bench(
     """Run every pending (task, detector) and append one record per finished run.
     ``cold_features``: each run encodes its images into an empty feature cache of its own
     (what a first fit costs), instead of reading a dataset encoded once up front."""
-    from tqdm.auto import tqdm
-
-    names = det.resolve(list(detectors), ablations)
-    _check_ablations(names, ablations)
-    specs = det.registry(ablations)
-    wrong = [n for n in names if not det.takes(specs[n], table=protocol == "odds")]
-    if wrong:
-        kind = "tables (protocol odds)" if protocol == "odds" else "images"
-        raise ValueError(f"detector(s) {', '.join(wrong)} do not take {kind}")
+    names, specs = _resolve_detectors(detectors, protocol, ablations)
     datasets = _expand_datasets(datasets, protocol)
     if threads:
         for var in THREAD_ENV:  # inherited by the spawned run processes
@@ -168,61 +267,49 @@ def run_bench(
     versions = _versions()
     start = time.perf_counter()
 
-    plan: list[tuple[Any, Task, str, tuple]] = []
+    plan: list[PendingRun] = []
     to_encode: list[tuple[Any, list[np.ndarray]]] = []  # (images, indices some run encodes)
     for ds_name in datasets:
         ds, tasks = _load_tasks(ds_name, protocol, rhos, classes, seeds, max_n, data_dir)
-        needed: list[np.ndarray] = []
-        for name in names:
-            for task in tasks:
-                summary.planned += 1
-                key = run_key({**task.key_fields(), "detector": name, "tag": tag, "quick": quick})
-                if key in done_keys:
-                    summary.skipped += 1
-                    continue
-                plan.append((ds, task, name, key))
-                if specs[name].features:
-                    needed += [i for i in (task.fit_idx, task.score_idx) if i is not None]
+        pending, needed = _pending_runs(tasks, ds, names, specs, {"tag": tag, "quick": quick},
+                                        done_keys, summary)
+        plan += pending
         if needed and not cold_features:
             to_encode.append((ds, needed))
 
-    def _say(msg: str) -> None:
-        tqdm.write(msg, file=sys.stdout)
-        sys.stdout.flush()  # logs under nohup show each run as it finishes
-
-    say = log or _say
+    say = log or _print_line
     say(
         f"bench: {summary.planned} runs planned, {summary.skipped} already in {results}, "
         f"{len(plan)} to run ({'in fresh processes' if isolate else 'in-process'})"
     )
     if dry_run:
-        for _, task, name, _ in plan:
-            say(f"  would run {task.label} {name}")
+        for run in plan:
+            say(f"  would run {run.task.label} {run.detector}")
         return summary
 
-    if to_encode:  # one extraction per dataset serves all its runs
-        from mcod.bench.on_features import encode_dataset
+    _encode_features(to_encode, say)
+    _run_all(plan, results, summary, say, specs=specs, ablations=ablations, quick=quick,
+             threads=threads, isolate=isolate, cold_features=cold_features, tag=tag,
+             versions=versions)
+    summary.seconds = time.perf_counter() - start
+    say(f"bench: {summary.done} runs written to {results}, {len(summary.failed)} failed, "
+        f"{summary.seconds:.0f}s")
+    return summary
 
-        for images, needed in to_encode:
-            encode_dataset(images, needed, say)
+
+def _run_all(plan: Sequence[PendingRun], results: Path, summary: BenchSummary,
+             say: Callable[[str], None], *, specs: Mapping[str, det.DetectorSpec],
+             ablations: Mapping[str, Any] | None, quick: bool, threads: int | None,
+             isolate: bool, cold_features: bool, tag: str, versions: dict[str, str]) -> None:
+    """Run the plan in order, each run in a fresh process unless not ``isolate``; record each
+    as it ends (its checkpoint folder then goes), or count it failed and go on."""
+    from tqdm.auto import tqdm
+
     bar = tqdm(plan, desc="bench", unit="run", disable=None, file=sys.stderr)
-    for i, (ds, task, name, key) in enumerate(bar, 1):
-        label = f"{task.label} {name}"
-        checkpoint = checkpoint_folder(results, key)
-        job = {
-            "detector": name,
-            "ablations": dict(ablations or {}),
-            "seed": task.seed,
-            "quick": quick,
-            "fit_images": ds[task.fit_idx],
-            "score_images": None if task.score_idx is None else ds[task.score_idx],
-            "y": task.y,
-            "threads": threads,
-            "isolated": isolate,
-            "cold_features": cold_features,
-            "checkpoint": str(checkpoint),
-            "checkpoint_every": CHECKPOINT_EVERY,
-        }
+    for i, run in enumerate(bar, 1):
+        label = f"{run.task.label} {run.detector}"
+        checkpoint = checkpoint_folder(results, run.key)
+        job = _job(run, ablations, quick, threads, isolate, cold_features, checkpoint)
         try:
             out = _run_isolated(job) if isolate else run_job(job)
         except Exception as error:  # noqa: BLE001 - incl. BrokenProcessPool (child killed)
@@ -231,25 +318,11 @@ def run_bench(
             if not isolate:
                 say(traceback.format_exc())
             continue
-        record = {
-            **task.key_fields(),
-            "detector": name,
-            "family": specs[name].family,
-            "tag": tag,
-            "quick": quick,
-            "n": task.n_scored,
-            "n_out": task.n_out,
-            **out,
-            **provenance(versions),
-        }
-        append_result(results, record)
+        append_result(results, _record(run, specs[run.detector].family, tag, quick, out,
+                                       versions))
         shutil.rmtree(checkpoint, ignore_errors=True)
         summary.done += 1
         peak = "?" if out["peak_rss_mb"] is None else f"{out['peak_rss_mb']:.0f}MB"
         say(f"[{i}/{len(plan)}] {label}: AUROC {out['auroc']:.3f} AP-out {out['ap_out']:.3f} "
             f"AP-in {out['ap_in']:.3f} fit {out['fit_s']:.1f}s peak {peak}")
     bar.close()
-    summary.seconds = time.perf_counter() - start
-    say(f"bench: {summary.done} runs written to {results}, {len(summary.failed)} failed, "
-        f"{summary.seconds:.0f}s")
-    return summary

@@ -24,31 +24,19 @@ from pathlib import Path
 from typing import NoReturn
 
 from mcod import __version__
-from mcod.bench import cli as bench_cli
-from mcod.cli import clean, detect, export
-from mcod.data.datasets import DatasetMissingError
-from mcod.data.inputs import DataWarning, InputError
+from mcod.cli import bench, clean, detect, export
+from mcod.cli.errors import EXIT_USAGE, Terminated, exit_code, one_line
+from mcod.data.inputs import DataWarning
 from mcod.io.signals import handlers_set
 from mcod.nn.allocator import keep_freed_memory
 
 # What adds each subcommand to the main parser, in --help's order.
 SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], object], ...] = (
     detect.register,
-    bench_cli.register,
+    bench.register,
     clean.register,
     export.register,
 )
-
-# What a user can fix: printed as `mcod: error: <message>`, exit code 2, no traceback.
-USER_ERRORS: tuple[type[BaseException], ...] = (
-    InputError,
-    DatasetMissingError,
-    ValueError,
-    FileNotFoundError,
-    OSError,
-)
-
-EXIT_USAGE = 2
 
 MAIN_EPILOG = """\
 examples:
@@ -98,20 +86,6 @@ def build_parser() -> argparse.ArgumentParser:
 # --------------------------------------------------------------------------- entry point
 
 
-def _one_line(message: str) -> str:
-    return "; ".join(line.strip() for line in message.splitlines() if line.strip())
-
-
-class Terminated(BaseException):
-    """SIGTERM (``kill``, ``docker stop``, a job scheduler) or SIGHUP (the terminal closed,
-    ssh dropped), raised where the program is, so that half-written outputs are removed as
-    on Ctrl-C instead of being left behind."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
-        self.signum = signum
-
-
 TERMINATING = (signal.SIGTERM, signal.SIGHUP)
 
 
@@ -126,7 +100,7 @@ def _one_line_for_ours(show: Callable[..., None]) -> Callable[..., None]:
 
     def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
         if issubclass(category, DataWarning) or Path(filename).is_relative_to(package):
-            print(f"mcod: warning: {_one_line(str(message))}", file=sys.stderr)
+            print(f"mcod: warning: {one_line(str(message))}", file=sys.stderr)
         else:
             show(message, category, filename, lineno, file, line)
 
@@ -156,33 +130,10 @@ def main(argv: list[str] | None = None) -> int:
                 one_process_only(args.command_parser.prog)
             return int(args.func(args))
     except BaseException as error:
-        stop = _signal_behind(error)
-        if isinstance(stop, Terminated):
-            print("mcod: terminated" if stop.signum == signal.SIGTERM else "mcod: hangup",
-                  file=sys.stderr)
-            return 128 + stop.signum
-        if stop is not None:
-            print("mcod: interrupted", file=sys.stderr)
-            return 130
-        if isinstance(error, USER_ERRORS):
-            print(f"mcod: error: {_one_line(str(error)) or type(error).__name__}",
-                  file=sys.stderr)
-            return EXIT_USAGE
-        raise
-
-
-def _signal_behind(error: BaseException) -> KeyboardInterrupt | Terminated | None:
-    """The Ctrl-C or SIGTERM/SIGHUP that ``error`` is, or that it was raised while handling:
-    a library being imported when the signal came (scipy) reports "initialization
-    failed" instead, with the signal as its context."""
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        if isinstance(current, (KeyboardInterrupt, Terminated)):
-            return current
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return None
+        code = exit_code(error)
+        if code is None:
+            raise
+        return code
 
 
 if __name__ == "__main__":  # pragma: no cover

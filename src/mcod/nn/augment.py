@@ -11,8 +11,6 @@ import kornia.augmentation as K
 import torch
 from torch import nn
 
-from mcod.config import MCODConfig
-
 
 def release_key_view(image_size: int, crop_min_scale: float) -> nn.Module:
     """The release's key view: resized crop (area 0.2-1 there), blur (p 0.5), h-flip."""
@@ -55,17 +53,22 @@ class TabularView(nn.Module):
         return x * keep + self.noise * torch.randn_like(x)
 
 
-def make_views(config: MCODConfig) -> tuple[nn.Module, nn.Module]:
-    """(query view, key view) for a config's `augment` setting."""
-    augment, size, crop = config.augment, config.image_size, config.crop_min_scale
+def make_views(
+    augment: str,
+    image_size: int,
+    crop_min_scale: float,
+    color_jitter: float,
+    table_rates: tuple[float, float, float],
+) -> tuple[nn.Module, nn.Module]:
+    """(query view, key view) of the kind `augment` names: "release", "symmetric" (images)
+    or "tabular" (rows; `table_rates` = (noise, mask rate, swap rate))."""
+    size, crop = image_size, crop_min_scale
     if augment == "release":
         return nn.Identity(), release_key_view(size, crop)
     if augment == "symmetric":
-        jitter = config.color_jitter
-        return symmetric_view(size, crop, jitter), symmetric_view(size, crop, jitter)
+        return symmetric_view(size, crop, color_jitter), symmetric_view(size, crop, color_jitter)
     if augment == "tabular":
-        rates = (config.table_noise, config.table_mask_rate, config.table_swap_rate)
-        return TabularView(*rates), TabularView(*rates)
+        return TabularView(*table_rates), TabularView(*table_rates)
     raise ValueError(f"unknown augment {augment!r}")
 
 

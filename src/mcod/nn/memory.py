@@ -60,8 +60,13 @@ class Memory(nn.Module):
     @torch.no_grad()
     def usage(self, logits: torch.Tensor) -> torch.Tensor:
         """Share of samples whose top cluster is each item (sums to 1)."""
-        k = self.items.shape[0]
-        return torch.bincount(logits.argmax(dim=1), minlength=k).float() / len(logits)
+        return top_item_counts(logits, self.items.shape[0]).float() / len(logits)
+
+
+def top_item_counts(logits: torch.Tensor, n_items: int) -> torch.Tensor:
+    """How many samples have each item as their top cluster (highest logit or attention;
+    ties: the first item): what an item's usage counts, in training and in the report."""
+    return torch.bincount(logits.argmax(dim=1), minlength=n_items)
 
 
 def read_distance(features: torch.Tensor, recalled: torch.Tensor) -> torch.Tensor:

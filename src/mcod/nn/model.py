@@ -18,22 +18,40 @@ from torch import nn
 
 from mcod.config import MCODConfig
 from mcod.nn import losses
+from mcod.nn.builder import build_encoder
 from mcod.nn.memory import Memory, best_fitting
-from mcod.nn.networks import MCODEncoder
 from mcod.nn.queue import KeyQueue
 
 CONSOLIDATE_BATCH = 1024  # samples encoded at a time in the final write
 
 Keys = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # key features, embeddings, logits
 Rows = Callable[..., tuple[torch.Tensor, ...]]  # the rows of the whole batch (see training_losses)
+Terms = dict[str, torch.Tensor]  # weighted loss terms by name: inst, clu, bal, read, rot
 
 
 def _as_they_are(*parts: torch.Tensor) -> tuple[torch.Tensor, ...]:
     return parts
 
 
+def _softmax_rows(*logits: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    return tuple(w.softmax(dim=1) for w in logits)
+
+
+def _clean_items(queued_logits: torch.Tensor) -> None:
+    return None  # the read sees the stored items
+
+
+def _no_rotation_term(f: torch.Tensor, quarter_turns: torch.Tensor | None) -> Terms:
+    return {}
+
+
 class MCODNet(nn.Module):
-    """Everything MCOD learns, as one module whose state_dict is the saved model."""
+    """Everything MCOD learns, as one module whose state_dict is the saved model.
+
+    The config's choices for training (how logits become cluster assignments, which balance
+    loss, erased or clean items for the read, a rotation term or none) are made here, once,
+    so that `training_losses` is the method's step without branches on the config.
+    """
 
     def __init__(
         self,
@@ -43,12 +61,23 @@ class MCODNet(nn.Module):
     ) -> None:
         super().__init__()
         self.config = config
-        self.query = MCODEncoder(config, input_shape)
+        self.query = build_encoder(config, input_shape)
         self.key = copy.deepcopy(self.query)
         for parameter in self.key.parameters():
             parameter.requires_grad_(False)
         self.memory = Memory(config.n_memory, config.feature_dim)
         self.queue = KeyQueue(queue_size, config.feature_dim, config.embedding_dim, config.n_memory)
+        self._assign: Rows = _softmax_rows if config.cluster_softmax else _as_they_are
+        self._balance: Callable[[torch.Tensor], torch.Tensor] = (
+            losses.balance_entropy if config.balance == "entropy"
+            else losses.balance_squared_usage
+        )
+        self._read_items: Callable[[torch.Tensor], torch.Tensor | None] = (
+            self._erased_items if config.erase else _clean_items
+        )
+        self._rotation_term: Callable[[torch.Tensor, torch.Tensor | None], Terms] = (
+            self._rotation_loss if self.query.rotation is not None else _no_rotation_term
+        )
 
     def memory_feature(self, features: torch.Tensor) -> torch.Tensor:
         """The feature as memory sees it (unit norm in mcod's default)."""
@@ -68,7 +97,7 @@ class MCODNet(nn.Module):
         use_read: bool,
         quarter_turns: torch.Tensor | None = None,
         whole_batch: Rows = _as_they_are,
-    ) -> tuple[dict[str, torch.Tensor], Keys]:
+    ) -> tuple[Terms, Keys]:
         """All loss terms for one batch, and its keys for `after_step`.
 
         Reads the queue as it was before this batch; the caller sums the terms, steps
@@ -76,6 +105,8 @@ class MCODNet(nn.Module):
         several processes, ``whole_batch`` gives the rows of all their shares (the gradient
         flowing back to each), so that the terms of the batch as a whole (clusters,
         balance, the read's trim) are those of one process; per-sample means need not.
+        The read term joins once `use_read` (after the warm-up) and the queue holds keys;
+        the rotation term where there is a rotation head and `quarter_turns` are given.
         """
         c = self.config
         f_q, z_q, w_q = self.query(query_view)
@@ -88,29 +119,29 @@ class MCODNet(nn.Module):
         inst = losses.instance_nce(z_q, z_k, queued_embeddings, c.temperature)
         terms = {"inst": c.instance_weight * inst}
         all_w_q, all_w_k = whole_batch(w_q, w_k)
-        if c.cluster_softmax:
-            assign_q, assign_k = all_w_q.softmax(dim=1), all_w_k.softmax(dim=1)
-        else:
-            assign_q, assign_k = all_w_q, all_w_k
+        assign_q, assign_k = self._assign(all_w_q, all_w_k)
         clu = losses.cluster_contrastive(assign_q, assign_k, c.cluster_temperature)
         terms["clu"] = c.cluster_weight * clu
-        if c.balance == "entropy":
-            balance = losses.balance_entropy(all_w_q.softmax(dim=1))
-        else:
-            balance = losses.balance_squared_usage(all_w_q.softmax(dim=1))
-        terms["bal"] = c.balance_weight * balance
+        terms["bal"] = c.balance_weight * self._balance(all_w_q.softmax(dim=1))
         if use_read and len(self.queue) > 0:
-            items = None
-            if c.erase:
-                items = self.memory.erased(queued_logits, c.erase_std)
-            recalled = self.memory.read(w_q, items)
+            recalled = self.memory.read(w_q, self._read_items(queued_logits))
             features, recalled = whole_batch(self.memory_feature(f_q), recalled)
             read = losses.memory_read_loss(features, recalled, c.read_reduction, c.read_trim)
             terms["read"] = c.read_weight * read
-        if quarter_turns is not None and self.query.rotation is not None:
-            rotation_logits = self.query.rotation(f_q)
-            terms["rot"] = c.rotation_weight * F.cross_entropy(rotation_logits, quarter_turns)
+        terms.update(self._rotation_term(f_q, quarter_turns))
         return terms, keys
+
+    def _erased_items(self, queued_logits: torch.Tensor) -> torch.Tensor:
+        """The items the read sees with `erase`: perturbed where little used (`Memory.erased`)."""
+        return self.memory.erased(queued_logits, self.config.erase_std)
+
+    def _rotation_loss(self, f: torch.Tensor, quarter_turns: torch.Tensor | None) -> Terms:
+        """The weighted 4-way rotation prediction loss, where the batch was turned."""
+        if quarter_turns is None or self.query.rotation is None:
+            return {}
+        rotation_logits = self.query.rotation(f)
+        return {"rot": self.config.rotation_weight * F.cross_entropy(rotation_logits,
+                                                                     quarter_turns)}
 
     @torch.no_grad()
     def after_step(self, keys: Keys) -> None:

@@ -6,8 +6,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mcod.config import MCODConfig
-
 
 def _conv_bn_relu(c_in: int, c_out: int) -> list[nn.Module]:
     return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()]
@@ -106,15 +104,24 @@ class MCODEncoder(nn.Module):
     """Backbone plus projection, cluster and (optional) rotation heads.
 
     `forward` returns (f, z, w): backbone feature, unit-norm embedding, cluster logits.
+    The backbone comes built (`build_backbone`); the heads are built here, in this order.
     """
 
-    def __init__(self, config: MCODConfig, input_shape: tuple[int, ...]) -> None:
+    def __init__(
+        self,
+        backbone: nn.Module,
+        feature_dim: int,
+        embedding_dim: int,
+        n_items: int,
+        address_temperature: float | None,
+        rotation_head: bool,
+    ) -> None:
         super().__init__()
-        self.backbone = build_backbone(config, input_shape)
-        d, e = config.feature_dim, config.embedding_dim
+        self.backbone = backbone
+        d, e = feature_dim, embedding_dim
         self.projection = nn.Sequential(nn.Linear(d, d), nn.ReLU(), nn.Linear(d, e))
-        self.cluster = ClusterHead(e, config.n_memory, config.address_temperature)
-        self.rotation = nn.Linear(d, 4) if config.rotation_weight > 0 else None
+        self.cluster = ClusterHead(e, n_items, address_temperature)
+        self.rotation = nn.Linear(d, 4) if rotation_head else None
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         f = self.backbone(x)
@@ -122,22 +129,20 @@ class MCODEncoder(nn.Module):
         return f, z, self.cluster(z)
 
 
-def build_backbone(config: MCODConfig, input_shape: tuple[int, ...]) -> nn.Module:
-    """Pick the encoder E for the data: (C, H, W) images or (D,) table rows."""
-    if config.backbone == "mlp":
+def build_backbone(name: str, input_shape: tuple[int, ...], feature_dim: int) -> nn.Module:
+    """The encoder E named `name` for the data: (C, H, W) images or (D,) table rows."""
+    if name == "mlp":
         if len(input_shape) != 1:
             raise ValueError(f"the mlp backbone takes table rows, got shape {input_shape}")
-        return MLPEncoder(input_shape[0], config.feature_dim)
+        return MLPEncoder(input_shape[0], feature_dim)
     if len(input_shape) != 3:
-        raise ValueError(
-            f"the {config.backbone} backbone takes (C, H, W) images, got {input_shape}"
-        )
+        raise ValueError(f"the {name} backbone takes (C, H, W) images, got {input_shape}")
     channels = input_shape[0]
-    if config.backbone == "cnn":
+    if name == "cnn":
         if min(input_shape[1:]) < SMALL_CNN_MIN_SIZE:
             raise ValueError(f"the cnn backbone takes images of at least {SMALL_CNN_MIN_SIZE}"
                              f"x{SMALL_CNN_MIN_SIZE} pixels, got {input_shape[1:]}")
-        return SmallCNN(channels, config.feature_dim)
-    if config.backbone == "wrn10_4":
-        return WideResNet10x4(channels, config.feature_dim)
-    raise ValueError(f"unknown backbone {config.backbone!r}")
+        return SmallCNN(channels, feature_dim)
+    if name == "wrn10_4":
+        return WideResNet10x4(channels, feature_dim)
+    raise ValueError(f"unknown backbone {name!r}")

@@ -12,7 +12,8 @@ import torch
 from torch.optim.swa_utils import AveragedModel, update_bn
 
 from mcod.io.progress import progress
-from mcod.nn.augment import make_views, rotate_batch
+from mcod.nn.augment import rotate_batch
+from mcod.nn.builder import build_views
 from mcod.nn.distributed import Session
 from mcod.nn.model import MCODNet
 
@@ -64,7 +65,7 @@ def train(
     """
     c = net.config
     session = session or Session(net)
-    query_view, key_view = (v.to(data.device) for v in make_views(c))
+    query_view, key_view = (v.to(data.device) for v in build_views(c))
     optimizer = torch.optim.Adam(net.query.parameters(), lr=c.lr, weight_decay=c.weight_decay)
     batch_size = min(batch_size, len(data))
     rotate = c.rotation_weight > 0 and data.dim() == 4

@@ -32,12 +32,14 @@ from typing import Any
 from urllib.parse import quote
 
 import numpy as np
+import torch
 
 from mcod import __version__
 from mcod.data.inputs import DataWarning, as_image_batch, as_table, image_size_text, is_frame
 from mcod.detector import SCORE_BATCH
 from mcod.io.atomic import write_atomic
 from mcod.io.results import counted, top_indices
+from mcod.nn.memory import top_item_counts
 from mcod.report import figures as figures
 
 __all__ = ["REPORT_FILE", "is_report", "render_report", "write_report"]
@@ -208,7 +210,7 @@ class _Recall:
     def add(self, start: int, features: np.ndarray, attention: np.ndarray,
             flagged: np.ndarray) -> None:
         """Take in the samples start, start + 1, ... (after every earlier one)."""
-        self.counts += np.bincount(attention.argmax(axis=1), minlength=len(self.counts))
+        self.counts += top_item_counts(torch.from_numpy(attention), len(self.counts)).numpy()
         normal = np.flatnonzero(~flagged)
         # each item's best of this block; any of the best overall is among them
         local = np.argsort(-attention[normal], axis=0, kind="stable")[: self.shown]

@@ -1,151 +1,20 @@
-"""``mcod bench``: run the benchmark and render its report.
+"""``mcod bench``: the command line that runs the benchmark and renders its report.
 
 Wire it into the main CLI with ``register(subparsers)``; it sets ``func=run`` on the parser,
-and ``run(args)`` returns an exit code. ``python -m mcod.bench ...`` works on its own.
-
-Every ``run`` option may also come from ``--config FILE`` (TOML or JSON, same keys with
-underscores, e.g. ``datasets = ["mnist"]``, ``classes = "0-9"``, ``max_n = 300``, plus an
-optional ``[ablations]`` table name -> config changes); options given on the command line win.
+and ``run(args)`` returns an exit code. ``python -m mcod.bench ...`` works on its own
+(``main``). The options and their rules are plain values in `mcod.bench.options`; every
+``run`` option may also come from ``--config FILE`` (TOML or JSON).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
 from typing import Any
 
+from mcod.bench.options import QUICK_CLASSES, QUICK_MAX_N, QUICK_SEEDS, resolve_run_options
+from mcod.cli.errors import EXIT_USAGE
 from mcod.nn.allocator import keep_freed_memory
-
-QUICK_MAX_N = 300
-MIN_MAX_N = 100  # smaller subsamples often hold no outlier at all, and every run then fails
-QUICK_CLASSES = "0,1"
-QUICK_SEEDS = "0"
-
-DEFAULTS: dict[str, Any] = {
-    "datasets": "mnist,fashion-mnist,cifar10",
-    "protocol": "uod",
-    "rhos": "0.1",
-    "classes": None,  # all classes of each dataset
-    "seeds": "0,1,2",
-    "detectors": "all",
-    "results": "benchmarks/results/uod.jsonl",
-    "quick": False,
-    "max_n": None,
-    "data_dir": None,
-    "threads": None,
-    "tag": "",
-    "isolate": None,  # None: fresh processes unless --quick
-    "dry_run": False,
-    "cold_features": False,
-}
-
-
-def _int_list(text: str) -> list[int]:
-    """'0-9' / '0,3,5' / '0-2,7' -> ints."""
-    out: list[int] = []
-    for part in str(text).split(","):
-        part = part.strip()
-        if not part:
-            continue
-        if "-" in part[1:]:
-            lo, hi = part.split("-", 1)
-            out.extend(range(int(lo), int(hi) + 1))
-        else:
-            out.append(int(part))
-    return out
-
-
-def _as_list(value: Any, convert: Any) -> list:
-    if isinstance(value, (list, tuple)):
-        items = []
-        for v in value:
-            items.extend(_as_list(v, convert))
-        return items
-    if convert is int:
-        return _int_list(str(value))
-    return [convert(v.strip()) for v in str(value).split(",") if v.strip()]
-
-
-def load_config_file(path: str | Path) -> dict[str, Any]:
-    path = Path(path)
-    text = path.read_text(encoding="utf-8")
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # the same parser, from PyPI
-        import tomli as tomllib
-
-    try:
-        data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
-    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as error:
-        kind = "JSON" if path.suffix == ".json" else "TOML"
-        raise ValueError(f"{path} is not valid {kind}: {error}") from None
-    data = {k.replace("-", "_"): v for k, v in data.items()}
-    unknown = set(data) - set(DEFAULTS) - {"ablations"}
-    if unknown:
-        raise ValueError(f"{path}: unknown keys {sorted(unknown)}; known: {sorted(DEFAULTS)}")
-    return data
-
-
-def resolve_run_options(args: argparse.Namespace) -> dict[str, Any]:
-    """Command line over config file over defaults (quick changes some defaults)."""
-    file_opts = load_config_file(args.config) if getattr(args, "config", None) else {}
-    opts: dict[str, Any] = {}
-    for key, default in DEFAULTS.items():
-        cli_value = getattr(args, key, None)
-        # store_true flags default to None; False is only ever given on purpose (--in-process)
-        if cli_value is not None and (cli_value is not False or key == "isolate"):
-            opts[key] = cli_value
-        elif key in file_opts:
-            opts[key] = file_opts[key]
-        else:
-            opts[key] = default
-    if opts["quick"]:
-        for key, quick_default in (("classes", QUICK_CLASSES), ("seeds", QUICK_SEEDS),
-                                   ("max_n", QUICK_MAX_N)):
-            if getattr(args, key, None) is None and key not in file_opts:
-                opts[key] = quick_default
-        if opts["isolate"] is None:
-            opts["isolate"] = False
-    if opts["isolate"] is None:
-        opts["isolate"] = True
-    if opts["max_n"] not in (None, 0) and int(opts["max_n"]) < MIN_MAX_N:
-        raise ValueError(f"max-n must be at least {MIN_MAX_N}, got {opts['max_n']}")
-    if opts["threads"] is not None and int(opts["threads"]) < 1:
-        raise ValueError(f"threads must be at least 1, got {opts['threads']}")
-    lists = {}
-    for key, convert in (("datasets", str), ("rhos", float), ("classes", int), ("seeds", int),
-                         ("detectors", str)):
-        try:
-            lists[key] = None if opts[key] is None else _as_list(opts[key], convert)
-        except ValueError:
-            kind = "integers (0,3,5 or 0-9)" if convert is int else "numbers (0.05,0.1)"
-            raise ValueError(f"--{key} must be a comma list of {kind}, got {opts[key]!r}") from None
-        if lists[key] == []:
-            raise ValueError(f"--{key} lists nothing: {opts[key]!r}")
-    from mcod.config import MAX_SEED
-
-    seeds, rhos = lists["seeds"] or [], lists["rhos"] or []  # both have defaults
-    if any(not 0 <= seed <= MAX_SEED for seed in seeds):
-        raise ValueError(f"--seeds must be in 0..2**32 - 1, got {opts['seeds']!r}")
-    if any(not 0.0 < rho <= 0.5 for rho in rhos):
-        raise ValueError(f"--rhos must be in (0, 0.5], got {opts['rhos']!r}")
-    return {
-        **lists,
-        "protocol": str(opts["protocol"]),
-        "results": str(opts["results"]),
-        "quick": bool(opts["quick"]),
-        "max_n": None if opts["max_n"] in (None, 0) else int(opts["max_n"]),
-        "data_dir": opts["data_dir"],
-        "threads": None if opts["threads"] is None else int(opts["threads"]),
-        "tag": str(opts["tag"] or ""),
-        "isolate": bool(opts["isolate"]),
-        "dry_run": bool(opts["dry_run"]),
-        "cold_features": bool(opts["cold_features"]),
-        "ablations": file_opts.get("ablations"),
-    }
-
 
 RUN_EXAMPLES = """\
   mcod bench run --quick --datasets digits --results /tmp/quick.jsonl   # smoke run, minutes
@@ -238,15 +107,15 @@ def run(args: argparse.Namespace) -> int:
         from mcod.bench.runner import run_bench
 
         try:
-            opts = resolve_run_options(args)
+            opts = resolve_run_options(vars(args))
         except (OSError, ValueError) as error:  # TOMLDecodeError is a ValueError
             print(f"mcod bench: {error}", file=sys.stderr)
-            return 2
+            return EXIT_USAGE
         try:
             summary = run_bench(**opts)
         except (ValueError, NotImplementedError, FileNotFoundError) as error:
             print(f"mcod bench: {error}", file=sys.stderr)
-            return 2
+            return EXIT_USAGE
         return 1 if summary.failed else 0
     if command == "report":
         from mcod.bench.report import write_report
@@ -266,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"ablation {ab}: {changes}")
         return 0
     print("usage: mcod bench {run,report,list} ... (see --help)", file=sys.stderr)
-    return 2
+    return EXIT_USAGE
 
 
 def main(argv: list[str] | None = None) -> int:
