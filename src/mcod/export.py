@@ -20,6 +20,7 @@ statistics) is stored in the model's metadata (``metadata_props``) as JSON under
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import tempfile
@@ -78,6 +79,22 @@ class _Scoring(nn.Module):
         return self.network.score(x)
 
 
+def _cdist(g: Any, x1: Any, x2: Any, p: Any, compute_mode: Any) -> Any:
+    """``torch.cdist`` (p = 2) as the square root of the summed squared differences.
+
+    Torch's own ONNX form raises that sum to ``1 / (p + 1e-6)``, a relative error of about
+    1e-6 in every distance (near-tied samples changed places); mcod computes the memory
+    distance in float64, and so does the graph."""
+    from torch.onnx import symbolic_helper
+
+    if symbolic_helper._parse_arg(p, "f") != 2.0:
+        raise ValueError("the ONNX export covers Euclidean distances only")
+    axis = functools.partial(g.op, "Constant")
+    diff = g.op("Sub", g.op("Unsqueeze", x1, axis(value_t=torch.tensor([-2]))),
+                g.op("Unsqueeze", x2, axis(value_t=torch.tensor([-3]))))
+    return g.op("Sqrt", g.op("ReduceSumSquare", diff, axes_i=[-1], keepdims_i=0))
+
+
 def preprocessing(detector: MCOD) -> dict[str, Any]:
     """What the exported graph expects of its input, for its metadata."""
     config = detector.config_
@@ -120,6 +137,8 @@ def export_onnx(detector: MCOD, path: str | os.PathLike[str]) -> Path:
     network = MCODEnsemble(detector.config_, detector.input_shape_,
                            detector.network_.first.queue.size)
     network.load_state_dict(detector.network_.state_dict())
+    if detector.config_.backbone == "mlp":  # as `MCODNet.score_encode` runs it, in float64
+        network.double()
     module = _Scoring(network, detector).eval()
     spec = preprocessing(detector)
     example = torch.zeros(2, *spec["shape"][1:],
@@ -127,10 +146,14 @@ def export_onnx(detector: MCOD, path: str | os.PathLike[str]) -> Path:
     with tempfile.TemporaryDirectory() as folder, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notes
         traced = Path(folder) / "scoring.onnx"
-        torch.onnx.export(module, (example,), traced, input_names=[spec["input"]],
-                          output_names=["scores"], dynamic_axes={spec["input"]: {0: "N"},
-                                                                 "scores": {0: "N"}},
-                          opset_version=OPSET, dynamo=False)
+        torch.onnx.register_custom_op_symbolic("aten::cdist", _cdist, OPSET)
+        try:
+            torch.onnx.export(module, (example,), traced, input_names=[spec["input"]],
+                              output_names=["scores"], dynamic_axes={spec["input"]: {0: "N"},
+                                                                     "scores": {0: "N"}},
+                              opset_version=OPSET, dynamo=False)
+        finally:
+            torch.onnx.unregister_custom_op_symbolic("aten::cdist", OPSET)
         model = onnx.load(traced)
     metadata = {"mcod.version": mcod.__version__, "mcod.config": detector.config_.name,
                 "mcod.preprocessing": json.dumps(spec),
