@@ -1,17 +1,20 @@
 """Export a fitted detector's scoring path to ONNX, to score where mcod is not installed.
 
-The graph maps one batch to one score per sample (higher = more outlying), as
-``decision_function`` does:
+The graph maps one batch to one float64 score per sample (higher = more outlying), as
+``decision_function`` does, and computes as mcod scores: in float64 from the encoder's
+output on (`MCODNet.score`), so that only the encoder's float32 convolutions round
+differently (onnxruntime has no float64 Conv on CPU):
 
 - tables: ``rows`` (N, D) float64, the columns in the model's order; the graph
   standardises them in float64 as mcod does, clips at ``Z_LIMIT`` training sds, then runs
-  the networks and averages their memory scores;
+  the networks (in float64: their float32 weights, cast) and averages their memory scores;
 - images (own encoder: ``scratch``, ``release``): ``images`` (N, C, S, S) float32, already
-  scaled to [0, 1] by the training images' range and resized to the network's side S;
+  scaled to [0, 1] by the training images' range and resized to the network's side S; the
+  encoder in float32, the memory distance in float64;
 - images through a frozen encoder (``default``): ``images`` (N, 3, E, E) float32 in
   [0, 1] at the encoder's side E; the graph normalises them as ImageNet models expect,
-  encodes them, L2-normalises and standardises the features in float64, and scores the
-  whitened distance to the reference.
+  encodes them (float32), L2-normalises and standardises the features in float64, and
+  scores the whitened distance to the reference in float64.
 
 What the graph expects of its input (side, scaling, channels, column names and
 statistics) is stored in the model's metadata (``metadata_props``) as JSON under
@@ -183,7 +186,8 @@ def export_onnx(detector: MCOD, path: str | os.PathLike[str]) -> Path:
     metadata = {"mcod.version": mcod.__version__, "mcod.config": detector.config_.name,
                 "mcod.preprocessing": json.dumps(spec),
                 "mcod.threshold": repr(float(detector.threshold_)),
-                "mcod.score": "higher = more outlying; above mcod.threshold = an outlier"}
+                "mcod.score": ("float64, higher = more outlying; above mcod.threshold = "
+                               "an outlier")}
     for key, value in metadata.items():
         entry = model.metadata_props.add()
         entry.key, entry.value = key, value
