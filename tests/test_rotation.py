@@ -29,7 +29,7 @@ def test_scored_rotations_average_the_four_quarter_turns():
                     random_state=0, device="cpu").fit(_images())
     net = detector.network_.first.eval()
     x = torch.from_numpy(_images()[:5, None].astype(np.float32) / 255)
-    distances = [net.outlier_distance(*net.encode(torch.rot90(x, k, dims=(2, 3))))
+    distances = [net.outlier_distance(*net.score_encode(torch.rot90(x, k, dims=(2, 3))))
                  for k in range(4)]
     torch.testing.assert_close(net.score(x), torch.stack(distances).mean(0))
     assert not torch.allclose(distances[0], distances[1])  # the turns do differ

@@ -1,17 +1,20 @@
 """Export a fitted detector's scoring path to ONNX, to score where mcod is not installed.
 
-The graph maps one batch to one score per sample (higher = more outlying), as
-``decision_function`` does:
+The graph maps one batch to one float64 score per sample (higher = more outlying), as
+``decision_function`` does, and computes as mcod scores: in float64 from the encoder's
+output on (`MCODNet.score`), so that only the encoder's float32 convolutions round
+differently (onnxruntime has no float64 Conv on CPU):
 
 - tables: ``rows`` (N, D) float64, the columns in the model's order; the graph
   standardises them in float64 as mcod does, clips at ``Z_LIMIT`` training sds, then runs
-  the networks and averages their memory scores;
+  the networks (in float64: their float32 weights, cast) and averages their memory scores;
 - images (own encoder: ``scratch``, ``release``): ``images`` (N, C, S, S) float32, already
-  scaled to [0, 1] by the training images' range and resized to the network's side S;
+  scaled to [0, 1] by the training images' range and resized to the network's side S; the
+  encoder in float32, the memory distance in float64;
 - images through a frozen encoder (``default``): ``images`` (N, 3, E, E) float32 in
   [0, 1] at the encoder's side E; the graph normalises them as ImageNet models expect,
-  encodes them, L2-normalises and standardises the features in float64, and scores the
-  whitened distance to the reference.
+  encodes them (float32), L2-normalises and standardises the features in float64, and
+  scores the whitened distance to the reference in float64.
 
 What the graph expects of its input (side, scaling, channels, column names and
 statistics) is stored in the model's metadata (``metadata_props``) as JSON under
@@ -20,6 +23,7 @@ statistics) is stored in the model's metadata (``metadata_props``) as JSON under
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import tempfile
@@ -79,6 +83,46 @@ class _Scoring(nn.Module):
         return self.network.score(x)
 
 
+def _cdist(g: Any, x1: Any, x2: Any, p: Any, compute_mode: Any) -> Any:
+    """``torch.cdist`` (p = 2) as the square root of the summed squared differences.
+
+    Torch's own ONNX form raises that sum to ``1 / (p + 1e-6)``, a relative error of about
+    1e-6 in every distance (near-tied samples changed places); mcod computes the memory
+    distance in float64, and so does the graph."""
+    from torch.onnx import symbolic_helper
+
+    if symbolic_helper._parse_arg(p, "f") != 2.0:
+        raise ValueError("the ONNX export covers Euclidean distances only")
+    axis = functools.partial(g.op, "Constant")
+    diff = g.op("Sub", g.op("Unsqueeze", x1, axis(value_t=torch.tensor([-2]))),
+                g.op("Unsqueeze", x2, axis(value_t=torch.tensor([-3]))))
+    return g.op("Sqrt", g.op("ReduceSumSquare", diff, axes_i=[-1], keepdims_i=0))
+
+
+def _store_float32(model: Any, onnx: Any) -> None:
+    """Store each large float64 constant that float32 holds exactly (the float32 weights and
+    whitener the graph computes with in float64) as float32 and a Cast back: the same
+    values in half the bytes."""
+    import numpy as np
+    from onnx import numpy_helper
+
+    casts = []
+    for initializer in model.graph.initializer:
+        if initializer.data_type != onnx.TensorProto.DOUBLE:
+            continue
+        values = numpy_helper.to_array(initializer)
+        single = values.astype(np.float32)
+        if values.size < 1024 or not np.array_equal(single, values):
+            continue
+        name = initializer.name
+        initializer.CopyFrom(numpy_helper.from_array(single, f"{name}.float32"))
+        casts.append(onnx.helper.make_node("Cast", [f"{name}.float32"], [name],
+                                           to=onnx.TensorProto.DOUBLE))
+    nodes = [*casts, *model.graph.node]
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+
+
 def preprocessing(detector: MCOD) -> dict[str, Any]:
     """What the exported graph expects of its input, for its metadata."""
     config = detector.config_
@@ -121,6 +165,8 @@ def export_onnx(detector: MCOD, path: str | os.PathLike[str]) -> Path:
     network = MCODEnsemble(detector.config_, detector.input_shape_,
                            detector.network_.first.queue.size)
     network.load_state_dict(detector.network_.state_dict())
+    if detector.config_.backbone == "mlp":  # as `MCODNet.score_encode` runs it, in float64
+        network.double()
     module = _Scoring(network, detector).eval()
     spec = preprocessing(detector)
     example = torch.zeros(2, *spec["shape"][1:],
@@ -128,15 +174,21 @@ def export_onnx(detector: MCOD, path: str | os.PathLike[str]) -> Path:
     with tempfile.TemporaryDirectory() as folder, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notes
         traced = Path(folder) / "scoring.onnx"
-        torch.onnx.export(module, (example,), traced, input_names=[spec["input"]],
-                          output_names=["scores"], dynamic_axes={spec["input"]: {0: "N"},
-                                                                 "scores": {0: "N"}},
-                          opset_version=OPSET, dynamo=False)
+        torch.onnx.register_custom_op_symbolic("aten::cdist", _cdist, OPSET)
+        try:
+            torch.onnx.export(module, (example,), traced, input_names=[spec["input"]],
+                              output_names=["scores"], dynamic_axes={spec["input"]: {0: "N"},
+                                                                     "scores": {0: "N"}},
+                              opset_version=OPSET, dynamo=False)
+        finally:
+            torch.onnx.unregister_custom_op_symbolic("aten::cdist", OPSET)
         model = onnx.load(traced)
+    _store_float32(model, onnx)
     metadata = {"mcod.version": mcod.__version__, "mcod.config": detector.config_.name,
                 "mcod.preprocessing": json.dumps(spec),
                 "mcod.threshold": repr(float(detector.threshold_)),
-                "mcod.score": "higher = more outlying; above mcod.threshold = an outlier"}
+                "mcod.score": ("float64, higher = more outlying; above mcod.threshold = "
+                               "an outlier")}
     for key, value in metadata.items():
         entry = model.metadata_props.add()
         entry.key, entry.value = key, value

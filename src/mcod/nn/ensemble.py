@@ -54,8 +54,10 @@ class WhitenedReference(nn.Module):
 
     @torch.no_grad()
     def distances(self, x: torch.Tensor) -> torch.Tensor:
-        """(2, N): each half's whitened distance of the rows."""
-        return torch.stack([((x - self.mean[i]) @ self.whitener[i]).norm(dim=1)
+        """(2, N): each half's whitened distance of the rows, in float64 as all scoring is
+        (`MCODNet.score`); the buffers keep the float32 values they were saved with."""
+        x = x.double()
+        return torch.stack([((x - self.mean[i].double()) @ self.whitener[i].double()).norm(dim=1)
                             for i in range(2)])
 
     @torch.no_grad()

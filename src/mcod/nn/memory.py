@@ -21,9 +21,10 @@ class Memory(nn.Module):
         self.register_buffer("items", F.normalize(init, dim=1))
 
     def read(self, logits: torch.Tensor, items: torch.Tensor | None = None) -> torch.Tensor:
-        """r = softmax(w)^T M: what memory recalls for cluster logits w (B x K)."""
+        """r = softmax(w)^T M: what memory recalls for cluster logits w (B x K), in their
+        dtype (scoring reads in float64, training in float32)."""
         items = self.items if items is None else items
-        return logits.softmax(dim=1) @ items
+        return logits.softmax(dim=1) @ items.to(logits.dtype)
 
     @torch.no_grad()
     def write(self, features: torch.Tensor, logits: torch.Tensor) -> None:
@@ -49,12 +50,14 @@ class Memory(nn.Module):
         """Per-sample outlier score: distance to what memory reads ("read") or to its nearest item.
 
         "read" is the method's score; "nearest" lets an item held mostly by inliers
-        judge a sample even when the addressing head spreads its attention.
+        judge a sample even when the addressing head spreads its attention. Computed in the
+        features' dtype: float32 in training, float64 in scoring (`MCODNet.score`).
         """
         if score == "read":
-            return read_distance(features, self.read(logits))
+            return read_distance(features, self.read(logits.to(features.dtype)))
         if score == "nearest":
-            return torch.cdist(features, self.items).pow(2).min(dim=1).values
+            items = self.items.to(features.dtype)
+            return torch.cdist(features, items).pow(2).min(dim=1).values
         raise ValueError(f"score must be 'read' or 'nearest', got {score!r}")
 
     @torch.no_grad()

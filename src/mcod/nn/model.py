@@ -199,7 +199,30 @@ class MCODNet(nn.Module):
         return distance * f.norm(dim=1) if self.config.score_by_norm else distance
 
     @torch.no_grad()
+    def score_encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """`encode` as scoring runs it, in float64: an mlp (tables, and the head over a
+        frozen encoder) in float64 throughout, its float32 weights and input cast; a
+        convolutional encoder in float32, its output cast (onnxruntime has no float64
+        convolution on CPU, so an exported graph could not follow)."""
+        if self.config.backbone != "mlp":
+            f, w = self.encode(x)
+            return f.double(), w.double()
+        if next(self.query.parameters()).dtype == torch.float64:  # (the ONNX export's copy)
+            f, _, w = self.query(x.double())
+            return f, w
+        state = {name: tensor.double() if tensor.is_floating_point() else tensor
+                 for name, tensor in (*self.query.named_parameters(),
+                                      *self.query.named_buffers())}
+        f, _, w = torch.func.functional_call(self.query, state, (x.double(),))
+        return f, w
+
+    @torch.no_grad()
     def score(self, x: torch.Tensor) -> torch.Tensor:
-        """s(x): `outlier_distance` averaged over `views`."""
-        distances = [self.outlier_distance(*self.encode(view)) for view in self.views(x)]
+        """s(x): `outlier_distance` averaged over `views`, in float64 (`score_encode`).
+
+        Training runs in float32; scoring does not: in float32 the memory distance
+        (torch.cdist's ``|f|^2 + |m|^2 - 2 f.m`` of unit features) rounds by ~3e-7, as much
+        as near-tied samples differ, so their order was an accident of rounding that no
+        other runtime (an ONNX export) reproduces."""
+        distances = [self.outlier_distance(*self.score_encode(view)) for view in self.views(x)]
         return functools.reduce(operator.add, distances) / len(distances)  # traceable (ONNX)
