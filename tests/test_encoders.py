@@ -43,6 +43,37 @@ def test_weights_digest_is_the_same_for_every_load(lite0):
     assert load_encoder("efficientnet-lite0").digest == lite0.digest
 
 
+def test_mid_reads_the_same_weights_at_two_depths(lite0, tmp_path):
+    """``+mid``: the plain features (unit length) joined with the stride-16 block's 2x2
+    grid, each half of unit length; the weights are the shipped ones, untouched by the
+    trial pass that finds the block, and the cache tells the two readings apart."""
+    from mcod.nn.encoders import MID_GRID, _last_block_at, _weights_digest, mid_features
+
+    mid = load_encoder("efficientnet-lite0+mid")
+    assert _weights_digest(mid.net) == _weights_digest(lite0.net)  # BatchNorm stats kept
+    assert mid.digest != lite0.digest
+    assert mid.net.mid == 10  # EfficientNet-Lite0: blocks 8-10 at stride 16, 112 channels
+    images = _images(4)
+    joined = extract_features(mid, images, SIZE, batch_size=2)
+    plain = extract_features(lite0, images, SIZE, batch_size=2)
+    assert joined.shape == (4, 1280 + 112 * MID_GRID ** 2)
+    np.testing.assert_allclose(np.linalg.norm(joined, axis=1), 1.0, atol=1e-6)
+    unit = plain / np.linalg.norm(plain, axis=1, keepdims=True)
+    np.testing.assert_allclose(joined[:, :1280] * 2 ** 0.5, unit, atol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(joined[:, 1280:], axis=1), 2 ** -0.5, atol=1e-6)
+    # mid_features by hand: the means of constant maps, scaled to unit halves
+    last, block = torch.ones(1, 2, 3, 3), torch.zeros(1, 1, 4, 4)
+    block[..., :2, :] = 3.0  # top half: the 2x2 grid's upper cells hold 3, the lower 0
+    # means [1, 1] -> unit -> / sqrt 2; grid [3, 3, 0, 0] -> unit -> / sqrt 2
+    torch.testing.assert_close(mid_features(last, block),
+                               torch.tensor([[0.5, 0.5, 0.5, 0.5, 0.0, 0.0]]))
+    with pytest.raises(ValueError, match="no block at stride 64"):
+        _last_block_at(lite0.net.net, 64)
+    own = tmp_path / "w.pth"
+    torch.save(lite0.net.net.state_dict(), own)
+    assert load_encoder(f"efficientnet-lite0+mid={own}").digest == mid.digest
+
+
 def test_grey_and_float_images_match_their_rgb_uint8_form(lite0):
     grey = _images(3)[..., 0]
     rgb = np.repeat(grey[..., None], 3, axis=-1)
@@ -167,6 +198,19 @@ def test_pretrained_model_round_trips_by_spec(pretrained_fit, tmp_path):
     assert state["config"]["encoder"] == "efficientnet-lite0"
     assert not any("_blocks" in k for k in state["state_dict"])  # the spec, not the weights
     loaded = mcod.load(path)
+    np.testing.assert_array_equal(loaded.decision_function(images[:7]),
+                                  detector.decision_function(images[:7]))
+
+
+def test_a_mid_encoder_fits_separates_and_round_trips(tmp_path):
+    images, y = _digits_task()
+    config = mcod.get_config("default").replace(encoder="efficientnet-lite0+mid",
+                                                encoder_size=SIZE, members=1)
+    detector = MCOD(config=config, device="cpu", random_state=0,
+                    feature_cache=str(tmp_path / "features")).fit(images)
+    assert roc_auc_score(y, detector.decision_scores_) > 0.9
+    loaded = mcod.load(detector.save(tmp_path / "model.pt"))
+    assert loaded.config_.encoder == "efficientnet-lite0+mid"
     np.testing.assert_array_equal(loaded.decision_function(images[:7]),
                                   detector.decision_function(images[:7]))
 

