@@ -195,7 +195,7 @@ def test_pretrained_model_round_trips_by_spec(pretrained_fit, tmp_path):
     detector, images, _ = pretrained_fit
     path = detector.save(tmp_path / "model.pt")
     state = torch.load(path, weights_only=True)
-    assert state["config"]["encoder"] == "efficientnet-lite0"
+    assert state["config"]["encoder"] == "efficientnet-lite0+mid"
     assert not any("_blocks" in k for k in state["state_dict"])  # the spec, not the weights
     loaded = mcod.load(path)
     np.testing.assert_array_equal(loaded.decision_function(images[:7]),
@@ -224,7 +224,7 @@ def test_loading_refuses_a_model_whose_encoder_is_missing(pretrained_fit, tmp_pa
         raise EncoderUnavailableError(f"encoder {spec!r} needs its weights: pip install x")
 
     monkeypatch.setattr(mcod.nn.pretrained, "encoder_for", unavailable)
-    with pytest.raises(ValueError, match="needs the image encoder 'efficientnet-lite0'"):
+    with pytest.raises(ValueError, match=r"needs the image encoder 'efficientnet-lite0\+mid'"):
         mcod.load(path)
 
 
