@@ -18,7 +18,14 @@ from sklearn.utils.validation import check_is_fitted
 
 from mcod.config import MAX_SEED, MCODConfig, get_config
 from mcod.cuts import cut, is_thresholder
-from mcod.data.inputs import InputError, as_array, frame_to_table, is_frame, warn_if_names_differ
+from mcod.data.inputs import (  # check_contamination: re-exported, mcod's API names it here
+    InputError,
+    as_array,
+    check_contamination,
+    frame_to_table,
+    is_frame,
+    warn_if_names_differ,
+)
 from mcod.data.preprocessing import (
     MAX_CHANNELS,
     POWER_FIELDS,
@@ -68,17 +75,6 @@ def resolve_device(device: str | torch.device) -> torch.device:
         raise ValueError(f"device {device!r} asked for, but this machine has "
                          f"{torch.cuda.device_count()} CUDA device(s)")
     return resolved
-
-
-def check_contamination(value: object, name: str = "contamination") -> float:
-    """The expected outlier share, a Python float in (0, 0.5], or a ValueError naming
-    ``name`` (a thresholder object is told apart before, by `mcod.cuts.is_thresholder`)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{name} must be a Python float in (0, 0.5] or a PyThresh "
-                         f"thresholder object, got {value!r}")
-    if not 0.0 < value <= 0.5:  # also false for NaN
-        raise ValueError(f"{name} must be in (0, 0.5], got {value!r}")
-    return float(value)
 
 
 def _check_checkpoint_args(folder: str | Path, every: float) -> None:

@@ -124,7 +124,7 @@ def resolve_run_options(given: Mapping[str, Any]) -> dict[str, Any]:
         if lists[key] == []:
             raise ValueError(f"--{key} lists nothing: {opts[key]!r}")
     from mcod.config import MAX_SEED
-    from mcod.detector import check_contamination  # the one home of the (0, 0.5] rule
+    from mcod.data.inputs import check_contamination  # the one home of the (0, 0.5] rule
 
     seeds, rhos = lists["seeds"] or [], lists["rhos"] or []  # both have defaults
     if any(not 0 <= seed <= MAX_SEED for seed in seeds):

@@ -22,8 +22,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mcod.data.datasets import _n_outliers as n_outliers  # the splits' own count, one home
-from mcod.data.datasets import oneclass_split, uod_split
+from mcod.data.datasets import (
+    n_outliers,  # the splits' own count, one home
+    oneclass_split,
+    uod_split,
+)
 
 PROTOCOLS = ("uod", "oneclass", "odds")
 ODDS_MAX_N = 20_000  # rows per ODDS task at most (uniform subsample above it)

@@ -115,7 +115,7 @@ def chosen_cut(args: argparse.Namespace, default: float | None = 0.1) -> Any:
     PyThresh thresholder for --contamination auto or --threshold-method NAME; ``default``
     when neither is given."""
     from mcod.cuts import AUTO, thresholder
-    from mcod.detector import check_contamination
+    from mcod.data.inputs import check_contamination
 
     if args.threshold_method is not None or args.contamination == AUTO:
         return thresholder(args.threshold_method or AUTO)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mcod.data.inputs import check_contamination
 from mcod.io.atomic import atomic_write
 
 __all__ = [
@@ -462,12 +463,7 @@ def _read_mat(path: Path) -> tuple[np.ndarray, np.ndarray]:
 # --------------------------------------------------------------------------- protocol splits
 
 
-def _check_rho(rho: float) -> None:
-    if not (isinstance(rho, (int, float, np.floating)) and 0.0 < rho <= 0.5):  # as contamination
-        raise ValueError(f"rho (outlier share) must be in (0, 0.5], got {rho!r}")
-
-
-def _n_outliers(n_inliers: int, rho: float) -> int:
+def n_outliers(n_inliers: int, rho: float) -> int:
     """floor(n_in * rho / (1 - rho)); the epsilon keeps e.g. 900 * 0.1 / 0.9 at 100, not 99."""
     return int(math.floor(n_inliers * rho / (1.0 - rho) + 1e-9))
 
@@ -486,7 +482,7 @@ def uod_split(
     Returns (indices into the dataset, y with 1 = outlier), shuffled together so that
     batches are not sorted by label. The same seed gives the same split.
     """
-    _check_rho(rho)
+    check_contamination(rho, "rho")
     labels = np.asarray(labels).ravel()
     rng = np.random.default_rng(seed)
     inliers = np.flatnonzero(labels == inlier_class)
@@ -495,7 +491,7 @@ def uod_split(
             f"no sample has class {inlier_class!r}; classes present: {np.unique(labels).tolist()}"
         )
     pool = np.flatnonzero(labels != inlier_class)
-    outliers = _draw(pool, _n_outliers(len(inliers), rho), rng, "outliers")
+    outliers = _draw(pool, n_outliers(len(inliers), rho), rng, "outliers")
     idx = np.concatenate([inliers, outliers]).astype(np.int64)
     y = np.concatenate([np.zeros(len(inliers), np.int64), np.ones(len(outliers), np.int64)])
     order = rng.permutation(len(idx))
@@ -510,7 +506,7 @@ def oneclass_split(
 
     Returns (train indices in dataset order, shuffled test indices, test y with 1 = outlier).
     """
-    _check_rho(rho)
+    check_contamination(rho, "rho")
     labels = np.asarray(labels).ravel()
     split = np.asarray(split).ravel()
     if labels.shape != split.shape:
@@ -527,7 +523,7 @@ def oneclass_split(
             "such as digits, only support uod_split)"
         )
     pool = np.flatnonzero(is_test & ~is_in)
-    test_out = _draw(pool, _n_outliers(len(test_in), rho), rng, "test outliers")
+    test_out = _draw(pool, n_outliers(len(test_in), rho), rng, "test outliers")
     test_idx = np.concatenate([test_in, test_out]).astype(np.int64)
     y = np.concatenate([np.zeros(len(test_in), np.int64), np.ones(len(test_out), np.int64)])
     order = rng.permutation(len(test_idx))

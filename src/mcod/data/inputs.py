@@ -385,3 +385,14 @@ def as_table(X: Any, min_samples: int = 2) -> np.ndarray:
     _check_range(arr, np.float64, "table")
     _check_exact(arr, axis=0)
     return np.ascontiguousarray(arr, dtype=np.float64)
+
+
+def check_contamination(value: object, name: str = "contamination") -> float:
+    """The expected outlier share, a Python float in (0, 0.5], or a ValueError naming
+    ``name`` (a thresholder object is told apart before, by `mcod.cuts.is_thresholder`)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{name} must be a Python float in (0, 0.5] or a PyThresh "
+                         f"thresholder object, got {value!r}")
+    if not 0.0 < value <= 0.5:  # also false for NaN
+        raise ValueError(f"{name} must be in (0, 0.5], got {value!r}")
+    return float(value)
