@@ -74,6 +74,20 @@ def test_mid_reads_the_same_weights_at_two_depths(lite0, tmp_path):
     assert load_encoder(f"efficientnet-lite0+mid={own}").digest == mid.digest
 
 
+@pytest.mark.parametrize("side", [(8, 8), (4, 6), (7, 7), (9, 5)])
+def test_grid_mean_is_adaptive_pooling(side):
+    """Bit for bit where the grid divides the maps (the encoder's 128 px case), to float
+    rounding otherwise (the cells of odd sides overlap as adaptive pooling's do)."""
+    from mcod.nn.encoders import grid_mean
+
+    maps = torch.randn(3, 5, *side, generator=torch.Generator().manual_seed(0)) * 5
+    expected = torch.nn.functional.adaptive_avg_pool2d(maps, 2).flatten(1)
+    if side[0] % 2 == 0 and side[1] % 2 == 0:
+        assert torch.equal(grid_mean(maps, 2), expected)
+    else:
+        torch.testing.assert_close(grid_mean(maps, 2), expected)
+
+
 def test_grey_and_float_images_match_their_rgb_uint8_form(lite0):
     grey = _images(3)[..., 0]
     rgb = np.repeat(grey[..., None], 3, axis=-1)

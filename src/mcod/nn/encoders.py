@@ -141,8 +141,21 @@ class _EfficientNetMid(_EfficientNetFeatures):
 
 def mid_features(last: torch.Tensor, mid: torch.Tensor) -> torch.Tensor:
     """[unit(mean of ``last``), unit(``mid`` averaged on a MID_GRID grid)] / sqrt(2)."""
-    parts = [last.mean(dim=(2, 3)), F.adaptive_avg_pool2d(mid, MID_GRID).flatten(1)]
+    parts = [last.mean(dim=(2, 3)), grid_mean(mid, MID_GRID)]
     return torch.cat([F.normalize(p, dim=1) for p in parts], dim=1) / 2 ** 0.5
+
+
+def grid_mean(maps: torch.Tensor, grid: int) -> torch.Tensor:
+    """(N, C * grid**2): ``adaptive_avg_pool2d(maps, grid).flatten(1)``, in operations ONNX
+    export takes (it refuses adaptive pooling of maps whose size it does not track): one
+    average pool where the grid divides the maps (the same bits), else the same cells as
+    adaptive pooling (rows floor(i h / g) to ceil((i + 1) h / g)), averaged one by one."""
+    h, w = int(maps.shape[-2]), int(maps.shape[-1])
+    if h % grid == 0 and w % grid == 0:
+        return F.avg_pool2d(maps, (h // grid, w // grid)).flatten(1)
+    cells = [maps[..., i * h // grid:-(-(i + 1) * h // grid), j * w // grid:-(-(j + 1) * w // grid)]
+             .mean(dim=(2, 3)) for i in range(grid) for j in range(grid)]
+    return torch.stack(cells, dim=2).flatten(1)
 
 
 def _last_block_at(net: Any, stride: int) -> int:
