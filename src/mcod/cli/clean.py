@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -41,13 +40,10 @@ from mcod.cli.detect import (
 from mcod.cli.reading import InputData, input_files, read_input
 from mcod.data.folders import FolderScan, scan_folder
 from mcod.data.inputs import InputError
-from mcod.io.atomic import plain_mode
-from mcod.io.results import OUTLIERS_FILE, counted, top_indices, write_outliers_csv
+from mcod.io.cleaning import REVIEW_FOLDER, CleanFolder, CsvRecords, write_samples
+from mcod.io.results import OUTLIERS_FILE, counted, write_outliers_csv
 
 __all__ = ["register", "run_clean"]
-
-REVIEW_FOLDER = "outliers"  # DIR/outliers/: the removed samples, for a person to look at
-REVIEW_STEM = "removed"  # tables and arrays: DIR/outliers/removed.csv, removed.npy
 
 CLEAN_EPILOG = """\
 output (in DIR):
@@ -188,17 +184,6 @@ def _check_out(args: argparse.Namespace) -> tuple[Path, FolderScan | None]:
     return out, scan
 
 
-def _check_empty(out: Path, overwrite: bool) -> frozenset[tuple[str, int, int]]:
-    """What DIR holds now (to see at the end whether it changed); refused if it holds
-    anything and --overwrite was not given."""
-    from mcod.io.folder_swap import fingerprint
-
-    content = fingerprint(out) or frozenset()
-    if content and not overwrite:
-        raise FileExistsError(f"{out} exists; pass --overwrite to replace it")
-    return content
-
-
 def _check_scores_match(file: str, keys: list[str], key_column: str, data: InputData,
                         root: Path | None) -> None:
     """The scores file is of this input: as many rows, named as `mcod detect` names this
@@ -229,59 +214,34 @@ def _same_image(key: str, name: str, root: Path | None) -> bool:
     return Path(key).parts[-len(below):] == below
 
 
-# --------------------------------------------------------------------------- writers
+# --------------------------------------------------------------------------- writing
 
 
-def _copy_images(
-    names: list[str], rows: np.ndarray, root: Path, dest: Path, quiet: bool, what: str
-) -> None:
-    """Copies of the images ``rows``, at their paths below ``root``, into ``dest``."""
-    from mcod.io.progress import progress
+class _CleanOut(CleanFolder):
+    """--out, held while clean scores and replaced at the end (mcod.io.cleaning); its
+    refusals name clean's options."""
 
-    files = [Path(names[i]) for i in rows]
-    for file in progress(files, desc=f"copying {what}", unit="file", enabled=not quiet):
-        target = dest / file.relative_to(root)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(file, target)
-    dest.mkdir(exist_ok=True)  # even when there is nothing to copy
+    overwrite_hint = "pass --overwrite to replace it"
+    changed_message = "{out} changed while mcod clean ran"
 
 
-def _write_rows(data: InputData, rows: np.ndarray, stem: Path) -> str:
-    """The table's or array's ``rows``, in that order, to ``stem`` + the input's suffix
-    (.npy for arrays); return the file's name."""
-    from mcod.data.tables import write_table
-    from mcod.io.atomic import atomic_write
-
-    if data.table is None:
-        path = stem.with_suffix(".npy")
-        with atomic_write(path, "wb") as handle:
-            np.save(handle, np.asarray(data.X)[rows], allow_pickle=False)
-        return path.name
-    table, path = data.table, stem.with_suffix(data.table.path.suffix.lower())
-    if table.records is not None:  # CSV: the rows' text, byte for byte
-        with atomic_write(path, "w", newline="") as handle:
-            handle.write("".join([table.records[0], *(table.records[1 + i] for i in rows)]))
-    else:
-        write_table(table.frame.iloc[rows], path, None if table.csv is None else table.csv.sep)
-    return path.name
+def _note(line: str) -> None:
+    print(f"mcod: note: {line}", file=sys.stderr)
 
 
-def _write_samples(args: argparse.Namespace, data: InputData, outliers: np.ndarray,
-                   scores: np.ndarray, work: Path) -> str:
-    """The kept samples into ``work`` (inliers/, inliers.csv, ...) and the removed ones,
-    most outlying first, into ``work``/outliers/; return the name of the kept ones."""
-    kept = np.flatnonzero(~outliers)
-    removed = np.array([i for i in top_indices(scores) if outliers[i]], dtype=np.int64)
-    review = work / REVIEW_FOLDER
+def _samples(args: argparse.Namespace, data: InputData) -> dict[str, Any]:
+    """The input as mcod.io.cleaning.write_samples takes it: the image paths and their
+    folder, the CSV records (copied byte for byte) or the table as read, or the array."""
     if data.names is not None and data.table is None:  # an image folder
-        root = Path(args.input).expanduser()
-        _copy_images(data.names, kept, root, work / "inliers", args.quiet, "inliers")
-        _copy_images(data.names, removed, root, review, args.quiet, "outliers for review")
-        return "inliers/"
-    written = _write_rows(data, kept, work / "inliers")
-    review.mkdir()
-    _write_rows(data, removed, review / REVIEW_STEM)
-    return written
+        return {"data": data.names, "root": Path(args.input).expanduser()}
+    table = data.table
+    if table is None:
+        return {"data": np.asarray(data.X)}
+    suffix = table.path.suffix.lower()
+    if table.records is not None:
+        return {"data": CsvRecords(table.records), "suffix": suffix}
+    return {"data": table.frame, "suffix": suffix,
+            "sep": None if table.csv is None else table.csv.sep}
 
 
 # --------------------------------------------------------------------------- scoring
@@ -354,22 +314,21 @@ def _cut(args: argparse.Namespace, scored: Scored) -> tuple[np.ndarray, str, str
 def run_clean(args: argparse.Namespace) -> int:
     """`mcod clean`: score, cut, write inliers, outliers.csv and outliers/ into --out; then
     --report and --save-model. DIR is locked for the whole run and replaced in one step at
-    the end (mcod.io.folder_swap)."""
-    from mcod.io.folder_swap import FolderLock, recover
-
+    the end (mcod.io.cleaning)."""
     started = time.perf_counter()
     _check_source(args)
     out, scan = _check_out(args)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with FolderLock(out):
-        for line in recover(out):
-            print(f"mcod: note: {line}", file=sys.stderr)
-        before = _check_empty(out, args.overwrite)
+    with _CleanOut(out, overwrite=args.overwrite, on_note=_note) as folder:
         scored = _score(args, scan)
         outliers, above, how = _cut(args, scored)
         if outliers.all():
             print(f"mcod: warning: {how} removes every sample", file=sys.stderr)
-        written = _clean_into(args, out, scored, outliers, before)
+        data = scored.data
+        with folder.build() as work:
+            written = write_samples(work, **_samples(args, data), outliers=outliers,
+                                    scores=scored.scores, progress=not args.quiet)
+            write_outliers_csv(work / OUTLIERS_FILE, scored.scores, outliers, data.names,
+                               data.key_column)
     kept, removed = int((~outliers).sum()), int(outliers.sum())
     print(f"kept {kept:,} of {kept + removed:,} samples, removed {counted(removed, 'outlier')} "
           f"({above}{how})")
@@ -388,25 +347,3 @@ def run_clean(args: argparse.Namespace) -> int:
     finish_checkpoint(args)
     say(args, f"wall time {time.perf_counter() - started:.1f} s")
     return 0
-
-
-def _clean_into(args: argparse.Namespace, out: Path, scored: Scored, outliers: np.ndarray,
-                before: frozenset[tuple[str, int, int]]) -> str:
-    """Write the result and put it in place of ``out`` (unless ``out`` changed from
-    ``before`` meanwhile); return the name of the kept samples."""
-    from mcod.io.folder_swap import fingerprint, replace_folder, work_folder
-
-    data = scored.data
-    work = work_folder(out, plain_mode(folder=True))
-    try:
-        written = _write_samples(args, data, outliers, scored.scores, work)
-        write_outliers_csv(work / OUTLIERS_FILE, scored.scores, outliers, data.names,
-                           data.key_column)
-        if (fingerprint(out) or frozenset()) != before:
-            raise FileExistsError(f"{out} changed while mcod clean ran; it is left as it is "
-                                  "and this result is discarded")
-        replace_folder(work, out)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
-    return written

@@ -36,7 +36,7 @@ from mcod.data.table_columns import (
     index_warning,
     non_numeric_message,
 )
-from mcod.io.atomic import atomic_write
+from mcod.io.table_files import PARQUET_SUFFIXES, TABLE_SUFFIXES, write_table
 
 __all__ = [
     "CATEGORICAL_CHOICES",
@@ -53,9 +53,6 @@ __all__ = [
     "write_table",
 ]
 
-CSV_SUFFIXES: tuple[str, ...] = (".csv", ".tsv")
-PARQUET_SUFFIXES: tuple[str, ...] = (".parquet", ".pq")
-TABLE_SUFFIXES: tuple[str, ...] = CSV_SUFFIXES + PARQUET_SUFFIXES
 CATEGORICAL_CHOICES: tuple[str, ...] = ("refuse", "onehot")
 FILL_CHOICES: tuple[str, ...] = ("none", "mean", "median", "zero")
 _MAX_LISTED = 8  # column names listed in one error message
@@ -139,10 +136,6 @@ def _names(items: list[str]) -> str:
     shown = ", ".join(repr(str(c)) for c in items[:_MAX_LISTED])
     more = len(items) - _MAX_LISTED
     return shown + (f" and {more} more" if more > 0 else "")
-
-
-def _write_separator(path: Path) -> str:
-    return "\t" if path.suffix.lower() == ".tsv" else ","
 
 
 def _check_file(path: Path) -> None:
@@ -592,19 +585,3 @@ _SAVED_OPTION_CHECKS: dict[str, tuple[Callable[[object], bool], str]] = {
     "categorical_columns": (_texts, "a list of column names"),
     "index_columns": (_texts, "a list of column names"),
 }
-
-
-def write_table(frame: Any, path: str | os.PathLike[str], sep: str | None = None) -> Path:
-    """Write ``frame`` as CSV/TSV (split on ``sep``, by default the suffix's) or Parquet
-    (by suffix), atomically, without the index."""
-    target = Path(path)
-    suffix = target.suffix.lower()
-    if suffix in PARQUET_SUFFIXES:
-        with atomic_write(target, "wb") as handle:
-            frame.to_parquet(handle, index=False)
-    elif suffix in CSV_SUFFIXES:
-        with atomic_write(target, "w", newline="") as handle:
-            frame.to_csv(handle, index=False, sep=sep or _write_separator(target))
-    else:
-        raise ValueError(f"cannot write a table as {suffix!r}; use one of {TABLE_SUFFIXES}")
-    return target
