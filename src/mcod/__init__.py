@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.2.0"
 
 __all__ = ["MCOD", "DataWarning", "MCODConfig", "__version__", "get_config", "load",
-           "load_image_folder"]
+           "load_image_folder", "write_clean_copy"]
 
 _HOMES = {
     "MCOD": "mcod.detector",
@@ -21,6 +21,7 @@ _HOMES = {
     "get_config": "mcod.config",
     "load": "mcod.persistence",
     "load_image_folder": "mcod.data.folders",
+    "write_clean_copy": "mcod.io.cleaning",
 }
 
 if TYPE_CHECKING:
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from mcod.data.folders import load_image_folder
     from mcod.data.inputs import DataWarning
     from mcod.detector import MCOD
+    from mcod.io.cleaning import write_clean_copy
     from mcod.persistence import load
 
 
