@@ -141,7 +141,7 @@ def test_csv_records_are_copied_byte_for_byte(tmp_path):
     assert (copy.review / "removed.tsv").read_bytes() == b'id;x\r\n"0 8";2\n'
 
 
-def test_a_mask_is_required_not_scores(tmp_path, cut):
+def test_a_mask_is_required_and_the_suffix_checked(tmp_path, cut):
     scores, mask, _ = cut
     X = np.zeros((N, 2))
     with pytest.raises(ValueError, match="must be a mask"):
@@ -150,6 +150,11 @@ def test_a_mask_is_required_not_scores(tmp_path, cut):
         write_clean_copy(tmp_path / "out", X, mask[:-1], scores)
     with pytest.raises(TypeError, match="numpy array, a pandas DataFrame"):
         write_clean_copy(tmp_path / "out", {"a": 1}, mask[:1], scores[:1])
+    with pytest.raises(ValueError, match="is for tables"):
+        write_clean_copy(tmp_path / "out", X, mask, scores, suffix=".csv")
+    with pytest.raises(ValueError, match="cannot write a table as '.xlsx'"):
+        write_clean_copy(tmp_path / "out", pd.DataFrame({"a": scores}), mask, scores,
+                         suffix="xlsx")
     assert list(tmp_path.iterdir()) == []
 
 

@@ -37,6 +37,7 @@ import numpy as np
 
 from mcod.io.atomic import atomic_write, plain_mode
 from mcod.io.folder_swap import FolderLock, fingerprint, recover, replace_folder, work_folder
+from mcod.io.progress import progress as bar
 from mcod.io.results import OUTLIERS_FILE, top_indices, write_outliers_csv
 from mcod.io.table_files import CSV_SUFFIXES, TABLE_SUFFIXES, write_table
 
@@ -209,8 +210,6 @@ def _image_root(images: Sequence[StrPath], root: StrPath | None) -> Path:
 def _copy_images(images: Sequence[StrPath], rows: np.ndarray, root: Path, dest: Path,
                  progress: bool, what: str) -> None:
     """Copies of the images ``rows``, at their paths below ``root``, into ``dest``."""
-    from mcod.io.progress import progress as bar
-
     files = [Path(images[i]).expanduser() for i in rows]
     for file in bar(files, desc=f"copying {what}", unit="file", enabled=progress):
         target = dest / file.relative_to(root)
@@ -219,7 +218,7 @@ def _copy_images(images: Sequence[StrPath], rows: np.ndarray, root: Path, dest: 
     dest.mkdir(exist_ok=True)  # even when there is nothing to copy
 
 
-def _write_rows(data: Any, rows: np.ndarray, stem: Path, suffix: str,
+def _write_rows(data: Any, rows: np.ndarray, stem: Path, suffix: str | None,
                 sep: str | None) -> str:
     """An array's, a table's or CSV records' ``rows``, in that order, to ``stem`` + the
     suffix (.npy for arrays); return the file's name."""
@@ -228,7 +227,7 @@ def _write_rows(data: Any, rows: np.ndarray, stem: Path, suffix: str,
         with atomic_write(path, "wb") as handle:
             np.save(handle, np.asarray(data[rows]), allow_pickle=False)
         return path.name
-    path = stem.with_suffix(suffix)
+    path = stem.with_suffix(suffix or ".csv")
     if isinstance(data, CsvRecords):  # the rows' text, byte for byte
         with atomic_write(path, "w", newline="") as handle:
             handle.write("".join([data.lines[0], *(data.lines[1 + i] for i in rows)]))
@@ -238,12 +237,13 @@ def _write_rows(data: Any, rows: np.ndarray, stem: Path, suffix: str,
 
 
 def _table_suffix(data: Any, suffix: str | None) -> str:
+    """The suffix a table's rows are written with: ``suffix`` (".csv" if None), checked."""
     if suffix is None:
         return ".csv"
     suffix = suffix.lower() if suffix.startswith(".") else "." + suffix.lower()
     allowed = CSV_SUFFIXES if isinstance(data, CsvRecords) else TABLE_SUFFIXES
-    if isinstance(data, np.ndarray) or _is_images(data) or suffix not in allowed:
-        raise ValueError(f"suffix {suffix!r} applies to tables only, one of {allowed}")
+    if suffix not in allowed:
+        raise ValueError(f"cannot write a table as {suffix!r}; use one of {allowed}")
     return suffix
 
 
@@ -254,20 +254,22 @@ def write_samples(folder: StrPath, data: Any, outliers: Any, scores: Any, *,
     or ``inliers/``) and the removed ones, most outlying first, into ``folder/outliers/``;
     return the kept samples' name there. The building block of :func:`write_clean_copy`,
     for writing into :meth:`CleanFolder.build`'s folder; see there for the arguments."""
+    table = isinstance(data, CsvRecords) or _is_frame(data)
+    if not (table or isinstance(data, np.ndarray) or _is_images(data)):
+        raise TypeError("data must be a numpy array, a pandas DataFrame, CsvRecords or a "
+                        f"list of image paths, not {type(data).__name__}")
+    if suffix is not None and not table:
+        raise ValueError(f"suffix {suffix!r} is for tables; an array is written as .npy, "
+                         "images as they are")
     _, kept, removed = _split(outliers, scores, len(data))
     folder = Path(folder)
     review = folder / REVIEW_FOLDER
     if _is_images(data):
-        if suffix is not None:
-            _table_suffix(data, suffix)  # refused
         base = _image_root(data, root)
         _copy_images(data, kept, base, folder / INLIERS, progress, "inliers")
         _copy_images(data, removed, base, review, progress, "outliers for review")
         return INLIERS + "/"
-    if not (isinstance(data, np.ndarray | CsvRecords) or _is_frame(data)):
-        raise TypeError("data must be a numpy array, a pandas DataFrame, CsvRecords or a "
-                        f"list of image paths, not {type(data).__name__}")
-    suffix = _table_suffix(data, suffix)
+    suffix = _table_suffix(data, suffix) if table else None
     written = _write_rows(data, kept, folder / INLIERS, suffix, sep)
     review.mkdir()
     _write_rows(data, removed, review / REVIEW_STEM, suffix, sep)
