@@ -8,6 +8,8 @@ the 2,000 training images of the class and scores its test images plus other tes
 UOD fits and scores the class's images (train subsample and test) plus other classes'.
 
     python benchmarks/explore/mid_head.py mnist oneclass 0,1,2,3,4 fg,fg+b10s2 --head
+    python benchmarks/explore/mid_head.py fashion-mnist oneclass 0,1,2,3,4 fg+b10s2 --head \
+        --set reference_trim=0.0          # a config field changed (a float) for the head
 """
 
 import json
@@ -51,16 +53,16 @@ def task(labels, split, proto, c, seed=0):
     return (scored, None, y) if fit is None else (fit, scored, y)
 
 
-def main(name, proto, classes, reps, head):
+def main(name, proto, classes, reps, head, changes):
     saved = np.load(f"{OUT}/multi_{name}.npz")
-    config = get_config("default").replace(name="probe", encoder="")  # the head on rows
+    config = get_config("default").replace(name="probe", encoder="", **changes)  # on rows
     for rep in reps:
         parts = [unit(saved[p]) for p in rep.split("+")]
         X = np.hstack(parts) / np.sqrt(len(parts))
         for c in classes:
             fit, scored, y = task(saved["labels"], saved["split"], proto, c)
             q = X[fit] if scored is None else X[scored]
-            out = {"rep": rep, "c": c, "proto": proto, "ds": name}
+            out = {"rep": rep, "c": c, "proto": proto, "ds": name, **changes}
             for k in (5, 50):
                 out[f"knn{k}"] = roc_auc_score(y, knn(X[fit], q, k, scored is None))
             if head:
@@ -72,5 +74,7 @@ def main(name, proto, classes, reps, head):
 
 
 if __name__ == "__main__":
+    sets = [a.split("=") for flag, a in zip(sys.argv, sys.argv[1:], strict=False)
+            if flag == "--set"]
     main(sys.argv[1], sys.argv[2], [int(c) for c in sys.argv[3].split(",")],
-         sys.argv[4].split(","), "--head" in sys.argv)
+         sys.argv[4].split(","), "--head" in sys.argv, {k: float(v) for k, v in sets})
