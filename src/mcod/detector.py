@@ -413,9 +413,10 @@ class MCOD(BaseDetector):
         process."""
         from mcod.nn.pretrained import encoded_rows, feature_cache_for
 
+        cache = feature_cache_for(self.feature_cache)  # one for every chunk scoring encodes
+
         def encode(images: np.ndarray, pixel_range: tuple[float, float]) -> tuple[np.ndarray, str]:
-            return encoded_rows(images, pixel_range, config, device,
-                                feature_cache_for(self.feature_cache),
+            return encoded_rows(images, pixel_range, config, device, cache,
                                 show_progress(self.verbose) and group.main, group)
         return encode
 

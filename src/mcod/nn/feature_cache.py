@@ -183,18 +183,29 @@ class FeatureStore:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
+        # shards opened (index read and checked) before, by path, with the file's
+        # (mtime, size) then: scoring asks once per chunk, and a shard's index is all its
+        # digests, so each is read and checked again only when its file changed
+        self._opened: dict[Path, tuple[tuple[int, int], _Shard]] = {}
 
     def _shards(self) -> list[_Shard]:
         """Every readable shard; a corrupt one is removed with a warning, one that another
         process's merge removed meanwhile is skipped."""
-        shards = []
+        shards, opened = [], {}
         for path in sorted(self.folder.glob(_SHARD_GLOB)):
             try:
-                shards.append(_Shard.open(path))
+                stat = path.stat()
+                stamp = (stat.st_mtime_ns, stat.st_size)
+                known = self._opened.get(path)
+                shard = known[1] if known is not None and known[0] == stamp else _Shard.open(path)
             except FileNotFoundError:
                 continue
             except _CorruptShard as error:
                 self._drop(path, error)
+                continue
+            shards.append(shard)
+            opened[path] = (stamp, shard)
+        self._opened = opened
         return shards
 
     @staticmethod
@@ -277,6 +288,7 @@ class FeatureCache:
 
     def __init__(self, folder: str | os.PathLike[str] | None = None) -> None:
         self.folder = Path(folder).expanduser() if folder is not None else default_cache_dir()
+        self._stores: dict[str, FeatureStore] = {}  # kept, with the shards they opened
 
     def store(self, encoder: ImageEncoder, size: int, policy: str) -> FeatureStore:
         """The store of features from this encoder (spec and weights) at this size and
@@ -284,7 +296,7 @@ class FeatureCache:
         fields = {"encoder": encoder.spec, "weights": encoder.digest, "size": int(size),
                   "policy": policy}
         key = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:32]
-        return FeatureStore(self.folder / key)
+        return self._stores.setdefault(key, FeatureStore(self.folder / key))
 
 
 class _KeptFiles:
