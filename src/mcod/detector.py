@@ -38,7 +38,7 @@ from mcod.data.preprocessing import (
     preprocessor_from_state,
     release_pages,
 )
-from mcod.io.archive import check_tensor, need
+from mcod.io.archive import check_tensor, is_int, is_number, need
 from mcod.io.progress import check_progress, show_progress
 from mcod.nn.checkpoint import FitCheckpoints, fingerprint
 from mcod.nn.distributed import ALONE, Group, join
@@ -538,9 +538,6 @@ def _training_scores(network: MCODEnsemble, data: torch.Tensor, device: torch.de
     return scores
 
 
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
 
 def _input_shape(state: Mapping[str, Any], config: MCODConfig) -> tuple[str, tuple[int, ...]]:
     """The input kind and the network's input shape a state holds, as the config has them."""
@@ -551,7 +548,7 @@ def _input_shape(state: Mapping[str, Any], config: MCODConfig) -> tuple[str, tup
          f"what the {config.backbone} backbone takes", kind)
     need(kind == "image" or not config.encoder, "input_kind", "'image' with an encoder", kind)
     shape = state["input_shape"]
-    need(isinstance(shape, list) and all(_is_int(n) and n > 0 for n in shape), "input_shape",
+    need(isinstance(shape, list) and all(is_int(n) and n > 0 for n in shape), "input_shape",
          "a list of positive integers", shape)
     if rows:
         need(len(shape) == 1, "input_shape", "[features] for rows the mlp head takes", shape)
@@ -569,7 +566,7 @@ def _saved_network(state: Mapping[str, Any], config: MCODConfig,
     """The ensemble, after each saved tensor is checked against one built without memory
     (on torch's meta device) from the config: names, dtypes and shapes."""
     queue = state["queue_size"]
-    need(_is_int(queue) and 1 <= queue <= config.queue_size, "queue_size",
+    need(is_int(queue) and 1 <= queue <= config.queue_size, "queue_size",
          f"an integer in 1..{config.queue_size} (the config's queue_size)", queue)
     with torch.device("meta"):
         expected = MCODEnsemble(config, shape, queue).state_dict()
@@ -593,8 +590,7 @@ def _saved_scores(state: Mapping[str, Any]) -> tuple[np.ndarray, float, np.ndarr
     check_tensor(scores, "decision_scores", torch.float64, (n,))
     check_tensor(state["labels"], "labels", torch.int64, (n,))
     threshold = state["threshold"]
-    need(isinstance(threshold, (int, float)) and not isinstance(threshold, bool)
-         and math.isfinite(threshold), "threshold", "a finite number", threshold)
+    need(is_number(threshold), "threshold", "a finite number", threshold)
     scores = scores.numpy().astype(np.float64)
     labels = state["labels"].numpy().astype(int)
     need(np.array_equal(labels, scores > threshold), "labels",

@@ -40,7 +40,7 @@ from mcod.cli.detect import (
 from mcod.cli.reading import InputData, input_files, read_input
 from mcod.data.folders import FolderScan, scan_folder
 from mcod.data.inputs import InputError
-from mcod.io.cleaning import REVIEW_FOLDER, CleanFolder, CsvRecords, write_samples
+from mcod.io.cleaning import REVIEW_FOLDER, CleanFolder, CsvRecords, is_within, write_samples
 from mcod.io.results import OUTLIERS_FILE, counted, write_outliers_csv
 
 __all__ = ["register", "run_clean"]
@@ -148,10 +148,6 @@ def _input_path(args: argparse.Namespace) -> Path | None:
     return None if path is None else Path(path).expanduser().resolve()
 
 
-def _is_within(path: Path, other: Path) -> bool:
-    return path == other or other in path.parents
-
-
 def _check_out(args: argparse.Namespace) -> tuple[Path, FolderScan | None]:
     """The resolved output folder, and the input folder's scan (None for other input),
     which the input is then read from; refuse an output that holds or sits inside the input,
@@ -171,13 +167,13 @@ def _check_out(args: argparse.Namespace) -> tuple[Path, FolderScan | None]:
     check_outputs(outputs, input_files(args, scan))
     out = Path(args.out).expanduser().resolve()
     for output in outputs[1:]:
-        if _is_within(resolved(output.value), out):
+        if is_within(resolved(output.value), out):
             raise InputError(f"{output.option} {output.value} is inside --out {args.out}, "
                              "which clean replaces whole; give a path outside it")
     # the folders read: linked ones lead outside the input
     read = scan.folders if scan is not None else [] if source is None else [source]
     for folder in read:
-        if _is_within(folder, out) or _is_within(out, folder):
+        if is_within(folder, out) or is_within(out, folder):
             through = "" if folder == source else f" (through a link to {folder})"
             raise ValueError(f"--out {out} overlaps the input {source}{through}; choose a "
                              "folder outside the input")

@@ -463,6 +463,12 @@ def _read_mat(path: Path) -> tuple[np.ndarray, np.ndarray]:
 # --------------------------------------------------------------------------- protocol splits
 
 
+def _check_rho(rho: float) -> None:
+    """rho is an outlier share as the model's contamination is (NumPy floats taken too:
+    splits are often built from arrays of shares)."""
+    check_contamination(float(rho) if isinstance(rho, np.floating) else rho, "rho")
+
+
 def n_outliers(n_inliers: int, rho: float) -> int:
     """floor(n_in * rho / (1 - rho)); the epsilon keeps e.g. 900 * 0.1 / 0.9 at 100, not 99."""
     return int(math.floor(n_inliers * rho / (1.0 - rho) + 1e-9))
@@ -482,7 +488,7 @@ def uod_split(
     Returns (indices into the dataset, y with 1 = outlier), shuffled together so that
     batches are not sorted by label. The same seed gives the same split.
     """
-    check_contamination(rho, "rho")
+    _check_rho(rho)
     labels = np.asarray(labels).ravel()
     rng = np.random.default_rng(seed)
     inliers = np.flatnonzero(labels == inlier_class)
@@ -506,7 +512,7 @@ def oneclass_split(
 
     Returns (train indices in dataset order, shuffled test indices, test y with 1 = outlier).
     """
-    check_contamination(rho, "rho")
+    _check_rho(rho)
     labels = np.asarray(labels).ravel()
     split = np.asarray(split).ravel()
     if labels.shape != split.shape:

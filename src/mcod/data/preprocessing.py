@@ -42,7 +42,7 @@ from mcod.data.inputs import (
     warn_if_other_size,
 )
 from mcod.data.scaling import fit_lambdas, yeo_johnson
-from mcod.io.archive import check_tensor, need
+from mcod.io.archive import check_tensor, is_int, is_number, need
 
 __all__ = ["EncodedPreprocessor", "Encode", "ImagePreprocessor", "Preprocessor",
            "TablePreprocessor", "Z_LIMIT", "preprocessor_for", "preprocessor_from_state",
@@ -68,13 +68,6 @@ ENCODED_FIELDS = (*IMAGE_FIELDS, "encoder_digest", *TABLE_FIELDS)
 STATE_FIELDS = ENCODED_FIELDS
 
 
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(
-        value)
 
 
 # --------------------------------------------------------------------------- tables
@@ -204,7 +197,7 @@ class TablePreprocessor(_Fitting):
                    yeo_johnson: bool) -> TablePreprocessor:
         """The fit `state` saved, each field checked: ``n_features`` columns (what the
         network takes), positive finite sds; the power fields only with ``yeo_johnson``."""
-        need(_is_int(state["n_features_in"]) and state["n_features_in"] == n_features,
+        need(is_int(state["n_features_in"]) and state["n_features_in"] == n_features,
              "n_features_in", f"{n_features} (input_shape's)", state["n_features_in"])
         table = cls(yeo_johnson)
         for name in TABLE_FIELDS[1:] if yeo_johnson else TABLE_FIELDS[1:3]:
@@ -315,19 +308,19 @@ class ImagePreprocessor(_Fitting):
         network takes (None: any from 1 to MAX_CHANNELS, for an encoder's input)."""
         channels = state["n_channels"]
         if n_channels is None:
-            need(_is_int(channels) and 1 <= channels <= MAX_CHANNELS, "n_channels",
+            need(is_int(channels) and 1 <= channels <= MAX_CHANNELS, "n_channels",
                  f"1 to {MAX_CHANNELS}", channels)
         else:
-            need(_is_int(channels) and channels == n_channels, "n_channels",
+            need(is_int(channels) and channels == n_channels, "n_channels",
                  f"{n_channels} (input_shape's)", channels)
         low_high = state["pixel_range"]
         need(isinstance(low_high, list) and len(low_high) == 2
-             and all(map(_is_number, low_high)) and low_high[0] < low_high[1]
+             and all(map(is_number, low_high)) and low_high[0] < low_high[1]
              and math.isfinite(low_high[1] - low_high[0]),
              "pixel_range", "[low, high], finite numbers with low < high", low_high)
         size = state.get("image_size_in")
         need(size is None or isinstance(size, list) and len(size) == 2
-             and all(_is_int(n) and n > 0 for n in size), "image_size_in",
+             and all(is_int(n) and n > 0 for n in size), "image_size_in",
              "None or [height, width]", size)
         images = cls(image_size, input_size)
         images.n_channels_ = channels

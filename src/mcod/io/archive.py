@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
+import math
 import os
 import pickle
 import reprlib
@@ -176,6 +177,17 @@ def shown(value: object) -> str:
     if isinstance(value, torch.Tensor):
         return f"a {value.dtype} tensor of shape {list(value.shape)}"
     return reprlib.repr(value)
+
+
+def is_int(value: object) -> bool:
+    """A Python int read from a file (not a bool, which is one to Python)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_number(value: object) -> bool:
+    """A finite Python int or float read from a file (not a bool)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(
+        value)
 
 
 def need(ok: bool, field: str, expected: str, value: object) -> None:

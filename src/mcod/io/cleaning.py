@@ -116,7 +116,7 @@ class CleanFolder:
 
     def __enter__(self) -> CleanFolder:
         for source in self.inputs:
-            if _is_within(self.out, source) or _is_within(source, self.out):
+            if is_within(self.out, source) or is_within(source, self.out):
                 raise ValueError(f"the output {self.out} overlaps the input {source}; choose "
                                  "a folder outside the input")
         self.out.parent.mkdir(parents=True, exist_ok=True)
@@ -160,7 +160,8 @@ class CleanFolder:
             raise
 
 
-def _is_within(path: Path, other: Path) -> bool:
+def is_within(path: Path, other: Path) -> bool:
+    """``path`` is ``other`` or lies below it (both resolved by the caller)."""
     return path == other or other in path.parents
 
 

@@ -31,7 +31,14 @@ from torch.optim.swa_utils import AveragedModel
 import mcod
 from mcod.config import MCODConfig
 from mcod.data.inputs import InputError
-from mcod.io.archive import Limits, check_tensor, need, read_archive, write_archive
+from mcod.io.archive import (
+    Limits,
+    check_tensor,
+    is_int,
+    need,
+    read_archive,
+    write_archive,
+)
 from mcod.nn.ensemble import MCODEnsemble
 from mcod.nn.model import MCODNet
 from mcod.nn.training import LoopState
@@ -98,7 +105,7 @@ def _check_random(states: object, device: torch.device) -> None:
          "random.numpy", "numpy's MT19937 state", numpy_state)
     check_tensor(numpy_state["keys"], "random.numpy.keys", torch.int64, (624,))
     keys = numpy_state["keys"]
-    need(bool(((keys >= 0) & (keys < 2**32)).all()) and _is_int(numpy_state["pos"])
+    need(bool(((keys >= 0) & (keys < 2**32)).all()) and is_int(numpy_state["pos"])
          and 0 <= numpy_state["pos"] <= 624 and numpy_state["has_gauss"] in (0, 1)
          and isinstance(numpy_state["cached_gaussian"], float)
          and math.isfinite(numpy_state["cached_gaussian"]),
@@ -106,7 +113,7 @@ def _check_random(states: object, device: torch.device) -> None:
     python_state = states["python"]
     need(isinstance(python_state, dict) and set(python_state) == {"state", "gauss_next"}
          and isinstance(python_state["state"], list) and len(python_state["state"]) == 625
-         and all(_is_int(v) and 0 <= v < 2**32 for v in python_state["state"])
+         and all(is_int(v) and 0 <= v < 2**32 for v in python_state["state"])
          and python_state["state"][-1] <= 624
          and (python_state["gauss_next"] is None or isinstance(python_state["gauss_next"], float)),
          "random.python", "Python's Mersenne Twister state", python_state)
@@ -124,9 +131,6 @@ def _set_random_states(states: dict[str, Any], device: torch.device) -> None:
 
 # --------------------------------------------------------------------------- checks
 
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _check_tensors(saved: object, expected: dict[str, Any], field: str) -> None:
@@ -156,7 +160,7 @@ def _check_optimizer(saved: object, net: MCODNet) -> None:
          "Adam's state with the config's settings", saved)
     assert isinstance(saved, dict)
     state = saved["state"]
-    need(isinstance(state, dict) and all(_is_int(k) and 0 <= k < len(params) for k in state),
+    need(isinstance(state, dict) and all(is_int(k) and 0 <= k < len(params) for k in state),
          "optimizer.state", f"per parameter (0..{len(params) - 1}) state", state)
     for index, entry in state.items():
         field = f"optimizer.state[{index}]"
@@ -175,7 +179,7 @@ def _check_loop(loop: object, epochs: int, n: int, batch_size: int) -> None:
     _check_history(loop["history"], "loop.history", epochs - 1)
     need(loop["epoch"] == len(loop["history"]), "loop.epoch",
          f"the epochs in loop.history ({len(loop['history'])})", loop["epoch"])
-    need(_is_int(loop["step"]) and 1 <= loop["step"] <= n // batch_size, "loop.step",
+    need(is_int(loop["step"]) and 1 <= loop["step"] <= n // batch_size, "loop.step",
          f"1 to {n // batch_size} (whole batches)", loop["step"])
     check_tensor(loop["order"], "loop.order", torch.int64, (n,))
     need(bool((loop["order"].sort().values == torch.arange(n)).all()), "loop.order",
@@ -257,7 +261,7 @@ class FitCheckpoints:
                 "another checkpoint folder to start afresh")
         nets = self.network.nets
         member = state["member"]
-        need(_is_int(member) and 0 <= member < len(nets), "member",
+        need(is_int(member) and 0 <= member < len(nets), "member",
              f"0 to {len(nets) - 1}", member)
         epochs = nets[member].config.epochs
         histories = state["histories"]
