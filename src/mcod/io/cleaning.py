@@ -180,8 +180,8 @@ def _split(outliers: Any, scores: Any, n: int) -> tuple[np.ndarray, np.ndarray, 
         raise ValueError("outliers must be a mask: True/1 for each sample to remove (a "
                          "detector's labels_), not its scores")
     mask = given.astype(bool)
-    removed = np.array([i for i in top_indices(values) if mask[i]], dtype=np.int64)
-    return mask, np.flatnonzero(~mask), removed
+    order = top_indices(values)
+    return mask, np.flatnonzero(~mask), order[mask[order]]
 
 
 def _is_images(data: Any) -> bool:
@@ -325,6 +325,8 @@ def write_clean_copy(
     mask, kept, removed = _split(outliers, scores, len(data))  # refused before any write
     if names is None and _is_images(data):
         names = [str(image) for image in data]
+    if names is not None and len(names) != len(mask):
+        raise ValueError(f"names has {len(names):,} entries for {len(mask):,} samples")
     folder = CleanFolder(out, overwrite=overwrite, inputs=_inputs(data, root))
     with folder, folder.build() as work:
         name = write_samples(work, data, mask, scores, root=root, suffix=suffix, sep=sep,
