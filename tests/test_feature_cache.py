@@ -216,3 +216,25 @@ def test_folders_are_keyed_by_each_files_bytes_and_read_mode(tmp_path):
     grey.grey = True
     cached_features(encoder, grey, 8, cache)
     assert encoder.net.seen == 19  # read grey: other features
+
+
+def test_a_store_reads_a_shard_index_once_until_the_file_changes(tmp_path, monkeypatch):
+    """Scoring asks the cache once per chunk: an unchanged shard's index is not read and
+    checked again, and a shard damaged after it was read is caught all the same."""
+    from mcod.nn import feature_cache
+
+    cache, images = FeatureCache(tmp_path), _images(n=40)
+    good = cached_features(_encoder(), images, 8, cache)
+    opened = []
+    real_open = feature_cache._Shard.open.__func__
+    monkeypatch.setattr(feature_cache._Shard, "open",
+                        classmethod(lambda cls, path: opened.append(path) or real_open(cls, path)))
+    for _ in range(3):
+        np.testing.assert_array_equal(cached_features(_encoder(), images, 8, cache), good)
+    assert len(opened) == 1
+    (shard,) = _shards(tmp_path)
+    _damage(shard, "other_values")
+    encoder = _encoder()
+    with pytest.warns(UserWarning, match="encoded again"):
+        np.testing.assert_array_equal(cached_features(encoder, images, 8, cache), good)
+    assert encoder.net.seen == 40 and len(opened) == 2
