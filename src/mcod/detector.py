@@ -16,7 +16,7 @@ import torch
 from pyod.models.base import BaseDetector
 from sklearn.utils.validation import check_is_fitted
 
-from mcod.config import MAX_SEED, MCODConfig, get_config
+from mcod.config import MAX_SEED, NOVELTY_TRIM, MCODConfig, get_config
 from mcod.cuts import cut, is_thresholder
 from mcod.data.inputs import (  # check_contamination: re-exported, mcod's API names it here
     InputError,
@@ -127,6 +127,12 @@ class MCOD(BaseDetector):
     feature_cache : configs with a pretrained encoder ("default"): where encoded
         features are cached, "auto" (see `mcod.nn.feature_cache.default_cache_dir`), a
         folder, or None for no cache.
+    novelty : True when the training data hold no outliers and new data are scored with
+        `decision_function` (novelty detection, as scikit-learn's LocalOutlierFactor
+        names it). The score's whitened reference then takes all but 1% of the training
+        rows (`mcod.config.NOVELTY_TRIM`) instead of the share the memory trusts (70% in
+        "default"), so the normal data's rarer looks are not scored as outliers. Only for
+        configs that score by such a reference ("default" on images).
 
     Attributes (after fit)
     ----------------------
@@ -164,6 +170,7 @@ class MCOD(BaseDetector):
         random_state: int | None = None,
         verbose: bool | str = "auto",
         feature_cache: str | None = "auto",
+        novelty: bool = False,
     ) -> None:
         super().__init__(contamination=contamination)
         self.config = config
@@ -173,6 +180,7 @@ class MCOD(BaseDetector):
         self.random_state = random_state
         self.verbose = verbose
         self.feature_cache = feature_cache
+        self.novelty = novelty
 
     # ------------------------------------------------------------------ fitting
 
@@ -234,6 +242,8 @@ class MCOD(BaseDetector):
         if not is_thresholder(self.contamination):
             check_contamination(self.contamination)
         check_progress(self.verbose)
+        if not isinstance(self.novelty, bool):
+            raise ValueError(f"novelty must be True or False, got {self.novelty!r}")
         for name, least in (("batch_size", 2), ("epochs", 1)):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not (
@@ -433,6 +443,11 @@ class MCOD(BaseDetector):
         if kind == "image" and config.backbone == "mlp" and not config.encoder:
             raise InputError(f"config {config.name!r} is for tables; images need 'default' "
                              "or 'scratch'")
+        if self.novelty:
+            if not config.reference_trim:
+                raise InputError(f"novelty=True changes the whitened reference, which config "
+                                 f"{config.name!r} does not score by; use 'default' on images")
+            config = config.replace(reference_trim=NOVELTY_TRIM)
         return config
 
     # ------------------------------------------------------------------ state

@@ -148,6 +148,10 @@ def _resolve_detectors(
     if wrong:
         kind = "tables (protocol odds)" if protocol == "odds" else "images"
         raise ValueError(f"detector(s) {', '.join(wrong)} do not take {kind}")
+    told_clean = [n for n in names if specs[n].novelty and protocol != "oneclass"]
+    if told_clean:
+        raise ValueError(f"detector(s) {', '.join(told_clean)} assume outlier-free training "
+                         f"data: the oneclass protocol only, not {protocol}")
     return names, specs
 
 

@@ -55,6 +55,8 @@ examples:
   mcod detect data.csv --id-column id --fill-missing median --out results
   mcod detect photos/ --config release --checkpoint ckpt --out results
                                               run again after a crash: goes on from ckpt
+  mcod detect clean_photos/ --novelty --save-model model.pt
+  mcod score model.pt new_photos/             novelty detection: fit on clean data only
 """
 
 SCORE_EPILOG = """\
@@ -81,6 +83,10 @@ def _register_detect(subparsers: argparse._SubParsersAction) -> None:
     add_input_arguments(parser, demo=True)
     add_cut_arguments(parser, default="0.1")
     add_model_arguments(parser)
+    parser.add_argument(
+        "--novelty", action="store_true",
+        help="the input holds no outliers: fit on it to score new data with 'mcod score' "
+             "(novelty detection; the score then trusts all but 1%% of the input, not 70%%)")
     add_output_arguments(parser)
     parser.add_argument(
         "--save-model", metavar="FILE", help="save the trained model to FILE (e.g. model.pt)"
@@ -138,6 +144,7 @@ def make_detector(args: argparse.Namespace):  # -> MCOD
         device=args.device,
         random_state=args.seed,
         verbose=not args.quiet,
+        novelty=getattr(args, "novelty", False),  # detect's option; clean's input has outliers
     )
 
 
