@@ -28,7 +28,8 @@ def fitted() -> MCOD:
 
 def test_get_params_returns_constructor_arguments():
     detector = MCOD(**PARAMS, verbose=True)
-    assert detector.get_params() == {**PARAMS, "verbose": True, "feature_cache": "auto"}
+    assert detector.get_params() == {**PARAMS, "verbose": True, "feature_cache": "auto",
+                                     "novelty": False}
 
 
 def test_clone_keeps_parameters():
