@@ -295,8 +295,8 @@ DEFAULT = TABULAR.replace(
 # The reference's trim when the user says the training data hold no outliers (MCOD's
 # ``novelty``): the 30% the default leaves out guards against outliers that are not there,
 # and drops the class's own rarer looks. One-class development tasks (3 sets, classes 0-4,
-# seed 7): 0.01 gains 0.007 AUROC over 0.3, within 0.0003 of the best trim per task; in UOD
-# it would lose 0.030 (benchmarks/DEVELOPMENT.md, "Novelty detection").
+# seed 7): 0.01 gains 0.0066 AUROC over 0.3, within 0.0004 of the best trim per task; in
+# UOD it would lose 0.024 (benchmarks/DEVELOPMENT.md, "Novelty detection").
 NOVELTY_TRIM = 0.01
 
 CONFIGS: dict[str, MCODConfig] = {c.name: c for c in (DEFAULT, SCRATCH, RELEASE, TABULAR)}
