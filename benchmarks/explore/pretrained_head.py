@@ -15,42 +15,64 @@ from __future__ import annotations
 
 import sys
 import time
+from typing import Any
 
 import numpy as np
 import torch
 from scipy.stats import rankdata
 from sklearn.metrics import roc_auc_score
 
+import mcod.detector
 from mcod import MCOD
 from mcod.config import get_config
 from mcod.data.datasets import uod_split
+from mcod.data.preprocessing import TablePreprocessor
 
 K = 50
 HEAD = get_config("tabular").replace(name="pretrained-explore")
 
 
-class GlobalScale(MCOD):
+class GlobalScale(TablePreprocessor):
     """Rows times sqrt(D) as a whole instead of standardised per column: per-column
     scaling is a diagonal whitening, which lifts low-variance (noisy) feature dimensions
     to the weight of the informative ones; a global scale keeps the cosine geometry."""
 
-    def _prepare_table(self, raw: np.ndarray, fitting: bool, config: object) -> torch.Tensor:
-        table = np.asarray(raw, np.float64)
-        if fitting:
-            self.n_features_in_ = table.shape[1]
-        return torch.from_numpy((table * np.sqrt(table.shape[1])).astype(np.float32))
+    def _fit(self, X: Any) -> np.ndarray:
+        table = super()._fit(X)
+        self.scale_mean_ = torch.zeros(table.shape[1], dtype=torch.float64)
+        self.scale_std_ = torch.full((table.shape[1],), table.shape[1] ** -0.5,
+                                     dtype=torch.float64)
+        return table
 
 
-class CentredScale(MCOD):
+class CentredScale(TablePreprocessor):
     """Rows minus the column means, divided by one overall sd: centred, geometry kept."""
 
-    def _prepare_table(self, raw: np.ndarray, fitting: bool, config: object) -> torch.Tensor:
-        table = np.asarray(raw, np.float64)
-        if fitting:
-            self.n_features_in_ = table.shape[1]
-            self.centre_ = table.mean(axis=0)
-            self.spread_ = (table - self.centre_).std()
-        return torch.from_numpy(((table - self.centre_) / self.spread_).astype(np.float32))
+    def _fit(self, X: Any) -> np.ndarray:
+        table = super()._fit(X)
+        centre = table.mean(axis=0)
+        self.scale_mean_ = torch.from_numpy(centre)
+        self.scale_std_ = torch.full((table.shape[1],), float((table - centre).std()),
+                                     dtype=torch.float64)
+        return table
+
+
+def _with_rows(scaling: type[TablePreprocessor]) -> type[MCOD]:
+    """MCOD whose table rows are scaled by ``scaling`` instead of per column."""
+
+    class Scaled(MCOD):
+        def fit(self, X: Any, y: object = None, **options: Any) -> MCOD:
+            original = mcod.detector.preprocessor_for
+            mcod.detector.preprocessor_for = lambda kind, config: scaling(config.table_yeo_johnson)
+            try:
+                return super().fit(X, y, **options)
+            finally:
+                mcod.detector.preprocessor_for = original
+
+    return Scaled
+
+
+GlobalRows, CentredRows = _with_rows(GlobalScale), _with_rows(CentredScale)
 
 
 VARIANTS: dict[str, tuple[type[MCOD], object]] = {
@@ -64,15 +86,15 @@ VARIANTS: dict[str, tuple[type[MCOD], object]] = {
     "mem100": (MCOD, HEAD.replace(n_memory=100)),
     "noise003": (MCOD, HEAD.replace(table_noise=0.03)),
     "noise03": (MCOD, HEAD.replace(table_noise=0.3)),
-    "global": (GlobalScale, HEAD),
-    "centred": (CentredScale, HEAD),
-    "centred_noise03": (CentredScale, HEAD.replace(table_noise=0.3)),
-    "centred_mem30": (CentredScale, HEAD.replace(n_memory=30)),
-    "global_read": (GlobalScale, HEAD.replace(score="read")),
-    "global_noise03": (GlobalScale, HEAD.replace(table_noise=0.3)),
-    "global_noise003": (GlobalScale, HEAD.replace(table_noise=0.03)),
-    "global_mem50": (GlobalScale, HEAD.replace(n_memory=50)),
-    "global_nonorm": (GlobalScale, HEAD.replace(score_by_norm=False)),
+    "global": (GlobalRows, HEAD),
+    "centred": (CentredRows, HEAD),
+    "centred_noise03": (CentredRows, HEAD.replace(table_noise=0.3)),
+    "centred_mem30": (CentredRows, HEAD.replace(n_memory=30)),
+    "global_read": (GlobalRows, HEAD.replace(score="read")),
+    "global_noise03": (GlobalRows, HEAD.replace(table_noise=0.3)),
+    "global_noise003": (GlobalRows, HEAD.replace(table_noise=0.03)),
+    "global_mem50": (GlobalRows, HEAD.replace(n_memory=50)),
+    "global_nonorm": (GlobalRows, HEAD.replace(score_by_norm=False)),
 }
 
 
