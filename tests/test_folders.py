@@ -314,6 +314,103 @@ def test_16_bit_images_read_at_a_size_warn_once_all_batches_are_read(tmp_path):
     assert x.shape == (2, 3, 3) and (x == 16).all()  # (4095 + 128) // 257
 
 
+# --------------------------------------------------------------------------- on disk
+
+
+@pytest.fixture
+def temp_dir(tmp_path, monkeypatch) -> Path:
+    """A TMPDIR of the test's own, to see what is left in it."""
+    import tempfile
+
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
+
+
+def _left_in(folder: Path) -> list[str]:
+    """The files in ``folder``, and the files there (named or not) that this process
+    still has open or mapped: nothing once the array is freed."""
+    import gc
+
+    gc.collect()
+    held = [os.readlink(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")
+            if os.path.exists(f"/proc/self/fd/{fd}")]
+    mapped = Path("/proc/self/maps").read_text().splitlines()
+    return ([p.name for p in folder.iterdir()]
+            + [line for line in held + mapped if str(folder) in line])
+
+
+def _photos(folder: Path, n: int = 10) -> Path:
+    rng = np.random.default_rng(3)
+    folder.mkdir(exist_ok=True)
+    for i in range(n):
+        shape = [(40, 30, 3), (30, 40, 3)][i % 2]
+        Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8)).save(folder / f"{i:03d}.png")
+    return folder
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="reads /proc (Linux)")
+def test_on_disk_the_images_are_a_read_only_map_of_a_file_in_tmpdir_gone_with_the_array(
+        tmp_path, temp_dir):
+    folder = _photos(tmp_path / "photos")
+    in_memory, paths = load_image_folder(folder, size=16, progress=False)
+    on_disk, same_paths = load_image_folder(folder, size=16, progress=False, on_disk=True)
+    np.testing.assert_array_equal(on_disk, in_memory)
+    assert same_paths == paths and in_memory.flags.writeable
+    with pytest.raises(ValueError, match="read-only"):
+        on_disk[0] = 0
+    # mapped from TMPDIR, by a file without a name there (Linux: "... (deleted)")
+    assert [p.name for p in temp_dir.iterdir()] == []
+    assert any(str(temp_dir) in line for line in _left_in(temp_dir))
+    del on_disk
+    assert _left_in(temp_dir) == []
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="reads /proc (Linux)")
+def test_nothing_is_left_in_tmpdir_when_reading_stops_at_a_bad_image_or_ctrl_c(
+        tmp_path, temp_dir, monkeypatch):
+    import mcod.data.folders
+
+    folder = _photos(tmp_path / "photos", n=200)
+    truncated = folder / "150.png"  # its header reads, its pixels do not: the 3rd batch of 64
+    good = [file for file in scan_folder(folder).images if file != truncated]
+    truncated.write_bytes(truncated.read_bytes()[:200])
+    with pytest.raises(InputError, match="cannot read image .*150.png"):
+        ImageFiles(scan_folder(folder).images).load(16, on_disk=True)
+    assert _left_in(temp_dir) == []
+    assert main(["detect", str(folder), "--quiet"]) == 2  # said in one line
+    assert _left_in(temp_dir) == []
+    fitted, calls = mcod.data.folders._fit, []
+
+    def interrupted(*args):  # Ctrl-C in the 2nd batch
+        calls.append(1)
+        if len(calls) == 70:
+            raise KeyboardInterrupt
+        return fitted(*args)
+
+    monkeypatch.setattr(mcod.data.folders, "_fit", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        ImageFiles(good).load(16, on_disk=True)
+    assert len(calls) == 70 and _left_in(temp_dir) == []
+
+
+def test_a_folder_scores_the_same_read_into_memory_or_onto_disk(tmp_path):
+    from mcod import MCOD
+
+    folder = _photos(tmp_path / "photos", n=12)
+    for config, epochs in (("default", 1), ("scratch", 1)):
+        size = 128 if config == "default" else 32
+        scores = []
+        for on_disk in (False, True):
+            X, _ = load_image_folder(folder, size=size, progress=False, on_disk=on_disk)
+            detector = MCOD(config=config, epochs=epochs, batch_size=6, device="cpu",
+                            random_state=0, verbose=False,
+                            feature_cache=str(tmp_path / f"cache{on_disk}")).fit(X)
+            scores.append((detector.decision_scores_, detector.decision_function(X)))
+        np.testing.assert_array_equal(scores[1], scores[0])
+
+
 # --------------------------------------------------------------------------- command line
 
 

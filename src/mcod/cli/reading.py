@@ -155,7 +155,8 @@ def _read_folder(args: argparse.Namespace, scan: FolderScan | None, channels: in
     """The images below INPUT: as they are when they share one size no larger than the
     network's input and no --resize is given (the network resizes them), else decoded and
     shrunk one by one to the network's input size by --resize (crop by default), so that
-    memory does not grow with the photos' size; saying which."""
+    memory does not grow with the photos' size; saying which. The array is a read-only map
+    of a temporary file, so that memory does not grow with their number either."""
     scan = scan or scan_folder(args.input)
     note = scan.skipped_note()
     if note:
@@ -172,7 +173,8 @@ def _read_folder(args: argparse.Namespace, scan: FolderScan | None, channels: in
         say(args, f"images: {counted(len(files), 'file')} of "
                    f"{counted(len(set(files.sizes)), 'size')}, read at "
                    f"{size_text(network_size, network_size)} ({RESIZE_POLICIES[policy]})")
-    images = files.load(None if as_they_are else network_size, policy, progress=not args.quiet)
+    images = files.load(None if as_they_are else network_size, policy, progress=not args.quiet,
+                        on_disk=True)  # read in chunks from there, as an --npy file is
     return InputData(images, [str(f) for f in scan.images], f"images in {args.input}",
                      key_column="path")
 

@@ -6,15 +6,18 @@ Why a module of its own: image files come in forms a model cannot take as they a
 folder holds files that are not images. Each gets one rule here, and what is left out is
 reported, not dropped without a word. Images are decoded one at a time (a JPEG at a reduced
 scale when it is read smaller) and shrunk straight into a preallocated array, so memory is
-that array and one photo, whatever the photos' size or number.
+that array and one photo, whatever the photos' size; or batch by batch into a temporary
+file mapped read-only (``on_disk``, as the command line reads folders), so memory does not
+grow with their number either.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import tempfile
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -300,15 +303,20 @@ class ImageFiles:
                 yield batch
         _warn_if_few_levels(widest)
 
-    def load(self, size: int | None, policy: str = "crop", progress: bool = False) -> np.ndarray:
-        """Every image in one array (N, ...) as `batches` reads them; the array is made
-        first and filled batch by batch (of at most 16 MB: full-size photos read as they
-        are), so nothing else of that size is ever held."""
+    def load(self, size: int | None, policy: str = "crop", progress: bool = False,
+             on_disk: bool = False) -> np.ndarray:
+        """Every image in one array (N, ...) as `batches` reads them, filled batch by batch
+        (of at most 16 MB: full-size photos read as they are), so nothing else of that size
+        is ever held. ``on_disk``: the array is read-only and its pixels are in a temporary
+        file, not in memory (see `_on_disk`)."""
         shape = self.shape(size)
-        out = np.empty((len(self), *shape), dtype=np.uint8)
         batch_size = max(1, min(_BATCH, _LOAD_CHUNK_BYTES // math.prod(shape)))
+        batches = self.batches(size, policy, batch_size, progress)
+        if on_disk and len(self):  # an empty file cannot be mapped
+            return _on_disk(batches, (len(self), *shape))
+        out = np.empty((len(self), *shape), dtype=np.uint8)
         start = 0
-        for batch in self.batches(size, policy, batch_size, progress):
+        for batch in batches:
             out[start:start + len(batch)] = batch
             start += len(batch)
         return out
@@ -322,6 +330,19 @@ class ImageFiles:
             yield file, np.asarray(im if size is None else _fit(im, size, policy)), wide_max
 
 
+def _on_disk(batches: Iterable[np.ndarray], shape: tuple[int, ...]) -> np.ndarray:
+    """The uint8 ``batches`` written in turn to a temporary file in TMPDIR that has no name
+    (the OS frees it once the array is gone, however the process ends: nothing is left
+    behind), then mapped read-only. Written by plain writes, the pixels never count in
+    this process's memory, and once read `release_pages` lets them go: a folder is then
+    read as a memory-mapped .npy file is, in memory that does not grow with its length."""
+    with tempfile.TemporaryFile(prefix="mcod-images-") as handle:
+        for batch in batches:
+            batch.tofile(handle)
+        handle.flush()
+        return np.asarray(np.memmap(handle, dtype=np.uint8, mode="r", shape=shape))
+
+
 def load_image_folder(
     path: str | Path,
     extensions: Sequence[str] = IMAGE_EXTENSIONS,
@@ -329,6 +350,7 @@ def load_image_folder(
     channels: int | None = None,
     size: int | None = None,
     policy: str = "crop",
+    on_disk: bool = False,
 ) -> tuple[np.ndarray, list[Path]]:
     """Read every image below a folder into the array ``MCOD.fit`` takes, with its paths.
 
@@ -344,6 +366,12 @@ def load_image_folder(
     size : the side to read every image at, made square by ``policy`` ("crop": the
         centre of the shorter side; "pad": the longer side, on black). None reads them as
         they are, which needs one size for all (mcod's network resizes them itself).
+    on_disk : False (the default) gives an ordinary array in memory, which can be changed
+        in place. True gives a read-only array whose pixels stay in a temporary file
+        (in TMPDIR, removed by the OS once the array is freed), read into memory only as
+        used, as ``numpy.load(..., mmap_mode="r")`` would: for folders of more images
+        than fit in memory at the size read (``MCOD.fit`` and scoring read such an array
+        in chunks, as ``mcod detect FOLDER`` does).
 
     Raises :class:`~mcod.data.inputs.InputError` (a ValueError) with a one-line message
     for a folder without images, an unreadable image or, with ``size`` None, images of
@@ -352,4 +380,5 @@ def load_image_folder(
     from mcod.io.progress import show_progress
 
     files = scan_folder(path, extensions).images
-    return ImageFiles(files, channels).load(size, policy, show_progress(progress)), files
+    images = ImageFiles(files, channels)
+    return images.load(size, policy, show_progress(progress), on_disk), files

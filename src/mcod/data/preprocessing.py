@@ -283,16 +283,17 @@ class ImagePreprocessor(_Fitting):
     def transform(self, arr: np.ndarray) -> torch.Tensor:
         """Checked images scaled to [0, 1] and resized, IMAGE_CHUNK_BYTES of float images at
         a time into the output (no float copy of all the full-size images: a folder of
-        photos would need 4 bytes per pixel each)."""
+        photos would need 4 bytes per pixel each); the pages of a read-only memory-mapped
+        array are let go after each chunk."""
         size = self.image_size
-        if arr.shape[-2:] == (size, size):  # nothing to resize: one scaled copy
-            return torch.from_numpy(scale_01(arr, self.pixel_range_))
         images = torch.empty((len(arr), arr.shape[1], size, size))
         step = max(1, IMAGE_CHUNK_BYTES // (4 * math.prod(arr.shape[1:])))
         for start in range(0, len(arr), step):
             chunk = torch.from_numpy(scale_01(arr[start:start + step], self.pixel_range_))
-            images[start:start + step] = F.interpolate(
-                chunk, size=(size, size), mode="bilinear", antialias=True)
+            images[start:start + step] = (chunk if arr.shape[-2:] == (size, size) else
+                                          F.interpolate(chunk, size=(size, size),
+                                                        mode="bilinear", antialias=True))
+            release_pages(arr)
         return images
 
     def state(self) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from mcod.config import MCODConfig
+from mcod.data.preprocessing import READ_CHUNK_BYTES, release_pages
 from mcod.nn.model import Keys, MCODNet
 from mcod.nn.sharing import all_rows, synced_batchnorm
 
@@ -111,10 +112,14 @@ def shard_batches(order: torch.Tensor, batch_size: int, rank: int, size: int) ->
 
 
 def _digest(array: np.ndarray) -> str:
-    """sha256 of an array's shape, dtype and bytes."""
-    array = np.ascontiguousarray(array)
+    """sha256 of an array's shape, dtype and bytes, READ_CHUNK_BYTES of rows at a time: a
+    memory-mapped folder of images is hashed without a copy, its pages let go as read."""
     digest = hashlib.sha256(f"{array.shape}:{array.dtype.str}:".encode())
-    digest.update(array.reshape(-1).view(np.uint8).data)
+    step = max(1, READ_CHUNK_BYTES // max(1, array[:1].nbytes))
+    for start in range(0, len(array), step):
+        rows = np.ascontiguousarray(array[start:start + step])
+        digest.update(rows.reshape(-1).view(np.uint8).data)
+        release_pages(array)
     return digest.hexdigest()
 
 

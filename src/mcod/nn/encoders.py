@@ -37,6 +37,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mcod.data.preprocessing import release_pages
+
 __all__ = [
     "EncoderUnavailableError",
     "ImageEncoder",
@@ -355,15 +357,21 @@ def _progress(show: bool, total: int | None) -> Iterator[Any]:
         yield bar
 
 
-def _array_batches(images: np.ndarray, batch_size: int) -> Iterator[np.ndarray]:
-    """(N, H, W) or (N, H, W, C) uint8 or [0, 1] floats -> (B, C, H, W) float32 in [0, 1]."""
+def _array_batches(images: np.ndarray, batch_size: int, rows: np.ndarray | None = None
+                   ) -> Iterator[np.ndarray]:
+    """(N, H, W) or (N, H, W, C) uint8 or [0, 1] floats -> (B, C, H, W) float32 in [0, 1],
+    of the ``rows`` given (sorted indices; None: all) a batch at a time: only a batch of
+    them is ever copied, and the pages of a read-only memory-mapped array are let go."""
     if images.ndim == 3:
         images = images[..., None]
     if images.ndim != 4 or images.shape[-1] not in (1, 3):
         raise ValueError(f"images must be (N, H, W) or (N, H, W, 1|3), got {images.shape}")
     scale = 255.0 if images.dtype == np.uint8 else 1.0
-    for start in range(0, len(images), batch_size):
-        chunk = images[start:start + batch_size].astype(np.float32) / scale
+    for start in range(0, len(images) if rows is None else len(rows), batch_size):
+        batch = (images[start:start + batch_size] if rows is None
+                 else images[rows[start:start + batch_size]])
+        chunk = batch.astype(np.float32) / scale
+        release_pages(images)
         yield np.ascontiguousarray(chunk.transpose(0, 3, 1, 2))
 
 
@@ -382,20 +390,24 @@ def extract_features(
     device: str | torch.device = "cpu",
     progress: bool = False,
     policy: str = "crop",
+    rows: np.ndarray | None = None,
 ) -> np.ndarray:
     """Features (N, D) float32 of images at ``size`` x ``size`` pixels, ``batch_size`` at a
     time (memory stays bounded by one batch plus the features).
 
     ``images``: an array (N, H, W) or (N, H, W, C) of uint8 or floats in [0, 1], or an
     image folder (`mcod.data.folders.ImageFiles`), read at ``size`` by its ``policy``.
-    ``batch_size`` None: `default_batch_size` for ``device``.
+    ``batch_size`` None: `default_batch_size` for ``device``. ``rows``: an array's rows to
+    encode (sorted indices; None: all), so that a subset is never copied whole.
     """
     batch_size = batch_size or default_batch_size(device)
     if isinstance(images, np.ndarray):
-        batches: Iterable[np.ndarray] = _array_batches(images, batch_size)
+        batches: Iterable[np.ndarray] = _array_batches(images, batch_size, rows)
+        total = len(images) if rows is None else len(rows)
     else:
         batches = (_channels_first(b) for b in images.batches(size, policy, batch_size))
-    return encode_batches(encoder, batches, size, device, progress, total=len(images))
+        total = len(images)
+    return encode_batches(encoder, batches, size, device, progress, total=total)
 
 
 def _channels_first(batch: np.ndarray) -> np.ndarray:

@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from mcod.data.preprocessing import READ_CHUNK_BYTES, release_pages
 from mcod.io.atomic import atomic_write
 from mcod.nn.encoders import ImageEncoder, ImageFilesLike, extract_features
 
@@ -67,10 +68,13 @@ def image_digests(images: np.ndarray | ImageFilesLike) -> np.ndarray:
         if len(shape) == 3 and shape[-1] == 1:  # (H, W, 1) is the grey (H, W) image it holds
             shape = shape[:-1]
         prefix = f"array:{shape}:{images.dtype.str}:".encode()
-        for i in range(len(images)):
-            digest = hashlib.sha256(prefix)
-            digest.update(np.ascontiguousarray(images[i]).data.cast("B"))
-            out[i] = digest.digest()
+        step = max(1, READ_CHUNK_BYTES // max(1, images[:1].nbytes))
+        for start in range(0, len(images), step):  # a memory map's pages let go per step
+            for i in range(start, min(start + step, len(images))):
+                digest = hashlib.sha256(prefix)
+                digest.update(np.ascontiguousarray(images[i]).data.cast("B"))
+                out[i] = digest.digest()
+            release_pages(images)
         return out
     prefix = b"file:grey:" if images.grey else b"file:rgb:"
     for i, path in enumerate(images.files):
@@ -347,15 +351,16 @@ def cached_features(
     if found.all() and features is not None:
         return features[inverse]
     missing = np.flatnonzero(~found)
-    todo: np.ndarray | ImageFilesLike
-    if isinstance(images, np.ndarray):
-        todo = images[np.sort(first[missing])]
+    order = np.argsort(first[missing])  # the rows to encode, in input order
+    if isinstance(images, np.ndarray):  # read a batch of them at a time, never copied whole
+        rows = first[missing[order]]
+        new = extract_features(encoder, images, size, batch_size, device, progress, policy,
+                               rows=rows)
     else:
         keep = np.zeros(len(images), dtype=bool)
         keep[first[missing]] = True
-        todo = _KeptFiles(images, keep)
-    order = np.argsort(first[missing])  # todo's rows are in input order
-    new = extract_features(encoder, todo, size, batch_size, device, progress, policy)
+        new = extract_features(encoder, _KeptFiles(images, keep), size, batch_size, device,
+                               progress, policy)
     store.put(keys[missing[order]], new)
     if features is None:
         features = np.zeros((len(keys), new.shape[1]), dtype=np.float32)
