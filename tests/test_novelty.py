@@ -69,6 +69,21 @@ def test_novelty_is_refused_where_no_reference_scores(config):
         MCOD(config=config, epochs=1, novelty=True, verbose=False).fit(data)
 
 
+def test_novelty_is_refused_on_a_table_with_the_default_config():
+    """'default' on a table is 'tabular', which scores by no reference: refused, not
+    ignored (the constructor's default config must not fit as if novelty were False)."""
+    table = np.random.default_rng(0).normal(size=(40, 4))
+    with pytest.raises(InputError, match="config 'tabular' does not score by .*on tables"):
+        MCOD(epochs=1, novelty=True, verbose=False).fit(table)
+
+
+def test_novelty_never_trims_more_than_the_config_does():
+    fit, _, _ = _clean_fit_and_new_rows()
+    config = REFERENCE.replace(reference_trim=NOVELTY_TRIM / 2)
+    model = MCOD(config=config, epochs=1, random_state=0, verbose=False, novelty=True).fit(fit)
+    assert model.config_.reference_trim == NOVELTY_TRIM / 2
+
+
 @pytest.mark.parametrize("value", ["yes", 1, None])
 def test_novelty_must_be_a_bool(value):
     with pytest.raises(ValueError, match="novelty must be True or False"):

@@ -431,13 +431,15 @@ class MCOD(BaseDetector):
         return encode
 
     def _resolve_config(self, kind: str) -> MCODConfig:
+        """The config a fit on ``kind`` ("table" or "image") data uses: the named or given
+        one, "default" on tables being "tabular", with `novelty`'s reference."""
         config = get_config(self.config)
         if kind == "table" and config.name == "default":
             if config != get_config("default"):
                 raise InputError("this customised 'default' config is for images; for tables "
                                  "customise get_config('tabular')")
-            return get_config("tabular")
-        if kind == "table" and (config.encoder or config.backbone != "mlp"):
+            config = get_config("tabular")
+        elif kind == "table" and (config.encoder or config.backbone != "mlp"):
             raise InputError(f"config {config.name!r} is for images; tables (2-D input) use "
                              "'default' or 'tabular'")
         if kind == "image" and config.backbone == "mlp" and not config.encoder:
@@ -446,8 +448,10 @@ class MCOD(BaseDetector):
         if self.novelty:
             if not config.reference_trim:
                 raise InputError(f"novelty=True changes the whitened reference, which config "
-                                 f"{config.name!r} does not score by; use 'default' on images")
-            config = config.replace(reference_trim=NOVELTY_TRIM)
+                                 f"{config.name!r} does not score by (on {kind}s); use "
+                                 "'default' on images")
+            # all but NOVELTY_TRIM of the rows, or more where the config already keeps more
+            config = config.replace(reference_trim=min(config.reference_trim, NOVELTY_TRIM))
         return config
 
     # ------------------------------------------------------------------ state
