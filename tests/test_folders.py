@@ -4,6 +4,7 @@ pixels, how images of other sizes are made square, and what is left out and said
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -462,3 +463,21 @@ def test_cli_reads_a_folder_of_one_small_size_as_it_is_unless_resize_is_given(
     np.save(tmp_path / "x.npy", as_they_are)
     with pytest.raises(InputError, match="--resize applies only to image folders"):
         read_input(parse(["detect", str(tmp_path / "x.npy"), "--resize", "pad"]))
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_full_tmpdir_is_named_with_the_room_needed(tmp_path, monkeypatch):
+    """Reading a folder onto disk in a full TMPDIR (here /dev/full, which refuses every
+    write with ENOSPC) stops with the folder, the room needed and the way out."""
+    import tempfile
+
+    import mcod.data.folders
+
+    (tmp_path / "photos").mkdir()
+    for i in range(3):
+        _save(tmp_path / "photos" / f"{i}.png", "RGB", (20, 12), value=40 * i)
+    monkeypatch.setattr(mcod.data.folders.tempfile, "TemporaryFile",
+                        lambda **_: open("/dev/full", "w+b"))  # noqa: SIM115 (closed by the with)
+    with pytest.raises(OSError, match=r"disk full while writing the images' temporary file "
+                       rf"in {re.escape(tempfile.gettempdir())} \(0 MB; set TMPDIR"):
+        load_image_folder(tmp_path / "photos", size=16, on_disk=True)

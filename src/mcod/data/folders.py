@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from mcod.data.inputs import InputError, warn_about_data
+from mcod.io.atomic import disk_full_named
 from mcod.io.results import size_text
 
 if TYPE_CHECKING:
@@ -335,10 +336,17 @@ def _on_disk(batches: Iterable[np.ndarray], shape: tuple[int, ...]) -> np.ndarra
     (the OS frees it once the array is gone, however the process ends: nothing is left
     behind), then mapped read-only. Written by plain writes, the pixels never count in
     this process's memory, and once read `release_pages` lets them go: a folder is then
-    read as a memory-mapped .npy file is, in memory that does not grow with its length."""
-    with tempfile.TemporaryFile(prefix="mcod-images-") as handle:
-        for batch in batches:
-            batch.tofile(handle)
+    read as a memory-mapped .npy file is, in memory that does not grow with its length.
+    (On a tmpfs TMPDIR the file itself is in memory.) Python's own writes, not numpy's
+    ``tofile``, whose buffered writes can lose a full disk's error: a full disk is named as
+    such, with the folder and the room needed."""
+    room = math.prod(shape) / 2**20
+    where = (f"the images' temporary file in {tempfile.gettempdir()} ({room:,.0f} MB; set "
+             "TMPDIR to a folder with room)")
+    # the close too: it writes what is still buffered
+    with disk_full_named(where), tempfile.TemporaryFile(prefix="mcod-images-") as handle:
+        for batch in batches:  # a bad image raises as itself: no full disk's error
+            handle.write(np.ascontiguousarray(batch).data)
         handle.flush()
         return np.asarray(np.memmap(handle, dtype=np.uint8, mode="r", shape=shape))
 

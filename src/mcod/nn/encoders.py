@@ -404,6 +404,8 @@ def extract_features(
     if isinstance(images, np.ndarray):
         batches: Iterable[np.ndarray] = _array_batches(images, batch_size, rows)
         total = len(images) if rows is None else len(rows)
+    elif rows is not None:
+        raise ValueError("rows picks rows of an array; an image folder is read whole")
     else:
         batches = (_channels_first(b) for b in images.batches(size, policy, batch_size))
         total = len(images)
