@@ -1,0 +1,84 @@
+"""Probe (#18, one-class): kNN in the whitened reference's space against the distance to the
+reference's centre, for `default` told its training class is clean (novelty).
+
+LOF on the encoder's features led the head on MNIST one-class; a whitened distance to one
+centre cannot follow a class of several modes, a nearest-neighbour distance can. Per task
+(the full bench task, seed 7 by default, features from the cache): fit `MCOD(novelty=True)`,
+keep the reference's rows and whiteners and the test rows, and score the test rows by the
+mean over the two halves' whiteners of the mean distance to the k nearest reference rows.
+
+    python benchmarks/explore/whitened_knn_probe.py mnist 0-4 7 OUT_DIR
+"""
+
+import json
+import os
+import sys
+import time
+
+import torch
+from sklearn.metrics import roc_auc_score
+
+from mcod.bench.runner import _load_tasks
+from mcod.detector import MCOD
+from mcod.nn.ensemble import MCODEnsemble
+
+KS = (1, 5, 20, 50)
+seen: dict = {"batches": []}
+_fit_reference, _score = MCODEnsemble.fit_reference, MCODEnsemble.score
+
+
+def _capture_fit(self, rows, memory_scores, scale):
+    seen.update(rows=rows.double(), memory=memory_scores.double())
+    return _fit_reference(self, rows, memory_scores, scale)
+
+
+def _capture_score(self, x):
+    seen["batches"].append(x.double())
+    return _score(self, x)
+
+
+MCODEnsemble.fit_reference, MCODEnsemble.score = _capture_fit, _capture_score
+
+
+def knn_mean(query: torch.Tensor, ref: torch.Tensor, k: int) -> torch.Tensor:
+    out = []
+    for block in query.split(2048):
+        d = torch.cdist(block, ref)
+        out.append(d.topk(k, dim=1, largest=False).values.mean(dim=1))
+    return torch.cat(out)
+
+
+def main(name, classes, seed, out):
+    torch.set_num_threads(1)
+    lo, hi = (int(c) for c in classes.split("-"))
+    images, tasks = _load_tasks(name, "oneclass", [0.1], list(range(lo, hi + 1)), [int(seed)],
+                                None, os.environ.get("MCOD_DATA_DIR"))
+    os.makedirs(out, exist_ok=True)
+    for task in tasks:
+        start = time.time()
+        m = MCOD(config="default", random_state=task.seed, verbose=False, device="cpu",
+                 novelty=True).fit(images[task.fit_idx])
+        seen["batches"] = []
+        base = m.decision_function(images[task.score_idx])
+        test = torch.cat(seen["batches"])
+        ref = m.network_.reference
+        memory, rows = seen["memory"], seen["rows"]
+        picked = torch.nonzero(memory <= torch.quantile(memory, 1 - m.network_.trim)).flatten()
+        record = {"ds": name, "c": task.inlier_class, "seed": task.seed,
+                  "centre": roc_auc_score(task.y, base)}
+        whitened = [((x - ref.mean[i].double()) @ ref.whitener[i].double(),
+                     (rows[picked] - ref.mean[i].double()) @ ref.whitener[i].double())
+                    for i in range(2) for x in [test]]
+        for k in KS:
+            scores = sum(knn_mean(q, r, k) for q, r in whitened) / 2
+            record[f"wknn{k}"] = roc_auc_score(task.y, scores.numpy())
+        unit = [torch.nn.functional.normalize(t, dim=1) for t in (test, rows[picked])]
+        record["knn50_rows"] = roc_auc_score(task.y, knn_mean(unit[0], unit[1], 50).numpy())
+        record["s"] = round(time.time() - start, 1)
+        with open(f"{out}/log.jsonl", "a") as f:
+            f.write(json.dumps(record) + "\n")
+        print(json.dumps(record), flush=True)
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:5])
