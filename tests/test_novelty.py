@@ -65,7 +65,7 @@ def test_novelty_survives_a_save_and_load(tmp_path):
 def test_novelty_is_refused_where_no_reference_scores(config):
     data = (np.random.default_rng(0).normal(size=(40, 4)) if config == "tabular"
             else np.random.default_rng(0).integers(0, 256, (40, 8, 8), dtype=np.uint8))
-    with pytest.raises(InputError, match=f"config '{config}' does not score by"):
+    with pytest.raises(InputError, match=f"config '{config}' .*has no whitened reference"):
         MCOD(config=config, epochs=1, novelty=True, verbose=False).fit(data)
 
 
@@ -73,7 +73,8 @@ def test_novelty_is_refused_on_a_table_with_the_default_config():
     """'default' on a table is 'tabular', which scores by no reference: refused, not
     ignored (the constructor's default config must not fit as if novelty were False)."""
     table = np.random.default_rng(0).normal(size=(40, 4))
-    with pytest.raises(InputError, match="config 'tabular' does not score by .*on tables"):
+    with pytest.raises(InputError,
+                       match=r"config 'tabular' \(on tables\) has no whitened reference"):
         MCOD(epochs=1, novelty=True, verbose=False).fit(table)
 
 

@@ -447,9 +447,10 @@ class MCOD(BaseDetector):
                              "or 'scratch'")
         if self.novelty:
             if not config.reference_trim:
-                raise InputError(f"novelty=True changes the whitened reference, which config "
-                                 f"{config.name!r} does not score by (on {kind}s); use "
-                                 "'default' on images")
+                raise InputError(f"novelty (novelty=True, --novelty) works only with the "
+                                 f"'default' config on images: config {config.name!r} (on "
+                                 f"{kind}s) has no whitened reference for it to change; "
+                                 "leave it out")
             # all but NOVELTY_TRIM of the rows, or more where the config already keeps more
             config = config.replace(reference_trim=min(config.reference_trim, NOVELTY_TRIM))
         return config
