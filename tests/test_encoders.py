@@ -360,3 +360,25 @@ def test_a_report_of_a_pretrained_model_names_its_config_and_flags_its_outliers(
     assert f"<th>samples</th><td>{len(images)}</td>" in html
     flagged = int(detector.labels_.sum())
     assert f"<th>flagged as outliers</th><td>{flagged} (" in html
+
+
+def test_a_handful_of_images_scores_on_one_scale():
+    """Five images leave a reference half of one row, which has no spread to whiten by:
+    it takes the other half's, so no score is a billion times another (it was 1e10)."""
+    images = np.random.default_rng(0).integers(0, 256, size=(5, 32, 32, 3), dtype=np.uint8)
+    detector = MCOD(epochs=1, random_state=0, verbose=False, device="cpu",
+                    feature_cache=None).fit(images)
+    scores = detector.decision_scores_
+    assert np.isfinite(scores).all() and scores.max() < 10 * scores.min()
+
+
+def test_whitened_reference_gives_a_half_of_one_row_the_other_halfs_spread():
+    from mcod.nn.ensemble import WhitenedReference
+
+    rows = torch.tensor([[0.0, 0, 0], [2.0, 0, 0], [1.0, 1.0, 0]])
+    reference = WhitenedReference(3)
+    reference.fit((rows[:2], rows[2:]), torch.ones(3), shrink=0.1)
+    # the one-row half: all shrinkage at the two-row half's level (2/3 a column), so a
+    # row at distance 1 from it lies 1 / sqrt(2/3) away
+    assert reference.distances(torch.tensor([[1.0, 0, 0]]))[1, 0].item() == pytest.approx(
+        1 / np.sqrt(2 / 3))

@@ -40,13 +40,21 @@ class WhitenedReference(nn.Module):
         """Whiten by each half of the reference rows; the rows are standardised ones,
         ``scale`` the per-column sd that standardised them."""
         scale = scale.double()
+        covs = []
+        for rows in halves:
+            centred = (rows.double() - rows.double().mean(dim=0)) * scale  # the encoder's units
+            covs.append(centred.T @ centred / max(1, len(rows) - 1))
+        levels = [torch.trace(cov) / len(cov) for cov in covs]
+        # a half without spread (one row, on a handful of images) would whiten by nothing
+        # and score every row ~1e10: it takes the other half's level, all shrinkage
+        spread = [level for level in levels if level > 0]
+        fallback = spread[0] if spread else torch.ones((), dtype=torch.float64)
         for i, rows in enumerate(halves):
-            rows = rows.double()
-            mean = rows.mean(dim=0)
-            centred = (rows - mean) * scale  # the encoder's own units
-            cov = centred.T @ centred / max(1, len(rows) - 1)
-            level = torch.trace(cov) / len(cov)
-            cov = (1 - shrink) * cov + shrink * level * torch.eye(len(cov), dtype=cov.dtype)
+            mean = rows.double().mean(dim=0)
+            cov, level, a = covs[i], levels[i], shrink
+            if not level > 0:
+                level, a = fallback, 1.0
+            cov = (1 - a) * cov + a * level * torch.eye(len(cov), dtype=cov.dtype)
             values, vectors = torch.linalg.eigh(cov)
             whitener = vectors / values.clamp_min(level.clamp_min(1e-12) * 1e-9).sqrt()
             self.mean[i].copy_(mean)
