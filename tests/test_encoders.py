@@ -357,6 +357,8 @@ def test_a_report_of_a_pretrained_model_names_its_config_and_flags_its_outliers(
     detector, images, y = pretrained_fit
     html = write_report(tmp_path / "r", detector, images, truth=y).read_text(encoding="utf-8")
     assert "<th>configuration</th><td>default (" in html
+    assert ("<th>score</th><td>whitened distance to the 70% of the training samples the "
+            "memory trusts most</td>") in html
     assert f"<th>samples</th><td>{len(images)}</td>" in html
     flagged = int(detector.labels_.sum())
     assert f"<th>flagged as outliers</th><td>{flagged} (" in html

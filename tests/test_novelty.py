@@ -100,6 +100,13 @@ def test_detect_novelty_saves_a_model_that_trusts_its_input(tmp_path):
     assert rc == 0
     model = mcod.load(tmp_path / "model.pt")
     assert model.novelty is True and model.config_.reference_trim == NOVELTY_TRIM
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main(["score", str(tmp_path / "model.pt"), "--npy", str(tmp_path / "images.npy"),
+                     "--report", str(tmp_path / "report")]) == 0
+    assert "novelty: fitted on data said to hold no outliers" in printed.getvalue()
+    page = (tmp_path / "report" / "index.html").read_text(encoding="utf-8")
+    assert "whitened distance to the 99% of the training samples" in page
 
 
 def test_the_bench_runs_novelty_only_where_the_fit_data_are_clean(tmp_path):

@@ -372,7 +372,9 @@ def load_and_score(
         data.table = align_columns(data.table, detector.feature_names_in_)
         data.X = data.table.X  # the report names the columns in the model's order too
     say(args, f"data: {describe(data.X)} ({data.source})")
-    say(args, f"model: {args.model} (config {detector.config_.name}, device {detector.device_})")
+    novelty = ", novelty: fitted on data said to hold no outliers" if detector.novelty else ""
+    say(args, f"model: {args.model} (config {detector.config_.name}, device "
+              f"{detector.device_}{novelty})")
     scores = detector.decision_function(data.X if data.table is None else data.table.named())
     return detector, data, scores
 

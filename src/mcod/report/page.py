@@ -385,6 +385,9 @@ class _Page:
                 + (f"; {config.members} networks, scores averaged" if config.members > 1 else "")
                 + ")",
             ),
+            *([("score", f"whitened distance to the {1 - config.reference_trim:.0%} of the "
+                         "training samples the memory trusts most")]
+              if config.reference_trim else []),
             ("contamination", f"{d.contamination:g}"),
             ("threshold", _fmt(self.threshold)),
             ("flagged as outliers", f"{int(self.flagged.sum()):,} ({self.flagged.mean():.1%})"),
