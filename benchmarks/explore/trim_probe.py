@@ -26,7 +26,7 @@ from mcod.nn.ensemble import MCODEnsemble
 
 TRIMS = (0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4)
 # --shrink: instead, the reference at NOVELTY_TRIM refitted at each of these shrinkages
-SHRINKS = (0.02, 0.05, 0.1, 0.2, 0.4)
+SHRINKS = (0.02, 0.05, 0.1, 0.2, 0.4, 0.6, 0.9)
 captured = {}
 _fit_reference = MCODEnsemble.fit_reference
 

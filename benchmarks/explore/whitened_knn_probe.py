@@ -8,6 +8,9 @@ keep the reference's rows and whiteners and the test rows, and score the test ro
 mean over the two halves' whiteners of the mean distance to the k nearest reference rows.
 
     python benchmarks/explore/whitened_knn_probe.py mnist 0-4 7 OUT_DIR
+
+With --lof, also LOF (k = 20, scikit-learn's novelty mode, as the `lof-pretrained` baseline)
+on the encoder's unit rows, as that baseline sees them, and in the whitened space.
 """
 
 import json
@@ -48,7 +51,23 @@ def knn_mean(query: torch.Tensor, ref: torch.Tensor, k: int) -> torch.Tensor:
     return torch.cat(out)
 
 
-def main(name, classes, seed, out):
+def _lof_scores(m, rows, test, picked, whitened, y) -> dict:
+    """AUROC of LOF-20 on the encoder's unit rows (the fit rows: all of them, as the
+    baseline's) and in each half's whitened space (reference rows), averaged."""
+    from sklearn.neighbors import LocalOutlierFactor
+
+    std, mean = m.preprocessor_.scale_std_.double(), m.preprocessor_.scale_mean_.double()
+    unit_fit, unit_test = (rows * std + mean).numpy(), (test * std + mean).numpy()
+
+    def lof(fit, query):
+        return -LocalOutlierFactor(n_neighbors=20, novelty=True).fit(fit).score_samples(query)
+
+    white = sum(lof(r.numpy(), q.numpy()) for q, r in whitened) / 2
+    return {"lof20_unit": roc_auc_score(y, lof(unit_fit, unit_test)),
+            "lof20_whitened": roc_auc_score(y, white)}
+
+
+def main(name, classes, seed, out, lof=False):
     torch.set_num_threads(1)
     lo, hi = (int(c) for c in classes.split("-"))
     images, tasks = _load_tasks(name, "oneclass", [0.1], list(range(lo, hi + 1)), [int(seed)],
@@ -74,6 +93,8 @@ def main(name, classes, seed, out):
             record[f"wknn{k}"] = roc_auc_score(task.y, scores.numpy())
         unit = [torch.nn.functional.normalize(t, dim=1) for t in (test, rows[picked])]
         record["knn50_rows"] = roc_auc_score(task.y, knn_mean(unit[0], unit[1], 50).numpy())
+        if lof:
+            record.update(_lof_scores(m, rows, test, picked, whitened, task.y))
         record["s"] = round(time.time() - start, 1)
         with open(f"{out}/log.jsonl", "a") as f:
             f.write(json.dumps(record) + "\n")
@@ -81,4 +102,4 @@ def main(name, classes, seed, out):
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:5])
+    main(*sys.argv[1:5], lof="--lof" in sys.argv)
