@@ -75,6 +75,21 @@ def test_a_partial_hit_encodes_only_the_new_images_in_input_order(tmp_path):
     assert len(_shards(tmp_path)) == 2  # the new rows in a shard of their own
 
 
+def test_the_progress_says_how_many_images_came_from_the_cache(tmp_path, capsys):
+    """The bar counts only the images it encodes; its label says the rest came from the
+    cache, so 4 of 4 encoded out of 9 does not read as images gone missing."""
+    cache, encoder = FeatureCache(tmp_path), _encoder()
+    old, new = _images(0), _images(1, n=4)
+    cached_features(encoder, old, 8, cache)
+    capsys.readouterr()
+    cached_features(encoder, np.concatenate([new[:2], old[:5], new[2:]]), 8, cache,
+                    progress=True)
+    assert "encoding (5 of 9 from the cache)" in capsys.readouterr().err
+    cached_features(encoder, _images(2, n=3), 8, cache, progress=True)  # none cached
+    err = capsys.readouterr().err
+    assert "encoding" in err and "from the cache" not in err
+
+
 def test_changed_pixels_reencode_only_that_image(tmp_path):
     cache, encoder, images = FeatureCache(tmp_path), _encoder(), _images()
     cached_features(encoder, images, 8, cache)

@@ -331,12 +331,14 @@ def encode_batches(
     device: str | torch.device = "cpu",
     progress: bool = False,
     total: int | None = None,
+    desc: str = "encoding",
 ) -> np.ndarray:
-    """Features (N, D) float32 of (B, C, H, W) batches of [0, 1] images, one at a time."""
+    """Features (N, D) float32 of (B, C, H, W) batches of [0, 1] images, one at a time;
+    ``desc`` labels the progress bar."""
     device = torch.device(device)
     encoder = encoder.to(device).eval()
     parts: list[np.ndarray] = []
-    with _progress(progress, total) as bar:
+    with _progress(progress, total, desc) as bar:
         for batch in batches:
             out = encoder(_to_input(batch, size).to(device)).float().cpu().numpy()
             parts.append(out)
@@ -350,10 +352,10 @@ def encode_batches(
 
 
 @contextmanager
-def _progress(show: bool, total: int | None) -> Iterator[Any]:
+def _progress(show: bool, total: int | None, desc: str) -> Iterator[Any]:
     from mcod.io.progress import progress
 
-    with progress(total=total, enabled=show, desc="encoding", unit="image") as bar:
+    with progress(total=total, enabled=show, desc=desc, unit="image") as bar:
         yield bar
 
 
@@ -391,6 +393,7 @@ def extract_features(
     progress: bool = False,
     policy: str = "crop",
     rows: np.ndarray | None = None,
+    desc: str = "encoding",
 ) -> np.ndarray:
     """Features (N, D) float32 of images at ``size`` x ``size`` pixels, ``batch_size`` at a
     time (memory stays bounded by one batch plus the features).
@@ -398,7 +401,8 @@ def extract_features(
     ``images``: an array (N, H, W) or (N, H, W, C) of uint8 or floats in [0, 1], or an
     image folder (`mcod.data.folders.ImageFiles`), read at ``size`` by its ``policy``.
     ``batch_size`` None: `default_batch_size` for ``device``. ``rows``: an array's rows to
-    encode (sorted indices; None: all), so that a subset is never copied whole.
+    encode (sorted indices; None: all), so that a subset is never copied whole. ``desc``
+    labels the progress bar.
     """
     batch_size = batch_size or default_batch_size(device)
     if isinstance(images, np.ndarray):
@@ -409,7 +413,7 @@ def extract_features(
     else:
         batches = (_channels_first(b) for b in images.batches(size, policy, batch_size))
         total = len(images)
-    return encode_batches(encoder, batches, size, device, progress, total=total)
+    return encode_batches(encoder, batches, size, device, progress, total=total, desc=desc)
 
 
 def _channels_first(batch: np.ndarray) -> np.ndarray:

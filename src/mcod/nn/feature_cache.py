@@ -352,15 +352,17 @@ def cached_features(
         return features[inverse]
     missing = np.flatnonzero(~found)
     order = np.argsort(first[missing])  # the rows to encode, in input order
+    cached = len(images) - int(np.isin(inverse, missing).sum())  # repeats of a new one: not
+    desc = f"encoding ({cached:,} of {len(images):,} from the cache)" if cached else "encoding"
     if isinstance(images, np.ndarray):  # read a batch of them at a time, never copied whole
         rows = first[missing[order]]
         new = extract_features(encoder, images, size, batch_size, device, progress, policy,
-                               rows=rows)
+                               rows=rows, desc=desc)
     else:
         keep = np.zeros(len(images), dtype=bool)
         keep[first[missing]] = True
         new = extract_features(encoder, _KeptFiles(images, keep), size, batch_size, device,
-                               progress, policy)
+                               progress, policy, desc=desc)
     store.put(keys[missing[order]], new)
     if features is None:
         features = np.zeros((len(keys), new.shape[1]), dtype=np.float32)
