@@ -558,7 +558,6 @@ def _training_scores(network: MCODEnsemble, data: torch.Tensor, device: torch.de
     return scores
 
 
-
 def _input_shape(state: Mapping[str, Any], config: MCODConfig) -> tuple[str, tuple[int, ...]]:
     """The input kind and the network's input shape a state holds, as the config has them."""
     kind = state["input_kind"]

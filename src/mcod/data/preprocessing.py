@@ -68,8 +68,6 @@ ENCODED_FIELDS = (*IMAGE_FIELDS, "encoder_digest", *TABLE_FIELDS)
 STATE_FIELDS = ENCODED_FIELDS
 
 
-
-
 # --------------------------------------------------------------------------- tables
 
 class _Fitting:
@@ -93,7 +91,6 @@ class _Fitting:
 
 
 _P = TypeVar("_P", bound=_Fitting)
-
 
 
 def standardisation(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -40,20 +40,18 @@ class WhitenedReference(nn.Module):
         """Whiten by each half of the reference rows; the rows are standardised ones,
         ``scale`` the per-column sd that standardised them."""
         scale = scale.double()
+        means = [rows.double().mean(dim=0) for rows in halves]
         covs = []
-        for rows in halves:
-            centred = (rows.double() - rows.double().mean(dim=0)) * scale  # the encoder's units
+        for rows, mean in zip(halves, means, strict=True):
+            centred = (rows.double() - mean) * scale  # the encoder's own units
             covs.append(centred.T @ centred / max(1, len(rows) - 1))
         levels = [torch.trace(cov) / len(cov) for cov in covs]
         # a half without spread (one row, on a handful of images) would whiten by nothing
         # and score every row ~1e10: it takes the other half's level, all shrinkage
         spread = [level for level in levels if level > 0]
         fallback = spread[0] if spread else torch.ones((), dtype=torch.float64)
-        for i, rows in enumerate(halves):
-            mean = rows.double().mean(dim=0)
-            cov, level, a = covs[i], levels[i], shrink
-            if not level > 0:
-                level, a = fallback, 1.0
+        for i, (mean, cov, level) in enumerate(zip(means, covs, levels, strict=True)):
+            level, a = (level, shrink) if level > 0 else (fallback, 1.0)
             cov = (1 - a) * cov + a * level * torch.eye(len(cov), dtype=cov.dtype)
             values, vectors = torch.linalg.eigh(cov)
             whitener = vectors / values.clamp_min(level.clamp_min(1e-12) * 1e-9).sqrt()
