@@ -9,18 +9,13 @@ kNN, LOF's own factors, the model's cross-fitted ones), so no label enters.
     python benchmarks/explore/local_term_probe.py mnist 2-4 7 OUT_DIR
 """
 
-import json
-import os
 import sys
 import time
 
 import numpy as np
-import torch
+from novelty_tasks import log_record, novelty_fits
 from sklearn.metrics import roc_auc_score
 from sklearn.neighbors import LocalOutlierFactor, NearestNeighbors
-
-from mcod.bench.runner import _load_tasks
-from mcod.detector import MCOD
 
 
 def _z(train: np.ndarray, test: np.ndarray) -> np.ndarray:
@@ -28,15 +23,8 @@ def _z(train: np.ndarray, test: np.ndarray) -> np.ndarray:
 
 
 def main(name, classes, seed, out):
-    torch.set_num_threads(1)
-    lo, hi = (int(c) for c in classes.split("-"))
-    images, tasks = _load_tasks(name, "oneclass", [0.1], list(range(lo, hi + 1)), [int(seed)],
-                                None, os.environ.get("MCOD_DATA_DIR"))
-    os.makedirs(out, exist_ok=True)
-    for task in tasks:
-        start = time.time()
-        m = MCOD(config="default", random_state=task.seed, verbose=False, device="cpu",
-                 novelty=True).fit(images[task.fit_idx])
+    start = time.time()
+    for images, task, m in novelty_fits(name, classes, seed):
         test_scores = m.decision_function(images[task.score_idx])
         encode = m._encoder(m.config_, m.device_)  # a probe reads the encoder as fit does
         fit_unit = encode(m.preprocessor_.check(images[task.fit_idx]), m.pixel_range_)[0]
@@ -55,10 +43,8 @@ def main(name, classes, seed, out):
             record[term] = roc_auc_score(task.y, test)
             combined = _z(m.decision_scores_, test_scores) + _z(train, test)
             record[f"centre+{term}"] = roc_auc_score(task.y, combined)
-        record["s"] = round(time.time() - start, 1)
-        with open(f"{out}/log.jsonl", "a") as f:
-            f.write(json.dumps(record) + "\n")
-        print(json.dumps(record), flush=True)
+        log_record(out, record, start)
+        start = time.time()
 
 
 if __name__ == "__main__":

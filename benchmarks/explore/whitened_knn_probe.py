@@ -13,16 +13,13 @@ With --lof, also LOF (k = 20, scikit-learn's novelty mode, as the `lof-pretraine
 on the encoder's unit rows, as that baseline sees them, and in the whitened space.
 """
 
-import json
-import os
 import sys
 import time
 
 import torch
+from novelty_tasks import log_record, novelty_fits
 from sklearn.metrics import roc_auc_score
 
-from mcod.bench.runner import _load_tasks
-from mcod.detector import MCOD
 from mcod.nn.ensemble import MCODEnsemble
 
 KS = (1, 5, 20, 50)
@@ -68,15 +65,8 @@ def _lof_scores(m, rows, test, picked, whitened, y) -> dict:
 
 
 def main(name, classes, seed, out, lof=False):
-    torch.set_num_threads(1)
-    lo, hi = (int(c) for c in classes.split("-"))
-    images, tasks = _load_tasks(name, "oneclass", [0.1], list(range(lo, hi + 1)), [int(seed)],
-                                None, os.environ.get("MCOD_DATA_DIR"))
-    os.makedirs(out, exist_ok=True)
-    for task in tasks:
-        start = time.time()
-        m = MCOD(config="default", random_state=task.seed, verbose=False, device="cpu",
-                 novelty=True).fit(images[task.fit_idx])
+    start = time.time()
+    for images, task, m in novelty_fits(name, classes, seed):
         seen["batches"] = []
         base = m.decision_function(images[task.score_idx])
         test = torch.cat(seen["batches"])
@@ -85,9 +75,9 @@ def main(name, classes, seed, out, lof=False):
         picked = torch.nonzero(memory <= torch.quantile(memory, 1 - m.network_.trim)).flatten()
         record = {"ds": name, "c": task.inlier_class, "seed": task.seed,
                   "centre": roc_auc_score(task.y, base)}
-        whitened = [((x - ref.mean[i].double()) @ ref.whitener[i].double(),
+        whitened = [((test - ref.mean[i].double()) @ ref.whitener[i].double(),
                      (rows[picked] - ref.mean[i].double()) @ ref.whitener[i].double())
-                    for i in range(2) for x in [test]]
+                    for i in range(2)]
         for k in KS:
             scores = sum(knn_mean(q, r, k) for q, r in whitened) / 2
             record[f"wknn{k}"] = roc_auc_score(task.y, scores.numpy())
@@ -95,10 +85,8 @@ def main(name, classes, seed, out, lof=False):
         record["knn50_rows"] = roc_auc_score(task.y, knn_mean(unit[0], unit[1], 50).numpy())
         if lof:
             record.update(_lof_scores(m, rows, test, picked, whitened, task.y))
-        record["s"] = round(time.time() - start, 1)
-        with open(f"{out}/log.jsonl", "a") as f:
-            f.write(json.dumps(record) + "\n")
-        print(json.dumps(record), flush=True)
+        log_record(out, record, start)
+        start = time.time()
 
 
 if __name__ == "__main__":
