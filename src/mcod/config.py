@@ -75,6 +75,9 @@ class MCODConfig:
     # whose memory score is in the lowest 1 - reference_trim; 0 = off (the memory score)
     reference_trim: float = 0.0
     reference_shrink: float = 0.1  # the reference covariance shrunk this far to its mean variance
+    # the reference's distance joined by the fit rows' local geometry (mcod.nn.local_terms):
+    # for clean fit rows only, so `novelty` sets it
+    local_terms: bool = False
 
     def __post_init__(self) -> None:
         # checked here, not during or after a fit's training, where these are first used
@@ -109,6 +112,8 @@ class MCODConfig:
             raise ValueError(f"reference_shrink must be in [0, 1], got {self.reference_shrink!r}")
         if self.reference_trim and self.backbone != "mlp":
             raise ValueError("a whitened reference scores rows: set backbone='mlp'")
+        if self.local_terms and not self.reference_trim:
+            raise ValueError("local_terms join the whitened reference: set reference_trim")
         if self.reference_trim and self.table_yeo_johnson:
             raise ValueError("a whitened reference undoes a linear scaling, not Yeo-Johnson")
         if self.score_by_norm and not self.normalize_features:

@@ -43,6 +43,7 @@ from mcod.io.progress import check_progress, show_progress
 from mcod.nn.checkpoint import FitCheckpoints, fingerprint
 from mcod.nn.distributed import ALONE, Group, join
 from mcod.nn.ensemble import MCODEnsemble, mean_history
+from mcod.nn.local_terms import MAX_ROWS
 from mcod.nn.training import train
 
 SCORE_BATCH = 1024
@@ -267,7 +268,8 @@ class MCOD(BaseDetector):
         with torch.random.fork_rng(devices=cuda, enabled=self.random_state is not None):
             if self.random_state is not None:
                 torch.manual_seed(self.random_state)
-            network = MCODEnsemble(config, tuple(data.shape[1:]), queue_size).to(target)
+            network = MCODEnsemble(config, tuple(data.shape[1:]), queue_size,
+                                   fit_rows=len(data)).to(target)
             data_on_device, n = data.to(target), config.members
             progress = show_progress(self.verbose)
             store = None if checkpoint is None else FitCheckpoints(
@@ -451,8 +453,10 @@ class MCOD(BaseDetector):
                                  f"'default' config on images: config {config.name!r} (on "
                                  f"{kind}s) has no whitened reference for it to change; "
                                  "leave it out")
-            # all but NOVELTY_TRIM of the rows, or more where the config already keeps more
-            config = config.replace(reference_trim=min(config.reference_trim, NOVELTY_TRIM))
+            # all but NOVELTY_TRIM of the rows, or more where the config already keeps more;
+            # clean rows are neighbours to trust (mcod.nn.local_terms)
+            config = config.replace(reference_trim=min(config.reference_trim, NOVELTY_TRIM),
+                                    local_terms=True)
         return config
 
     # ------------------------------------------------------------------ state
@@ -587,17 +591,27 @@ def _saved_network(state: Mapping[str, Any], config: MCODConfig,
     queue = state["queue_size"]
     need(is_int(queue) and 1 <= queue <= config.queue_size, "queue_size",
          f"an integer in 1..{config.queue_size} (the config's queue_size)", queue)
-    with torch.device("meta"):
-        expected = MCODEnsemble(config, shape, queue).state_dict()
     saved = state["state_dict"]
     need(isinstance(saved, dict), "state_dict", "a dict of tensors", saved)
+    kept = _kept_rows(saved) if config.local_terms else 0
+    with torch.device("meta"):
+        expected = MCODEnsemble(config, shape, queue, kept).state_dict()
     need(saved.keys() == expected.keys(), "state_dict", "the tensors the config makes "
          f"({len(expected)})", sorted(map(str, set(saved) ^ set(expected))))
     for name, like in expected.items():
         check_tensor(saved[name], f"state_dict[{name!r}]", like.dtype, tuple(like.shape))
-    network = MCODEnsemble(config, shape, queue)
+    network = MCODEnsemble(config, shape, queue, kept)
     network.load_state_dict(saved, strict=True)
     return network
+
+
+def _kept_rows(saved: Mapping[str, Any]) -> int:
+    """How many fit rows a saved model's local terms keep (their shapes are checked after)."""
+    rows = saved.get("local.rows")
+    n = int(rows.shape[0]) if isinstance(rows, torch.Tensor) and rows.dim() == 2 else 0
+    need(2 <= n <= MAX_ROWS, "state_dict['local.rows']",
+         f"a 2-D tensor of 2 to {MAX_ROWS:,} kept fit rows", rows)
+    return n
 
 
 def _saved_scores(state: Mapping[str, Any]) -> tuple[np.ndarray, float, np.ndarray]:

@@ -163,7 +163,7 @@ def export_onnx(detector: MCOD, path: str | os.PathLike[str]) -> Path:
         raise ValueError("ONNX export does not cover table_yeo_johnson models (the "
                          "Yeo-Johnson transform is not in the graph)")
     network = MCODEnsemble(detector.config_, detector.input_shape_,
-                           detector.network_.first.queue.size)
+                           detector.network_.first.queue.size, detector.network_.kept_rows)
     network.load_state_dict(detector.network_.state_dict())
     if detector.config_.backbone == "mlp":  # as `MCODNet.score_encode` runs it, in float64
         network.double()

@@ -77,6 +77,7 @@ FIELDS_ADDED_LATER: dict[str, Any] = {
     "table_swap_rate": 0.15,
     "table_yeo_johnson": False,
     "members": 1,
+    "local_terms": False,
 }
 
 

@@ -55,6 +55,7 @@ _LITE = re.compile(r"efficientnet-lite[0-4]")
 _MID = "+mid"  # spec suffix: also read the network at MID_STRIDE (module docstring)
 MID_STRIDE = 16  # the depth read: the last block whose maps are 1/16 of the input's side
 MID_GRID = 2  # its maps averaged over MID_GRID x MID_GRID cells: a coarse layout kept
+LITE_HEAD = 1280  # EfficientNet-Lite keeps its head at 1,280 channels at every width
 
 
 class EncoderUnavailableError(RuntimeError):
@@ -145,6 +146,13 @@ def mid_features(last: torch.Tensor, mid: torch.Tensor) -> torch.Tensor:
     """[unit(mean of ``last``), unit(``mid`` averaged on a MID_GRID grid)] / sqrt(2)."""
     parts = [last.mean(dim=(2, 3)), grid_mean(mid, MID_GRID)]
     return torch.cat([F.normalize(p, dim=1) for p in parts], dim=1) / 2 ** 0.5
+
+
+def mid_start(spec: str) -> int | None:
+    """The first column of the mid-level block in the features ``spec`` gives (after the
+    last layer's: `mid_features`), or None where it reads one depth only."""
+    name = spec.strip().partition("=")[0]
+    return LITE_HEAD if name.endswith(_MID) and _LITE.fullmatch(name[:-len(_MID)]) else None
 
 
 def grid_mean(maps: torch.Tensor, grid: int) -> torch.Tensor:

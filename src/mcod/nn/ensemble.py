@@ -8,6 +8,8 @@ import torch
 from torch import nn
 
 from mcod.config import MCODConfig
+from mcod.nn.encoders import mid_start
+from mcod.nn.local_terms import MAX_ROWS, LocalTerms
 from mcod.nn.model import MCODNet
 
 
@@ -79,11 +81,15 @@ class MCODEnsemble(nn.Module):
     spread on ODDS); the mean of a few is steadier. With one member this is just that
     network. Reports and feature maps read the first member: its memory and features
     stand for the model. With ``config.reference_trim`` the score, once `fit_reference` has
-    run, is the distance to the whitened reference that the members' memory score picks.
+    run, is the distance to the whitened reference that the members' memory score picks;
+    with ``config.local_terms`` joined by the local terms on ``fit_rows`` kept fit rows
+    (`mcod.nn.local_terms`; ``fit_rows``: the number of rows the fit takes, or a saved
+    model's kept rows).
     """
 
     def __init__(
-        self, config: MCODConfig, input_shape: tuple[int, ...], queue_size: int
+        self, config: MCODConfig, input_shape: tuple[int, ...], queue_size: int,
+        fit_rows: int = 0,
     ) -> None:
         super().__init__()
         self.members = nn.ModuleList(
@@ -91,11 +97,18 @@ class MCODEnsemble(nn.Module):
         )
         self.trim, self.shrink = config.reference_trim, config.reference_shrink
         self.reference = WhitenedReference(input_shape[0]) if self.trim else None
+        self.local = LocalTerms(min(fit_rows, MAX_ROWS), input_shape[0],
+                                mid_start(config.encoder) or 0) if config.local_terms else None
 
     @property
     def nets(self) -> list[MCODNet]:
         """The members as the networks they are (nn.ModuleList hands out plain Modules)."""
         return [cast(MCODNet, member) for member in self.members]
+
+    @property
+    def kept_rows(self) -> int:
+        """Fit rows the local terms keep (0 without them): what a copy is built with."""
+        return 0 if self.local is None else len(self.local.rows)
 
     @property
     def first(self) -> MCODNet:
@@ -109,14 +122,17 @@ class MCODEnsemble(nn.Module):
     def score(self, x: torch.Tensor) -> torch.Tensor:
         if self.reference is None:
             return self.memory_score(x)
-        return self.reference(x)
+        if self.local is None:
+            return self.reference(x)
+        return self.local(x, self.reference(x))
 
     @torch.no_grad()
     def fit_reference(self, rows: torch.Tensor, memory_scores: torch.Tensor,
                       scale: torch.Tensor) -> torch.Tensor:
         """Whiten by the rows whose memory score is in the lowest ``1 - trim`` (halves:
         alternate ones); return the rows' scores, each reference row's from the half
-        without it. ``scale``: the sd per column that standardised the rows."""
+        without it (and with local terms, each row's from the others). ``scale``: the sd
+        per column that standardised the rows."""
         assert self.reference is not None
         memory_scores = memory_scores.double()
         keep = memory_scores <= torch.quantile(memory_scores, 1 - self.trim)
@@ -129,7 +145,7 @@ class MCODEnsemble(nn.Module):
         scores = distances.mean(dim=0)
         scores[halves[0]] = distances[1, halves[0]]
         scores[halves[1]] = distances[0, halves[1]]
-        return scores
+        return scores if self.local is None else self.local.fit(rows, scores, scale)
 
 
 def mean_history(histories: list[list[dict[str, float]]]) -> list[dict[str, float]]:
