@@ -75,6 +75,16 @@ def test_a_table_model_scores_raw_rows_the_same(tmp_path):
     assert float(metadata["mcod.threshold"]) == detector.threshold_
 
 
+def test_a_novelty_table_model_adds_its_local_terms_in_float64(tmp_path):
+    rng = np.random.default_rng(3)
+    config = get_config("tabular").replace(reference_trim=0.3, members=1)
+    detector = MCOD(config=config, epochs=2, device="cpu", random_state=0,
+                    novelty=True).fit(rng.normal(size=(300, 5)))
+    path = export_onnx(detector, tmp_path / "novelty.onnx")
+    new = rng.normal(size=(2000, 5)) * 1.2
+    _agree(_onnx_scores(path, new), detector.decision_function(new), TABLES)
+
+
 def test_an_image_model_scores_the_scaled_images_the_same(tmp_path):
     rng = np.random.default_rng(1)
     images = rng.integers(0, 256, (60, 8, 8), dtype=np.uint8)  # at the network's side
@@ -87,12 +97,15 @@ def test_an_image_model_scores_the_scaled_images_the_same(tmp_path):
     assert spec["shape"] == ["N", 1, 8, 8] and spec["pixel_range"] == [0.0, 255.0]
 
 
-def test_the_pretrained_path_encodes_and_whitens_in_the_graph(tmp_path):
+@pytest.mark.parametrize("novelty", [False, True])
+def test_the_pretrained_path_encodes_and_whitens_in_the_graph(tmp_path, novelty):
+    """With novelty, the local terms' kept rows and neighbour searches too."""
     rng = np.random.default_rng(2)
     side = get_config("default").encoder_size
     images = rng.integers(0, 256, (24, side, side, 3), dtype=np.uint8)
     detector = MCOD(config="default", epochs=1, device="cpu", random_state=0,
-                    feature_cache=None).fit(images)
+                    feature_cache=None, novelty=novelty).fit(images)
+    assert detector.config_.local_terms == novelty
     path = export_onnx(detector, tmp_path / "pretrained.onnx")
     x = (images / np.float32(255)).astype(np.float32).transpose(0, 3, 1, 2).copy()
     _agree(_onnx_scores(path, x), detector.decision_function(images), PRETRAINED)
@@ -100,8 +113,8 @@ def test_the_pretrained_path_encodes_and_whitens_in_the_graph(tmp_path):
     assert spec["shape"] == ["N", 3, side, side]
     model = onnx.load(str(path))
     onnx.checker.check_model(model)
-    # the whitener (D x D float32 values, computed with in float64) is stored as float32;
-    # only the column statistics (D each) are float64 values
+    # the whitener (D x D float32 values, computed with in float64) and the kept rows are
+    # stored as float32; only the column statistics (D each) are float64 values
     assert max(np.prod(i.dims) for i in model.graph.initializer
                if i.data_type == onnx.TensorProto.DOUBLE) < 10_000
 

@@ -33,6 +33,7 @@ class LocalTerms(nn.Module):
 
     rows: torch.Tensor  # (M, D) kept fit rows, in the encoder's units (standardisation undone)
     scale: torch.Tensor  # (D,) the per-column sd that standardised the rows the score takes
+    squares: torch.Tensor  # (2, M) the kept rows' squared norms: all columns, LOF's columns
     k_distance: torch.Tensor  # (M,) each kept row's distance to its k-th other kept row (LOF)
     density: torch.Tensor  # (M,) each kept row's local reachability density (LOF)
     standard: torch.Tensor  # (3, 2) mean and sd of the training values of the three terms
@@ -44,6 +45,7 @@ class LocalTerms(nn.Module):
         self.lof_start = lof_start
         self.register_buffer("rows", torch.zeros(n_rows, dim))
         self.register_buffer("scale", torch.zeros(dim))
+        self.register_buffer("squares", torch.zeros(2, n_rows, dtype=torch.float64))
         self.register_buffer("k_distance", torch.zeros(n_rows, dtype=torch.float64))
         self.register_buffer("density", torch.zeros(n_rows, dtype=torch.float64))
         self.register_buffer("standard", torch.zeros(3, 2, dtype=torch.float64))
@@ -61,10 +63,13 @@ class LocalTerms(nn.Module):
         kept = torch.linspace(0, n - 1, m).round().long()  # all rows where m == n
         self.scale.copy_(scale)
         self.rows.copy_(rows[kept].to(device).float() * self.scale)
-        stored, lof_columns = self.rows.double(), slice(self.lof_start, None)
+        stored = self.rows.double()
+        self.squares.copy_(torch.stack([stored.square().sum(1),
+                                        stored[:, self.lof_start:].square().sum(1)]))
         own = torch.arange(m)
-        blocks = [_neighbours(stored[i:i + _BLOCK, lof_columns], stored[:, lof_columns], self.k,
-                              own[i:i + _BLOCK]) for i in range(0, m, _BLOCK)]
+        blocks = [_neighbours(stored[i:i + _BLOCK, self.lof_start:], stored[:, self.lof_start:],
+                              self.squares[1], self.k, own[i:i + _BLOCK])
+                  for i in range(0, m, _BLOCK)]
         self.k_distance.copy_(torch.cat([d[:, -1] for d, _ in blocks]))  # all of them before
         self.density.copy_(torch.cat([self._reach_density(d, i) for d, i in blocks]))  # these
         itself = torch.full((n,), -1, dtype=torch.long)
@@ -72,7 +77,8 @@ class LocalTerms(nn.Module):
         near, lof = [], []
         for i in range(0, n, _BLOCK):
             block = rows[i:i + _BLOCK].to(device).double() * self.scale.double()
-            near.append(_neighbours(block, stored, 1, itself[i:i + _BLOCK])[0][:, 0].cpu())
+            near.append(_neighbours(block, stored, self.squares[0], 1,
+                                    itself[i:i + _BLOCK])[0][:, 0].cpu())
             lof.append(self._lof(block, stored, itself[i:i + _BLOCK]).cpu())
         terms = torch.stack([reference.double().cpu(), torch.cat(near), torch.cat(lof)])
         spread = terms.std(dim=1).nan_to_num(0).clamp_min(1e-12)  # one row: no spread
@@ -83,15 +89,15 @@ class LocalTerms(nn.Module):
     def forward(self, x: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
         """Scores of standardised rows ``x`` whose reference distances are ``reference``."""
         rows, stored = x.double() * self.scale.double(), self.rows.double()
-        near = _neighbours(rows, stored, 1)[0][:, 0]
+        near = _neighbours(rows, stored, self.squares[0], 1)[0][:, 0]
         return self._joined(torch.stack([reference.double(), near, self._lof(rows, stored)]))
 
     def _lof(self, rows: torch.Tensor, stored: torch.Tensor,
              exclude: torch.Tensor | None = None) -> torch.Tensor:
         """LOF of the rows against the kept rows (``stored``, in float64): the mean density
         of their k nearest kept rows over their own (scikit-learn's ``-score_samples``)."""
-        d, idx = _neighbours(rows[:, self.lof_start:], stored[:, self.lof_start:], self.k,
-                             exclude)
+        d, idx = _neighbours(rows[:, self.lof_start:], stored[:, self.lof_start:],
+                             self.squares[1], self.k, exclude)
         return self.density[idx].mean(dim=1) / self._reach_density(d, idx)
 
     def _reach_density(self, d: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
@@ -105,11 +111,13 @@ class LocalTerms(nn.Module):
         return z[0] + z[1] + LOF_WEIGHT * z[2]
 
 
-def _neighbours(queries: torch.Tensor, rows: torch.Tensor, k: int,
+def _neighbours(queries: torch.Tensor, rows: torch.Tensor, squares: torch.Tensor, k: int,
                 exclude: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """(distances, indices) of each query's k nearest rows, nearest first, in float64;
-    ``exclude``: per query the index of a row it may not take (itself), or -1."""
-    squared = (queries.square().sum(1, keepdim=True) + rows.square().sum(1)
+    """(distances, indices) of each query's k nearest rows, nearest first, in float64
+    (``squares``: the rows' squared norms, kept at fit: an exported graph then holds no
+    float64 copy of the rows); ``exclude``: per query the index of a row it may not take
+    (itself), or -1."""
+    squared = (queries.square().sum(1, keepdim=True) + squares
                - 2 * queries @ rows.T).clamp_min(0)
     if exclude is not None:
         own = exclude.to(queries.device)
