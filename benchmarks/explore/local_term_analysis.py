@@ -2,7 +2,8 @@
 `local_term_dump.py` saved, each alone and added to the model's score. Every term is put
 on the scale of its own training scores (leave-self-out kNN distances, LOF's own factors,
 the model's cross-fitted scores) before it is added, so no label enters; labels give the
-AUROC only. Prints mean AUROC per set and candidate, and the per-task changes of the best.
+AUROC only. Prints mean AUROC per set (and its change over the model's score) of the 30 candidates whose
+smallest change over the sets is largest, then of those named.
 
     python benchmarks/explore/local_term_analysis.py DUMP_DIR [CANDIDATE ...]
 """
@@ -61,8 +62,8 @@ def evaluate(d, cache):
                 auc[key] = roc_auc_score(
                     y, _z(*centre, robust) + w * _z(train, test, robust))
     for a in ("knn1-all",):
-        for b in ("lof20-all", "lof50-all", "lof20-mid", "lof50-mid"):
-            for w in (0.25, 0.5):
+        for b in ("lof10-all", "lof20-all", "lof50-all", "lof10-mid", "lof20-mid", "lof50-mid"):
+            for w in (0.25, 0.5, 1.0):
                 auc[f"centre+{a}+{w}*{b}"] = roc_auc_score(
                     y, _z(*centre) + _z(*cache[a]) + w * _z(*cache[b]))
     return auc
@@ -70,7 +71,7 @@ def evaluate(d, cache):
 
 def main(folder, *show):
     by_set = defaultdict(list)
-    for path in sorted(glob.glob(f"{folder}/*.npz")):
+    for path in sorted(p for p in glob.glob(f"{folder}/*.npz") if not p.endswith(".terms.npz")):
         cached = path.replace(".npz", ".terms.npz")
         d = dict(np.load(path))
         if os.path.exists(cached):
@@ -92,7 +93,7 @@ def main(folder, *show):
     sets = list(by_set)
     print("candidate".ljust(44), " ".join(f"{s[:8]:>17}" for s in sets), "  (n:",
           [len(by_set[s]) for s in sets], ")")
-    for worst, key, means, gains in rows[:40] + [r for r in rows if r[1] in show]:
+    for _, key, means, gains in rows[:30] + [r for r in rows if r[1] in show]:
         print(key.ljust(44), " ".join(f"{means[s]:.4f} ({gains[s]:+.4f})" for s in sets))
 
 
