@@ -134,3 +134,15 @@ def test_a_model_file_whose_kept_rows_are_wrong_is_refused(tmp_path):
         torch.save(state, tmp_path / "bad.pt")
         with pytest.raises(ValueError, match=r"local\."):
             mcod.load(tmp_path / "bad.pt")
+
+
+def test_the_report_names_the_local_terms(tmp_path):
+    from mcod.report.page import write_report
+
+    fit, _, _ = _two_looks_and_the_gap_between()
+    model = MCOD(config=REFERENCE, epochs=1, random_state=0, verbose=False,
+                 novelty=True).fit(fit[:300])
+    html = write_report(tmp_path / "r", model, fit[:300]).read_text(encoding="utf-8")
+    assert ("<th>score</th><td>whitened distance to the 99% of the training samples the "
+            "memory trusts most; with the distance to the nearest training sample and LOF"
+            "</td>") in html

@@ -14,7 +14,8 @@ differently (onnxruntime has no float64 Conv on CPU):
 - images through a frozen encoder (``default``): ``images`` (N, 3, E, E) float32 in
   [0, 1] at the encoder's side E; the graph normalises them as ImageNet models expect,
   encodes them (float32), L2-normalises and standardises the features in float64, and
-  scores the whitened distance to the reference in float64.
+  scores the whitened distance to the reference in float64 (a novelty model: with its
+  local terms against the fit rows it keeps, `mcod.nn.local_terms`).
 
 What the graph expects of its input (side, scaling, channels, column names and
 statistics) is stored in the model's metadata (``metadata_props``) as JSON under

@@ -386,7 +386,9 @@ class _Page:
                 + ")",
             ),
             *([("score", f"whitened distance to the {1 - config.reference_trim:.0%} of the "
-                         "training samples the memory trusts most")]
+                         "training samples the memory trusts most"
+                         + ("; with the distance to the nearest training sample and LOF"
+                            if config.local_terms else ""))]
               if config.reference_trim else []),
             ("contamination", f"{d.contamination:g}"),
             ("threshold", _fmt(self.threshold)),
