@@ -43,7 +43,7 @@ from mcod.io.progress import check_progress, show_progress
 from mcod.nn.checkpoint import FitCheckpoints, fingerprint
 from mcod.nn.distributed import ALONE, Group, join
 from mcod.nn.ensemble import MCODEnsemble, mean_history
-from mcod.nn.local_terms import MAX_ROWS
+from mcod.nn.local_terms import MAX_ROWS, rows_kept
 from mcod.nn.training import train
 
 SCORE_BATCH = 1024
@@ -268,8 +268,8 @@ class MCOD(BaseDetector):
         with torch.random.fork_rng(devices=cuda, enabled=self.random_state is not None):
             if self.random_state is not None:
                 torch.manual_seed(self.random_state)
-            network = MCODEnsemble(config, tuple(data.shape[1:]), queue_size,
-                                   fit_rows=len(data)).to(target)
+            kept = rows_kept(len(data)) if config.local_terms else 0
+            network = MCODEnsemble(config, tuple(data.shape[1:]), queue_size, kept).to(target)
             data_on_device, n = data.to(target), config.members
             progress = show_progress(self.verbose)
             store = None if checkpoint is None else FitCheckpoints(
@@ -447,6 +447,10 @@ class MCOD(BaseDetector):
         if kind == "image" and config.backbone == "mlp" and not config.encoder:
             raise InputError(f"config {config.name!r} is for tables; images need 'default' "
                              "or 'scratch'")
+        if config.local_terms and not self.novelty:
+            raise InputError("this config's local_terms trust every training row as a "
+                             "neighbour: they are for clean data, fitted with novelty=True "
+                             "(--novelty)")
         if self.novelty:
             if not config.reference_trim:
                 raise InputError(f"novelty (novelty=True, --novelty) works only with the "
@@ -505,6 +509,8 @@ class MCOD(BaseDetector):
             need(names is None, "feature_names", "None in an image model", names)
         network = _saved_network(state, config, shape)
         scores, threshold, labels = _saved_scores(state)
+        if network.local is not None:
+            _check_local(network, preprocessor, len(scores))
         history = _saved_history(state, config)
         self.config_, self.input_kind_, self.feature_names_in_ = config, kind, names
         self.preprocessor_, self.input_shape_ = preprocessor, shape
@@ -603,6 +609,21 @@ def _saved_network(state: Mapping[str, Any], config: MCODConfig,
     network = MCODEnsemble(config, shape, queue, kept)
     network.load_state_dict(saved, strict=True)
     return network
+
+
+def _check_local(network: MCODEnsemble, preprocessor: Preprocessor, n_scores: int) -> None:
+    """The local terms' values as a fit leaves them: as many kept rows as the fit kept, the
+    scale the rows were compared in (`MCODEnsemble.fit_reference`), positive spreads."""
+    assert network.local is not None
+    local = network.local
+    need(len(local.rows) == rows_kept(n_scores), "state_dict['local.rows']",
+         f"the {rows_kept(n_scores):,} rows a fit of {n_scores:,} keeps", local.rows)
+    rows = preprocessor.rows if isinstance(preprocessor, EncodedPreprocessor) else preprocessor
+    assert isinstance(rows, TablePreprocessor)  # local terms come with a reference
+    scale = rows.scale_std_.float() if network.encoded else torch.ones_like(local.scale)
+    need(torch.equal(local.scale, scale), "state_dict['local.scale']",
+         "the scale the fit compared rows in", local.scale)
+    local.check()
 
 
 def _kept_rows(saved: Mapping[str, Any]) -> int:

@@ -7,7 +7,8 @@ differently (onnxruntime has no float64 Conv on CPU):
 
 - tables: ``rows`` (N, D) float64, the columns in the model's order; the graph
   standardises them in float64 as mcod does, clips at ``Z_LIMIT`` training sds, then runs
-  the networks (in float64: their float32 weights, cast) and averages their memory scores;
+  the networks (in float64: their float32 weights, cast) and averages their memory scores
+  (with a reference: its whitened distance, and a novelty model's local terms);
 - images (own encoder: ``scratch``, ``release``): ``images`` (N, C, S, S) float32, already
   scaled to [0, 1] by the training images' range and resized to the network's side S; the
   encoder in float32, the memory distance in float64;

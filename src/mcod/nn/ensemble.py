@@ -9,7 +9,7 @@ from torch import nn
 
 from mcod.config import MCODConfig
 from mcod.nn.encoders import mid_start
-from mcod.nn.local_terms import MAX_ROWS, LocalTerms
+from mcod.nn.local_terms import LocalTerms
 from mcod.nn.model import MCODNet
 
 
@@ -82,14 +82,13 @@ class MCODEnsemble(nn.Module):
     network. Reports and feature maps read the first member: its memory and features
     stand for the model. With ``config.reference_trim`` the score, once `fit_reference` has
     run, is the distance to the whitened reference that the members' memory score picks;
-    with ``config.local_terms`` joined by the local terms on ``fit_rows`` kept fit rows
-    (`mcod.nn.local_terms`; ``fit_rows``: the number of rows the fit takes, or a saved
-    model's kept rows).
+    with ``config.local_terms`` joined by the local terms on ``kept_rows`` fit rows
+    (`mcod.nn.local_terms`).
     """
 
     def __init__(
         self, config: MCODConfig, input_shape: tuple[int, ...], queue_size: int,
-        fit_rows: int = 0,
+        kept_rows: int = 0,
     ) -> None:
         super().__init__()
         self.members = nn.ModuleList(
@@ -97,8 +96,9 @@ class MCODEnsemble(nn.Module):
         )
         self.trim, self.shrink = config.reference_trim, config.reference_shrink
         self.reference = WhitenedReference(input_shape[0]) if self.trim else None
-        self.local = LocalTerms(min(fit_rows, MAX_ROWS), input_shape[0],
-                                mid_start(config.encoder) or 0) if config.local_terms else None
+        self.encoded = bool(config.encoder)  # rows of encoder features, not a table's
+        self.local = LocalTerms(kept_rows, input_shape[0], mid_start(config.encoder) or 0) \
+            if config.local_terms else None
 
     @property
     def nets(self) -> list[MCODNet]:
@@ -145,7 +145,10 @@ class MCODEnsemble(nn.Module):
         scores = distances.mean(dim=0)
         scores[halves[0]] = distances[1, halves[0]]
         scores[halves[1]] = distances[0, halves[1]]
-        return scores if self.local is None else self.local.fit(rows, scores, scale)
+        if self.local is None:
+            return scores
+        # encoder rows are compared in the encoder's units, a table's standardised
+        return self.local.fit(rows, scores, scale if self.encoded else torch.ones_like(scale))
 
 
 def mean_history(histories: list[list[dict[str, float]]]) -> list[dict[str, float]]:
