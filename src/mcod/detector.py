@@ -132,8 +132,11 @@ class MCOD(BaseDetector):
         `decision_function` (novelty detection, as scikit-learn's LocalOutlierFactor
         names it). The score's whitened reference then takes all but 1% of the training
         rows (`mcod.config.NOVELTY_TRIM`) instead of the share the memory trusts (70% in
-        "default"), so the normal data's rarer looks are not scored as outliers. Only for
-        configs that score by such a reference ("default" on images).
+        "default"), so the normal data's rarer looks are not scored as outliers, and the
+        score adds the distance to the nearest training row and LOF, clean rows being
+        neighbours to trust (`mcod.nn.local_terms`; the model keeps up to 10,000 training
+        rows for them). Only for configs that score by such a reference ("default" on
+        images).
 
     Attributes (after fit)
     ----------------------

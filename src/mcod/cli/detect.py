@@ -87,8 +87,9 @@ def _register_detect(subparsers: argparse._SubParsersAction) -> None:
         "--novelty", action="store_true",
         help="the input holds no outliers: fit on it to score new data with 'mcod score' "
              "(novelty detection; the default config's score then trusts all but 1%% of the "
-             "input, not 70%%); the threshold still labels the top --contamination share of "
-             "the input, so that share is the rate of false alarms on normal data")
+             "input, not 70%%, and adds the distance to the nearest input sample and LOF); "
+             "the threshold still labels the top --contamination share of the input, so that "
+             "share is the rate of false alarms on normal data")
     add_output_arguments(parser)
     parser.add_argument(
         "--save-model", metavar="FILE", help="save the trained model to FILE (e.g. model.pt)"
