@@ -2,8 +2,8 @@
 `local_term_dump.py` saved, each alone and added to the model's score. Every term is put
 on the scale of its own training scores (leave-self-out kNN distances, LOF's own factors,
 the model's cross-fitted scores) before it is added, so no label enters; labels give the
-AUROC only. Prints mean AUROC per set (and its change over the model's score) of the 30 candidates whose
-smallest change over the sets is largest, then of those named.
+AUROC only. Prints mean AUROC per set (and its change over the model's score) of the 30
+candidates whose smallest change over the sets is largest, then of those named.
 
     python benchmarks/explore/local_term_analysis.py DUMP_DIR [CANDIDATE ...]
 """
