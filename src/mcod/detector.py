@@ -43,7 +43,7 @@ from mcod.io.progress import check_progress, show_progress
 from mcod.nn.checkpoint import FitCheckpoints, fingerprint
 from mcod.nn.distributed import ALONE, Group, join
 from mcod.nn.ensemble import MCODEnsemble, mean_history
-from mcod.nn.local_terms import MAX_ROWS, rows_kept
+from mcod.nn.local_terms import rows_kept
 from mcod.nn.training import train
 
 SCORE_BATCH = 1024
@@ -510,10 +510,10 @@ class MCOD(BaseDetector):
                  f"None or a list of {shape[0]} column names", names)
         else:
             need(names is None, "feature_names", "None in an image model", names)
-        network = _saved_network(state, config, shape)
         scores, threshold, labels = _saved_scores(state)
+        network = _saved_network(state, config, shape, len(scores))
         if network.local is not None:
-            _check_local(network, preprocessor, len(scores))
+            _check_local(network, preprocessor)
         history = _saved_history(state, config)
         self.config_, self.input_kind_, self.feature_names_in_ = config, kind, names
         self.preprocessor_, self.input_shape_ = preprocessor, shape
@@ -594,7 +594,7 @@ def _input_shape(state: Mapping[str, Any], config: MCODConfig) -> tuple[str, tup
 
 
 def _saved_network(state: Mapping[str, Any], config: MCODConfig,
-                   shape: tuple[int, ...]) -> MCODEnsemble:
+                   shape: tuple[int, ...], n_scores: int) -> MCODEnsemble:
     """The ensemble, after each saved tensor is checked against one built without memory
     (on torch's meta device) from the config: names, dtypes and shapes."""
     queue = state["queue_size"]
@@ -602,7 +602,7 @@ def _saved_network(state: Mapping[str, Any], config: MCODConfig,
          f"an integer in 1..{config.queue_size} (the config's queue_size)", queue)
     saved = state["state_dict"]
     need(isinstance(saved, dict), "state_dict", "a dict of tensors", saved)
-    kept = _kept_rows(saved) if config.local_terms else 0
+    kept = rows_kept(n_scores) if config.local_terms else 0  # as the fit kept
     with torch.device("meta"):
         expected = MCODEnsemble(config, shape, queue, kept).state_dict()
     need(saved.keys() == expected.keys(), "state_dict", "the tensors the config makes "
@@ -614,28 +614,16 @@ def _saved_network(state: Mapping[str, Any], config: MCODConfig,
     return network
 
 
-def _check_local(network: MCODEnsemble, preprocessor: Preprocessor, n_scores: int) -> None:
-    """The local terms' values as a fit leaves them: as many kept rows as the fit kept, the
-    scale the rows were compared in (`MCODEnsemble.fit_reference`), positive spreads."""
+def _check_local(network: MCODEnsemble, preprocessor: Preprocessor) -> None:
+    """The local terms' values as a fit leaves them: the units the rows were compared in
+    (`MCODEnsemble.local_scale`), positive densities and spreads."""
     assert network.local is not None
-    local = network.local
-    need(len(local.rows) == rows_kept(n_scores), "state_dict['local.rows']",
-         f"the {rows_kept(n_scores):,} rows a fit of {n_scores:,} keeps", local.rows)
     rows = preprocessor.rows if isinstance(preprocessor, EncodedPreprocessor) else preprocessor
     assert isinstance(rows, TablePreprocessor)  # local terms come with a reference
-    scale = rows.scale_std_.float() if network.encoded else torch.ones_like(local.scale)
-    need(torch.equal(local.scale, scale), "state_dict['local.scale']",
-         "the scale the fit compared rows in", local.scale)
-    local.check()
-
-
-def _kept_rows(saved: Mapping[str, Any]) -> int:
-    """How many fit rows a saved model's local terms keep (their shapes are checked after)."""
-    rows = saved.get("local.rows")
-    n = int(rows.shape[0]) if isinstance(rows, torch.Tensor) and rows.dim() == 2 else 0
-    need(2 <= n <= MAX_ROWS, "state_dict['local.rows']",
-         f"a 2-D tensor of 2 to {MAX_ROWS:,} kept fit rows", rows)
-    return n
+    scale = network.local_scale(rows.scale_std_.float())
+    need(torch.equal(network.local.scale, scale), "state_dict['local.scale']",
+         "the scale the fit compared rows in", network.local.scale)
+    network.local.check()
 
 
 def _saved_scores(state: Mapping[str, Any]) -> tuple[np.ndarray, float, np.ndarray]:

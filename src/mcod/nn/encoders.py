@@ -148,11 +148,19 @@ def mid_features(last: torch.Tensor, mid: torch.Tensor) -> torch.Tensor:
     return torch.cat([F.normalize(p, dim=1) for p in parts], dim=1) / 2 ** 0.5
 
 
+def _lite_name(name: str) -> tuple[str | None, bool]:
+    """(the EfficientNet-Lite a spec's name, before any ``=path``, reads, or None; whether
+    it reads the ``+mid`` depth too)."""
+    mid = name.endswith(_MID)
+    lite = name[:-len(_MID)] if mid else name
+    return (lite if _LITE.fullmatch(lite) else None), mid
+
+
 def mid_start(spec: str) -> int | None:
     """The first column of the mid-level block in the features ``spec`` gives (after the
     last layer's: `mid_features`), or None where it reads one depth only."""
-    name = spec.strip().partition("=")[0]
-    return LITE_HEAD if name.endswith(_MID) and _LITE.fullmatch(name[:-len(_MID)]) else None
+    lite, mid = _lite_name(spec.strip().partition("=")[0])
+    return LITE_HEAD if lite and mid else None
 
 
 def grid_mean(maps: torch.Tensor, grid: int) -> torch.Tensor:
@@ -296,9 +304,8 @@ def load_encoder(spec: str) -> ImageEncoder:
     """The frozen encoder a spec names (see the module docstring), in eval mode on CPU."""
     spec = spec.strip()
     name, sep, path = spec.partition("=")
-    mid = name.endswith(_MID)
-    lite = name[:-len(_MID)] if mid else name
-    if _LITE.fullmatch(lite):
+    lite, mid = _lite_name(name)
+    if lite:
         weights = Path(path).expanduser() if sep else _shipped_lite_weights(lite)
         return ImageEncoder(_efficientnet_lite(lite, weights, mid), spec, mid)
     if sep:

@@ -147,8 +147,12 @@ class MCODEnsemble(nn.Module):
         scores[halves[1]] = distances[0, halves[1]]
         if self.local is None:
             return scores
-        # encoder rows are compared in the encoder's units, a table's standardised
-        return self.local.fit(rows, scores, scale if self.encoded else torch.ones_like(scale))
+        return self.local.fit(rows, scores, self.local_scale(scale))
+
+    def local_scale(self, scale: torch.Tensor) -> torch.Tensor:
+        """What turns standardised rows into the units the local terms compare them in:
+        the encoder's own (``scale``, the sd per column), or a table's standardised ones."""
+        return scale if self.encoded else torch.ones_like(scale)
 
 
 def mean_history(histories: list[list[dict[str, float]]]) -> list[dict[str, float]]:

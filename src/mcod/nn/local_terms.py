@@ -9,7 +9,7 @@ layout, where LOF separates digits best). Each term, the reference's distance to
 standardised by its own training values (leave-self-out, cross-fitted), and the score is
 ``z(reference) + z(nearest) + LOF_WEIGHT * z(LOF)``. One-class development tasks (3 sets x
 10 classes, seed 7): +0.009 AUROC on MNIST, +0.004 on Fashion-MNIST, +0.007 on CIFAR-10
-over the reference alone (benchmarks/DEVELOPMENT.md, "Local terms").
+over the reference alone (benchmarks/DEVELOPMENT.md, "Novelty, step 2").
 
 Rows are kept in the model (at most `MAX_ROWS`, evenly spaced over the fit rows): 41 MB for
 a class of 6,000 at 1,728 features. Distances are computed in float64 as all scoring is.
@@ -83,7 +83,7 @@ class LocalTerms(nn.Module):
             raise ValueError(f"{m} rows to keep of {n}")
         kept = torch.arange(m) * (n - 1) // (m - 1)  # evenly spaced; all rows where m == n
         self.scale.copy_(scale)
-        self.rows.copy_(rows[kept].to(device).float() * self.scale)
+        self.rows.copy_(self._units(rows[kept].to(device)))  # float32 values: exact
         self._derive()
         stored, own = self.rows.double(), torch.arange(m)
         blocks = [_neighbours(stored[i:i + _BLOCK, self.lof_start:], stored[:, self.lof_start:],
@@ -94,13 +94,10 @@ class LocalTerms(nn.Module):
         self.density.copy_(torch.cat([self._reach_density(d, i) for d, i in blocks]))
         itself = torch.full((n,), -1, dtype=torch.long)
         itself[kept] = own  # each row's place among the kept rows, or -1
-        near, lof = [], []
-        for i in range(0, n, _BLOCK):
-            block = self._units(rows[i:i + _BLOCK].to(device))
-            near.append(_neighbours(block, stored, self.squares[0], 1,
-                                    itself[i:i + _BLOCK])[0][:, 0].cpu())
-            lof.append(self._lof(block, stored, itself[i:i + _BLOCK]).cpu())
-        terms = torch.stack([reference.double().cpu(), torch.cat(near), torch.cat(lof)])
+        local = torch.cat([self._terms(self._units(rows[i:i + _BLOCK].to(device)), stored,
+                                       itself[i:i + _BLOCK]).cpu() for i in range(0, n, _BLOCK)],
+                          dim=1)
+        terms = torch.cat([reference.double().cpu()[None], local])
         spread = terms.std(dim=1).nan_to_num(0)
         # a term that does not vary over the fit rows is taken in its own units
         spread = torch.where(spread > 0, spread, torch.ones_like(spread))
@@ -110,9 +107,8 @@ class LocalTerms(nn.Module):
     @torch.no_grad()
     def forward(self, x: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
         """Scores of standardised rows ``x`` whose reference distances are ``reference``."""
-        rows, stored = self._units(x), self.rows.double()
-        near = _neighbours(rows, stored, self.squares[0], 1)[0][:, 0]
-        return self._joined(torch.stack([reference.double(), near, self._lof(rows, stored)]))
+        local = self._terms(self._units(x), self.rows.double())
+        return self._joined(torch.cat([reference.double()[None], local]))
 
     def check(self) -> None:
         """Refuse (ValueError) fitted values no fit gives: a saved model's, once loaded."""
@@ -132,13 +128,17 @@ class LocalTerms(nn.Module):
         self.squares.copy_(torch.stack([stored.square().sum(1),
                                         stored[:, self.lof_start:].square().sum(1)]))
 
-    def _lof(self, rows: torch.Tensor, stored: torch.Tensor,
-             exclude: torch.Tensor | None = None) -> torch.Tensor:
-        """LOF of the rows against the kept rows (``stored``, in float64): the mean density
-        of their k nearest kept rows over their own (scikit-learn's ``-score_samples``)."""
+    def _terms(self, rows: torch.Tensor, stored: torch.Tensor,
+               exclude: torch.Tensor | None = None) -> torch.Tensor:
+        """(2, N): the rows' distance to the nearest kept row, and their LOF against the
+        kept rows (``stored``, in float64): the mean density of their k nearest kept rows
+        over their own (scikit-learn's ``-score_samples``). Where LOF reads every column,
+        its nearest neighbour is the nearest row: one search."""
         d, idx = _neighbours(rows[:, self.lof_start:], stored[:, self.lof_start:],
                              self.squares[1], self.k, exclude)
-        return self.density[idx].mean(dim=1) / self._reach_density(d, idx)
+        near = d[:, 0] if self.lof_start == 0 else \
+            _neighbours(rows, stored, self.squares[0], 1, exclude)[0][:, 0]
+        return torch.stack([near, self.density[idx].mean(dim=1) / self._reach_density(d, idx)])
 
     def _reach_density(self, d: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
         reach = torch.maximum(d, self.k_distance[idx])
