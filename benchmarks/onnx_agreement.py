@@ -31,7 +31,7 @@ import onnxruntime as ort
 import torch
 import torch.nn.functional as F
 
-from mcod import MCOD
+from mcod import MCOD, get_config
 from mcod.data.datasets import load_odds
 from mcod.export import export_onnx
 
@@ -105,18 +105,23 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         digits = _digits()
-        fitted = MCOD(config="scratch", random_state=0, device="cpu").fit(digits)
-        side = fitted.config_.image_size
-        _compare("images (scratch)", fitted, digits,
-                 _image_input(digits, fitted.pixel_range_, side, 1), Path(folder))
+        for float64 in (False, True):
+            config = get_config("scratch").replace(image_float64=float64)
+            fitted = MCOD(config=config, random_state=0, device="cpu").fit(digits)
+            side = fitted.config_.image_size
+            _compare(f"images (scratch{', image_float64' * float64})", fitted, digits,
+                     _image_input(digits, fitted.pixel_range_, side, 1), Path(folder))
         rows, _ = load_odds(args.odds)
         fitted = MCOD(random_state=0, device="cpu").fit(rows)
         _compare(f"table:{args.odds}", fitted, rows, rows.astype(np.float64), Path(folder))
-        fitted = MCOD(config="default", random_state=0, device="cpu",
-                     feature_cache=None).fit(digits)
-        side = fitted.config_.encoder_size
-        _compare("images (default: pretrained encoder)", fitted, digits,
-                 _image_input(digits, fitted.pixel_range_, side, 3), Path(folder))
+        for float64 in (False, True):
+            config = get_config("default").replace(image_float64=float64)
+            fitted = MCOD(config=config, random_state=0, device="cpu",
+                          feature_cache=None).fit(digits)
+            side = fitted.config_.encoder_size
+            _compare(f"images (default: pretrained encoder{', image_float64' * float64})",
+                     fitted, digits, _image_input(digits, fitted.pixel_range_, side, 3),
+                     Path(folder))
 
 
 if __name__ == "__main__":

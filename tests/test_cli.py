@@ -128,6 +128,19 @@ def test_score_with_saved_model_reproduces_detect(tmp_path, capsys):
     assert [r["label"] for r in again] == [r["label"] for r in first]
 
 
+def test_float64_is_kept_with_the_model_and_scores_in_any_batch_alike(tmp_path, capsys):
+    images = np.random.default_rng(1).integers(0, 256, size=(40, 8, 8), dtype=np.uint8)
+    np.save(tmp_path / "images.npy", images)
+    assert main(["detect", "--npy", str(tmp_path / "images.npy"), "--quiet", *FAST,
+                 "--config", "scratch", "--float64", "--save-model",
+                 str(tmp_path / "model.pt")]) == 0
+    model = mcod.load(tmp_path / "model.pt")
+    assert model.config_.image_float64 and model.config_.name == "scratch"
+    scores = model.decision_function(images)
+    in_fives = np.concatenate([model.decision_function(images[i:i + 5]) for i in range(0, 40, 5)])
+    np.testing.assert_allclose(in_fives, scores, rtol=1e-12, atol=0)
+
+
 def test_score_with_a_pretrained_model_scores_its_training_images_as_new_ones(npy_run, tmp_path):
     """The default's fit scores each reference image by the half of the reference without
     it (cross-fitted); `score` sees new images, measured against the whole reference, as
@@ -196,6 +209,11 @@ def _zeros_npy(folder: Path) -> str:
     return str(folder / "ok.npy")
 
 
+def _table_npy(folder: Path) -> str:
+    np.save(folder / "rows.npy", np.random.default_rng(0).normal(size=(30, 3)))
+    return str(folder / "rows.npy")
+
+
 ERROR_CASES = {
     "missing-npy": (lambda d: ["detect", "--npy", str(d / "absent.npy")], "no such file"),
     "nan-npy": (lambda d: ["detect", "--npy", _nan_npy(d)], "non-finite"),
@@ -216,6 +234,8 @@ ERROR_CASES = {
         "is not a .npy file",
     ),
     "bad-device": (lambda d: ["detect", "--npy", _zeros_npy(d), "--device", "tpu9"], "device"),
+    "float64-table": (lambda d: ["detect", "--npy", _table_npy(d), "--float64"],
+                      "tables score in float64 already"),
     "missing-model": (lambda d: ["score", str(d / "m.pt"), "--npy", _zeros_npy(d)], "not found"),
 }
 

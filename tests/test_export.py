@@ -3,8 +3,8 @@ order (samples sorted by score from the most outlying down, exactly equal scores
 order), on tables, images and the pretrained encoder's path, within what each path can
 hold: tables run in float64 throughout (1e-9 of the largest score), images through the
 network's own float32 convolutions (1e-5), images through the frozen encoder's (1e-4: its
-float32 rounding, magnified by the whitening); and the metadata says what the input
-needs."""
+float32 rounding, magnified by the whitening), image models of ``image_float64`` in float64
+throughout (1e-12); and the metadata says what the input needs."""
 
 from __future__ import annotations
 
@@ -27,8 +27,9 @@ from mcod.export import ExportUnavailableError, export_onnx
 TABLE = get_config("tabular").replace(members=2, feature_dim=8, embedding_dim=4, n_memory=2)
 # the largest |onnx - mcod| allowed, as a share of the largest score: the float64 graph of
 # a table model; float32 convolutions (onnxruntime's kernels round unlike torch's), then
-# float64; the frozen encoder's float32 convolutions, magnified by the whitened distance
-TABLES, IMAGES, PRETRAINED = 1e-9, 1e-5, 1e-4
+# float64; the frozen encoder's float32 convolutions, magnified by the whitened distance;
+# image models of image_float64, float64 throughout
+TABLES, IMAGES, PRETRAINED, FLOAT64 = 1e-9, 1e-5, 1e-4, 1e-12
 
 
 def _onnx_scores(path: Path, x: np.ndarray) -> np.ndarray:
@@ -117,6 +118,32 @@ def test_the_pretrained_path_encodes_and_whitens_in_the_graph(tmp_path, novelty)
     # stored as float32; only the column statistics (D each) are float64 values
     assert max(np.prod(i.dims) for i in model.graph.initializer
                if i.data_type == onnx.TensorProto.DOUBLE) < 10_000
+
+
+@pytest.mark.parametrize("pretrained", [False, True])
+def test_float64_image_models_score_as_mcod_does_to_rounding(tmp_path, pretrained):
+    """With image_float64 the graph holds no float32 convolution, and its scores are
+    mcod's to float64 rounding, in the same order; mcod's own do not move with the batch."""
+    rng = np.random.default_rng(5)
+    if pretrained:
+        side = get_config("default").encoder_size
+        images = rng.integers(0, 256, (24, side, side, 3), dtype=np.uint8)
+        config, new = get_config("default").replace(image_float64=True), images
+        x = (new / np.float32(255)).astype(np.float32).transpose(0, 3, 1, 2).copy()
+    else:
+        images = rng.integers(0, 256, (60, 8, 8), dtype=np.uint8)
+        config, new = TINY.replace(image_float64=True), rng.integers(0, 256, (1000, 8, 8),
+                                                                     dtype=np.uint8)
+        x = (new[:, None] / np.float32(255)).astype(np.float32)
+    detector = MCOD(config=config, epochs=1, device="cpu", random_state=0,
+                    feature_cache=None).fit(images)
+    path = export_onnx(detector, tmp_path / "float64.onnx")
+    assert not {n.op_type for n in onnx.load(str(path)).graph.node} & {"Conv", "AveragePool"}
+    scores = detector.decision_function(new)
+    _agree(_onnx_scores(path, x), scores, FLOAT64)
+    in_sevens = np.concatenate([detector.decision_function(new[i:i + 7])
+                                for i in range(0, len(new), 7)])
+    assert np.abs(in_sevens - scores).max() <= FLOAT64 * np.abs(scores).max()
 
 
 def test_the_command_writes_the_graph_and_refuses_the_model_as_output(tmp_path, capsys):

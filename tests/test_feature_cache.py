@@ -55,6 +55,21 @@ def test_hit_skips_the_encoder_and_gives_the_same_features(tmp_path):
     assert len(_shards(tmp_path)) == 1
 
 
+def test_a_float64_encoder_keeps_its_features_in_float64_in_a_store_of_its_own(tmp_path):
+    cache, images = FeatureCache(tmp_path), _images()
+    single = cached_features(_encoder(), images, 8, cache)
+    double = _encoder().double()
+    first = cached_features(double, images, 8, cache)
+    assert double.net.seen == 6 and first.dtype == np.float64  # not the float32 rows
+    again = cached_features(double, images, 8, cache)
+    assert double.net.seen == 6 and again.dtype == np.float64
+    np.testing.assert_array_equal(again, first)
+    np.testing.assert_array_equal(again, extract_features(_encoder().double(), images, 8))
+    assert not np.array_equal(again, single.astype(np.float64))  # float32's rounding
+    assert len(_shards(tmp_path)) == 2
+    np.testing.assert_array_equal(cached_features(_encoder(), images, 8, cache), single)
+
+
 def test_grey_images_with_and_without_a_channel_axis_share_their_entries(tmp_path):
     cache, encoder = FeatureCache(tmp_path), _encoder()
     grey = _images()[..., 0]  # (N, H, W), as a benchmark holds them
@@ -243,7 +258,8 @@ def test_a_store_reads_a_shard_index_once_until_the_file_changes(tmp_path, monke
     opened = []
     real_open = feature_cache._Shard.open.__func__
     monkeypatch.setattr(feature_cache._Shard, "open",
-                        classmethod(lambda cls, path: opened.append(path) or real_open(cls, path)))
+                        classmethod(lambda cls, path, dtype: opened.append(path)
+                                    or real_open(cls, path, dtype)))
     for _ in range(3):
         np.testing.assert_array_equal(cached_features(_encoder(), images, 8, cache), good)
     assert len(opened) == 1

@@ -78,6 +78,10 @@ class MCODConfig:
     # the reference's distance joined by the fit rows' local geometry (mcod.nn.local_terms):
     # for clean fit rows only, so `novelty` sets it
     local_terms: bool = False
+    # image networks score in float64, a frozen encoder also encodes in it (~2.7x slower
+    # to encode on CPU): scores that an exported ONNX graph keeps in the same order
+    # (mcod.export); float32 convolutions round apart from onnxruntime's by ~1e-6
+    image_float64: bool = False
 
     def __post_init__(self) -> None:
         # checked here, not during or after a fit's training, where these are first used
@@ -112,6 +116,8 @@ class MCODConfig:
             raise ValueError(f"reference_shrink must be in [0, 1], got {self.reference_shrink!r}")
         if self.reference_trim and self.backbone != "mlp":
             raise ValueError("a whitened reference scores rows: set backbone='mlp'")
+        if self.image_float64 and self.backbone == "mlp" and not self.encoder:
+            raise ValueError("image_float64 is for image networks; tables score in float64")
         if self.local_terms and not self.reference_trim:
             raise ValueError("local_terms join the whitened reference: set reference_trim")
         if self.reference_trim and self.table_yeo_johnson:

@@ -439,6 +439,9 @@ class MCOD(BaseDetector):
         """The config a fit on ``kind`` ("table" or "image") data uses: the named or given
         one, "default" on tables being "tabular", with `novelty`'s reference."""
         config = get_config(self.config)
+        if kind == "table" and config.image_float64:
+            raise InputError("image_float64 (--float64) is for images; tables score in "
+                             "float64 already")
         if kind == "table" and config.name == "default":
             if config != get_config("default"):
                 raise InputError("this customised 'default' config is for images; for tables "

@@ -2,8 +2,10 @@
 
 The graph maps one batch to one float64 score per sample (higher = more outlying), as
 ``decision_function`` does, and computes as mcod scores: in float64 from the encoder's
-output on (`MCODNet.score`), so that only the encoder's float32 convolutions round
-differently (onnxruntime has no float64 Conv on CPU):
+output on (`MCODNet.score`), and an image model of ``image_float64`` in float64 throughout,
+its convolutions written as operations onnxruntime has float64 kernels for
+(`mcod.export_float64`; it has no float64 Conv). Otherwise the encoder's float32
+convolutions are the one place where the graph rounds apart from mcod:
 
 - tables: ``rows`` (N, D) float64, the columns in the model's order; the graph
   standardises them in float64 as mcod does, clips at ``Z_LIMIT`` training sds, then runs
@@ -11,12 +13,13 @@ differently (onnxruntime has no float64 Conv on CPU):
   (with a reference: its whitened distance, and a novelty model's local terms);
 - images (own encoder: ``scratch``, ``release``): ``images`` (N, C, S, S) float32, already
   scaled to [0, 1] by the training images' range and resized to the network's side S; the
-  encoder in float32, the memory distance in float64;
+  encoder in float32 (``image_float64``: float64), the memory distance in float64;
 - images through a frozen encoder (``default``): ``images`` (N, 3, E, E) float32 in
   [0, 1] at the encoder's side E; the graph normalises them as ImageNet models expect,
-  encodes them (float32), L2-normalises and standardises the features in float64, and
-  scores the whitened distance to the reference in float64 (a novelty model: with its
-  local terms against the fit rows it keeps, `mcod.nn.local_terms`).
+  encodes them (float32; ``image_float64``: both in float64), L2-normalises and
+  standardises the features in float64, and scores the whitened distance to the
+  reference in float64 (a novelty model: with its local terms against the fit rows it
+  keeps, `mcod.nn.local_terms`).
 
 What the graph expects of its input (side, scaling, channels, column names and
 statistics) is stored in the model's metadata (``metadata_props``) as JSON under
@@ -25,6 +28,7 @@ statistics) is stored in the model's metadata (``metadata_props``) as JSON under
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -39,6 +43,7 @@ from torch import nn
 import mcod
 from mcod.data.preprocessing import Z_LIMIT
 from mcod.detector import MCOD
+from mcod.export_float64 import check_float64_graph, float64_operations
 from mcod.io.atomic import atomic_write
 from mcod.nn.encoders import IMAGENET_MEAN, IMAGENET_STD
 from mcod.nn.ensemble import MCODEnsemble
@@ -65,6 +70,7 @@ class _Scoring(nn.Module):
         super().__init__()
         self.network = network
         self.rows = detector.input_kind_ == "table" or bool(detector.config_.encoder)
+        self.float64 = detector.config_.image_float64  # (`_to_input` casts the same way)
         self.encoder: nn.Module | None = None
         if self.rows:
             self.register_buffer("mean", detector.scale_mean_.double().clone())
@@ -72,12 +78,16 @@ class _Scoring(nn.Module):
         if detector.config_.encoder:
             from mcod.nn.pretrained import encoder_for
 
-            self.encoder = encoder_for(detector.config_.encoder)
-            self.register_buffer("pixel_mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
-            self.register_buffer("pixel_std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
+            self.encoder = encoder_for(detector.config_.encoder, self.float64)
+            dtype = torch.float64 if self.float64 else torch.float32
+            self.register_buffer("pixel_mean",
+                                 torch.tensor(IMAGENET_MEAN, dtype=dtype).view(1, 3, 1, 1))
+            self.register_buffer("pixel_std",
+                                 torch.tensor(IMAGENET_STD, dtype=dtype).view(1, 3, 1, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.encoder is not None:
+            x = x.to(self.pixel_mean.dtype)
             features = self.encoder((x - self.pixel_mean) / self.pixel_std).double()
             x = features / features.norm(dim=1, keepdim=True).clamp_min(1e-12)
         if self.rows:
@@ -167,7 +177,8 @@ def export_onnx(detector: MCOD, path: str | os.PathLike[str]) -> Path:
     network = MCODEnsemble(detector.config_, detector.input_shape_,
                            detector.network_.first.queue.size, detector.network_.kept_rows)
     network.load_state_dict(detector.network_.state_dict())
-    if detector.config_.backbone == "mlp":  # as `MCODNet.score_encode` runs it, in float64
+    float64 = detector.config_.image_float64
+    if detector.config_.backbone == "mlp" or float64:  # as `MCODNet.score_encode` runs it
         network.double()
     module = _Scoring(network, detector).eval()
     spec = preprocessing(detector)
@@ -178,13 +189,16 @@ def export_onnx(detector: MCOD, path: str | os.PathLike[str]) -> Path:
         traced = Path(folder) / "scoring.onnx"
         torch.onnx.register_custom_op_symbolic("aten::cdist", _cdist, OPSET)
         try:
-            torch.onnx.export(module, (example,), traced, input_names=[spec["input"]],
-                              output_names=["scores"], dynamic_axes={spec["input"]: {0: "N"},
-                                                                     "scores": {0: "N"}},
-                              opset_version=OPSET, dynamo=False)
+            with float64_operations() if float64 else contextlib.nullcontext():
+                torch.onnx.export(module, (example,), traced, input_names=[spec["input"]],
+                                  output_names=["scores"],
+                                  dynamic_axes={spec["input"]: {0: "N"}, "scores": {0: "N"}},
+                                  opset_version=OPSET, dynamo=False)
         finally:
             torch.onnx.unregister_custom_op_symbolic("aten::cdist", OPSET)
         model = onnx.load(traced)
+    if float64:
+        check_float64_graph(model)
     _store_float32(model, onnx)
     metadata = {"mcod.version": mcod.__version__, "mcod.config": detector.config_.name,
                 "mcod.preprocessing": json.dumps(spec),

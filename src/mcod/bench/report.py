@@ -78,6 +78,7 @@ FIELDS_ADDED_LATER: dict[str, Any] = {
     "table_yeo_johnson": False,
     "members": 1,
     "local_terms": False,
+    "image_float64": False,
 }
 
 

@@ -136,12 +136,15 @@ def chosen_cut(args: argparse.Namespace, default: float | None = 0.1) -> Any:
 def make_detector(args: argparse.Namespace):  # -> MCOD
     """An unfitted MCOD from the options of `add_cut_arguments` and `add_model_arguments`
     (validated)."""
+    from mcod.config import get_config
     from mcod.detector import MCOD, resolve_device
 
     resolve_device(args.device)  # fail early and clearly on a bad device
+    config = get_config(args.config).replace(image_float64=True) if args.float64 \
+        else args.config
     return MCOD(
         contamination=chosen_cut(args),
-        config=args.config,
+        config=config,
         epochs=args.epochs,
         batch_size=args.batch_size,
         device=args.device,

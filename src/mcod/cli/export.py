@@ -15,7 +15,9 @@ The graph takes one batch and returns one score per sample (higher = more outlyi
   image models     images (N, C, S, S) float32 scaled to [0, 1] and resized to S
   pretrained       images (N, 3, E, E) float32 in [0, 1] at the encoder's side E
 The ONNX metadata holds what the input needs (mcod.preprocessing, JSON) and the
-threshold (mcod.threshold). Needs the onnx package: pip install 'mcod[export]'.
+threshold (mcod.threshold). An image model fitted with --float64 runs in float64
+throughout; otherwise its convolutions run in float32. Needs the onnx package:
+pip install 'mcod[export]'.
 
 examples:
   mcod export model.pt --onnx model.onnx
@@ -44,4 +46,8 @@ def run_export(args: argparse.Namespace) -> int:
     spec = preprocessing(detector)
     print(f"wrote {path}: input {spec['input']!r} {spec['dtype']} "
           f"{json.dumps(spec['shape'])}, threshold {detector.threshold_:.6g}")
+    if detector.input_kind_ == "image" and not detector.config_.image_float64:
+        print("its convolutions run in float32, which onnxruntime rounds apart from torch: "
+              "scores agree to ~1e-5 of the largest and near-tied images may change places "
+              "(a model fitted with --float64 scores alike to float64 rounding)")
     return 0

@@ -94,6 +94,11 @@ class ImageEncoder(nn.Module):
         self.digest = hashlib.sha256(f"{digest}{reading}".encode()).hexdigest() if reading \
             else digest
 
+    @property
+    def dtype(self) -> torch.dtype:
+        """What it computes in: float32, or float64 once ``double()``'d (`encoder_for`)."""
+        return next(self.net.parameters(), torch.empty(0)).dtype
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.net(x)
         if not self.pooled and out.dim() == 4:
@@ -323,8 +328,10 @@ def load_encoder(spec: str) -> ImageEncoder:
 # --------------------------------------------------------------------------- features
 
 
-def _to_input(batch: np.ndarray | torch.Tensor, size: int) -> torch.Tensor:
-    """(B, C, H, W) floats in [0, 1] -> (B, 3, size, size), ImageNet-normalised."""
+def _to_input(batch: np.ndarray | torch.Tensor, size: int,
+              dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """(B, C, H, W) floats in [0, 1] -> (B, 3, size, size) in ``dtype``, ImageNet-normalised
+    (resized in float32, as an exported graph takes its images: `mcod.export`)."""
     x = torch.as_tensor(batch, dtype=torch.float32)
     if x.shape[1] == 1:
         x = x.expand(-1, 3, -1, -1)
@@ -333,9 +340,9 @@ def _to_input(batch: np.ndarray | torch.Tensor, size: int) -> torch.Tensor:
     if x.shape[-2:] != (size, size):
         x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True,
                           align_corners=False)
-    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
-    return (x - mean) / std
+    mean = torch.tensor(IMAGENET_MEAN, dtype=dtype).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, dtype=dtype).view(1, 3, 1, 1)
+    return (x.to(dtype) - mean) / std
 
 
 @torch.inference_mode()
@@ -348,14 +355,16 @@ def encode_batches(
     total: int | None = None,
     desc: str = "encoding",
 ) -> np.ndarray:
-    """Features (N, D) float32 of (B, C, H, W) batches of [0, 1] images, one at a time;
-    ``desc`` labels the progress bar."""
+    """Features (N, D) in the encoder's dtype (float32, or float64: `ImageEncoder.dtype`)
+    of (B, C, H, W) batches of [0, 1] images, one at a time; ``desc`` labels the progress
+    bar."""
     device = torch.device(device)
     encoder = encoder.to(device).eval()
     parts: list[np.ndarray] = []
     with _progress(progress, total, desc) as bar:
         for batch in batches:
-            out = encoder(_to_input(batch, size).to(device)).float().cpu().numpy()
+            x = _to_input(batch, size, encoder.dtype).to(device)
+            out = encoder(x).to(encoder.dtype).cpu().numpy()
             parts.append(out)
             bar.update(len(out))
     if not parts:
@@ -410,8 +419,8 @@ def extract_features(
     rows: np.ndarray | None = None,
     desc: str = "encoding",
 ) -> np.ndarray:
-    """Features (N, D) float32 of images at ``size`` x ``size`` pixels, ``batch_size`` at a
-    time (memory stays bounded by one batch plus the features).
+    """Features (N, D), in the encoder's dtype, of images at ``size`` x ``size`` pixels,
+    ``batch_size`` at a time (memory stays bounded by one batch plus the features).
 
     ``images``: an array (N, H, W) or (N, H, W, C) of uint8 or floats in [0, 1], or an
     image folder (`mcod.data.folders.ImageFiles`), read at ``size`` by its ``policy``.

@@ -10,7 +10,8 @@ bytes and whether it is read grey), inside a *store* per encoder (spec and a has
 weights), input size and resize policy: whatever changes the features changes the key.
 
 A store is a folder of append-only shards. A shard is an ``.npz`` written atomically with
-its rows sorted by digest: ``digests`` (N, 32) bytes, ``features`` (N, D) float32, a short
+its rows sorted by digest: ``digests`` (N, 32) bytes, ``features`` (N, D) float32 (float64
+in the stores of an encoder run in float64: `ImageEncoder.dtype`), a short
 checksum per row (of its digest and features) and a checksum of the rest. A lookup reads
 every shard's digests (32 bytes an image), finds its keys with ``np.searchsorted`` and
 gathers only the rows it needs from a memory map of the features, checking each one.
@@ -114,7 +115,7 @@ def _index_checksum(digests: np.ndarray, checks: np.ndarray, width: int) -> str:
     return digest.hexdigest()
 
 
-def _member_memmap(path: Path, name: str) -> np.ndarray:
+def _member_memmap(path: Path, name: str, dtype: np.dtype) -> np.ndarray:
     """A read-only memory map of an uncompressed ``.npy`` member of an ``.npz`` (what
     ``np.savez`` writes), so that a lookup reads only the feature rows it gathers."""
     with zipfile.ZipFile(path) as archive:
@@ -127,16 +128,16 @@ def _member_memmap(path: Path, name: str) -> np.ndarray:
         handle.seek(info.header_offset + _LOCAL_HEADER + name_length + extra_length)
         version = np.lib.format.read_magic(handle)
         if version == (1, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(handle)
+            shape, fortran, stored = np.lib.format.read_array_header_1_0(handle)
         elif version == (2, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(handle)
+            shape, fortran, stored = np.lib.format.read_array_header_2_0(handle)
         else:
             raise _CorruptShard(f"npy version {version}")
         offset = handle.tell()
-    if fortran or dtype != np.float32 or len(shape) != 2:
-        raise _CorruptShard(f"{name} is {dtype} {shape}, not float32 (N, D)")
+    if fortran or stored != dtype or len(shape) != 2:
+        raise _CorruptShard(f"{name} is {stored} {shape}, not {dtype} (N, D)")
     # past the end of a truncated file, np.memmap raises ValueError: a corrupt shard
-    return np.memmap(path, dtype=np.float32, mode="r", offset=offset, shape=tuple(shape))
+    return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=tuple(shape))
 
 
 @dataclass
@@ -146,15 +147,15 @@ class _Shard:
     path: Path
     digests: np.ndarray  # (N,) S32, sorted
     checks: np.ndarray  # (N, 8) uint8
-    features: np.ndarray  # (N, D) float32 memory map
+    features: np.ndarray  # (N, D) memory map, of the store's dtype
 
     @classmethod
-    def open(cls, path: Path) -> _Shard:
+    def open(cls, path: Path, dtype: np.dtype) -> _Shard:
         try:
             with np.load(path, allow_pickle=False) as shard:
                 raw, checks = shard["digests"], shard["checks"]
                 checksum = str(shard["checksum"])
-            features = _member_memmap(path, "features")
+            features = _member_memmap(path, "features", dtype)
         except FileNotFoundError:
             raise
         except (OSError, ValueError, KeyError, EOFError, struct.error,
@@ -173,7 +174,7 @@ class _Shard:
     def rows(self, positions: np.ndarray) -> np.ndarray:
         """The features at ``positions`` (sorted), each checked against its row checksum
         (`_member_memmap` has checked that the file holds them all)."""
-        features = np.array(self.features[positions], dtype=np.float32)
+        features = np.array(self.features[positions], dtype=self.features.dtype)
         if not np.isfinite(features).all():
             raise _CorruptShard("non-finite values")
         if not np.array_equal(_row_checks(self.digests[positions], features),
@@ -183,10 +184,11 @@ class _Shard:
 
 
 class FeatureStore:
-    """The shards of one encoder, input size and resize policy (see the module docstring)."""
+    """The shards of one encoder, input size and resize policy (see the module docstring),
+    holding features of one ``dtype``."""
 
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
+    def __init__(self, folder: Path, dtype: np.dtype) -> None:
+        self.folder, self.dtype = folder, dtype
         # shards opened (index read and checked) before, by path, with the file's
         # (mtime, size) then: scoring asks once per chunk, and a shard's index is all its
         # digests, so each is read and checked again only when its file changed
@@ -201,7 +203,8 @@ class FeatureStore:
                 stat = path.stat()
                 stamp = (stat.st_mtime_ns, stat.st_size)
                 known = self._opened.get(path)
-                shard = known[1] if known is not None and known[0] == stamp else _Shard.open(path)
+                shard = (known[1] if known is not None and known[0] == stamp
+                         else _Shard.open(path, self.dtype))
             except FileNotFoundError:
                 continue
             except _CorruptShard as error:
@@ -240,7 +243,7 @@ class FeatureStore:
                 self._drop(shard.path, error)
                 continue
             if out is None:
-                out = np.zeros((len(keys), rows.shape[1]), dtype=np.float32)
+                out = np.zeros((len(keys), rows.shape[1]), dtype=self.dtype)
             out[hit] = rows
             found |= hit
         return out, found
@@ -248,7 +251,7 @@ class FeatureStore:
     def put(self, keys: np.ndarray, features: np.ndarray) -> None:
         """Add rows for unique digests in a new shard; merge the shards past `MAX_SHARDS`."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        self._write(keys, np.ascontiguousarray(features, dtype=np.float32))
+        self._write(keys, np.ascontiguousarray(features, dtype=self.dtype))
         if len(list(self.folder.glob(_SHARD_GLOB))) > MAX_SHARDS:
             self._merge()
 
@@ -296,11 +299,15 @@ class FeatureCache:
 
     def store(self, encoder: ImageEncoder, size: int, policy: str) -> FeatureStore:
         """The store of features from this encoder (spec and weights) at this size and
-        resize policy; its folder name is a hash of them."""
+        resize policy, and of its dtype where that is not float32 (whose stores' names
+        predate it); its folder name is a hash of them."""
         fields = {"encoder": encoder.spec, "weights": encoder.digest, "size": int(size),
                   "policy": policy}
+        dtype = np.dtype(str(encoder.dtype).removeprefix("torch."))
+        if dtype != np.float32:
+            fields["dtype"] = dtype.name
         key = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:32]
-        return self._stores.setdefault(key, FeatureStore(self.folder / key))
+        return self._stores.setdefault(key, FeatureStore(self.folder / key, dtype))
 
 
 class _KeptFiles:
@@ -365,6 +372,6 @@ def cached_features(
                                progress, policy, desc=desc)
     store.put(keys[missing[order]], new)
     if features is None:
-        features = np.zeros((len(keys), new.shape[1]), dtype=np.float32)
+        features = np.zeros((len(keys), new.shape[1]), dtype=new.dtype)
     features[missing[order]] = new
     return features[inverse]

@@ -26,9 +26,12 @@ __all__ = ["check_encoder", "encoded_rows", "encoder_for", "feature_cache_for", 
 
 
 @functools.lru_cache(maxsize=2)
-def encoder_for(spec: str) -> ImageEncoder:
-    """The encoder of a spec, loaded once per process (loading and hashing take ~0.3 s)."""
-    return load_encoder(spec)
+def encoder_for(spec: str, float64: bool = False) -> ImageEncoder:
+    """The encoder of a spec, loaded once per process (loading and hashing take ~0.3 s);
+    ``float64``: computing in float64 (`MCODConfig.image_float64`; its digest is still
+    that of the weights it was loaded with)."""
+    encoder = load_encoder(spec)
+    return encoder.double() if float64 else encoder
 
 
 def check_encoder(spec: str, digest: str | None) -> None:
@@ -70,7 +73,7 @@ def encoded_rows(
     """(L2-normalised float64 features (N, D), the encoder's weight digest) of (N, C, H, W)
     images whose intensities ``pixel_range`` maps onto [0, 1]; a torchrun ``group`` encodes
     a share in each process and gathers them."""
-    encoder = encoder_for(config.encoder)
+    encoder = encoder_for(config.encoder, config.image_float64)
     images = _channels_last(arr, pixel_range)
     features = group.shard_rows(
         lambda part: cached_features(encoder, part, config.encoder_size, cache, device=device,
