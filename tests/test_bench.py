@@ -491,7 +491,7 @@ def spy_encoder(tmp_path, monkeypatch):
             return x.mean(dim=(2, 3))
 
     encoder = ImageEncoder(Spy(), "spy", pooled=True)
-    monkeypatch.setattr(mcod.nn.pretrained, "encoder_for", lambda spec: encoder)
+    monkeypatch.setattr(mcod.nn.pretrained, "encoder_for", lambda spec, float64=False: encoder)
     monkeypatch.setattr(mcod.bench.on_features, "encoder_for", lambda spec: encoder)
     monkeypatch.setenv("MCOD_FEATURE_CACHE", str(tmp_path / "features"))
     return encoder
