@@ -78,7 +78,7 @@ class MCODConfig:
     # the reference's distance joined by the fit rows' local geometry (mcod.nn.local_terms):
     # for clean fit rows only, so `novelty` sets it
     local_terms: bool = False
-    # image networks score in float64, a frozen encoder also encodes in it (~2.7x slower
+    # image networks score in float64, a frozen encoder also encodes in it (~3.5x slower
     # to encode on CPU): scores that an exported ONNX graph keeps in the same order
     # (mcod.export); float32 convolutions round apart from onnxruntime's by ~1e-6
     image_float64: bool = False

@@ -159,7 +159,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--float64", action="store_true",
         help="images: the networks score, and a pretrained encoder encodes, in float64 "
-        "(about 2.5x slower to encode on CPU): scores that an exported ONNX graph "
+        "(about 3.5x slower to encode on CPU): scores that an exported ONNX graph "
         "(mcod export) gives in the same order, and that do not move with the batch")
     parser.add_argument(
         "--checkpoint", metavar="DIR",

@@ -203,7 +203,7 @@ class MCODNet(nn.Module):
         """`encode` as scoring runs it, in float64: an mlp (tables, and the head over a
         frozen encoder), and a convolutional encoder with ``image_float64``, in float64
         throughout, its float32 weights and input cast; other convolutional encoders in
-        float32, their output cast (float64 convolutions take ~2.7x as long on CPU)."""
+        float32, their output cast (float64 convolutions take ~3.5x as long on CPU)."""
         if self.config.backbone != "mlp" and not self.config.image_float64:
             f, w = self.encode(x)
             return f.double(), w.double()
