@@ -117,7 +117,8 @@ class MCODConfig:
         if self.reference_trim and self.backbone != "mlp":
             raise ValueError("a whitened reference scores rows: set backbone='mlp'")
         if self.image_float64 and self.backbone == "mlp" and not self.encoder:
-            raise ValueError("image_float64 is for image networks; tables score in float64")
+            raise ValueError("image_float64 (--float64) is for image networks; tables score "
+                             "in float64 already")
         if self.local_terms and not self.reference_trim:
             raise ValueError("local_terms join the whitened reference: set reference_trim")
         if self.reference_trim and self.table_yeo_johnson:

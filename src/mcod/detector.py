@@ -451,8 +451,8 @@ class MCOD(BaseDetector):
             raise InputError(f"config {config.name!r} is for images; tables (2-D input) use "
                              "'default' or 'tabular'")
         if kind == "image" and config.backbone == "mlp" and not config.encoder:
-            raise InputError(f"config {config.name!r} is for tables; images need 'default' "
-                             "or 'scratch'")
+            raise InputError(f"config {config.name!r} is for tables; images need 'default', "
+                             "'scratch' or 'release'")
         if config.local_terms and not self.novelty:
             raise InputError("this config's local_terms trust every training row as a "
                              "neighbour: they are for clean data, fitted with novelty=True "

@@ -159,8 +159,9 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--float64", action="store_true",
         help="images: the networks score, and a pretrained encoder encodes, in float64 "
-        "(about 3.5x slower to encode on CPU): scores that an exported ONNX graph "
-        "(mcod export) gives in the same order, and that do not move with the batch")
+        "(about 3.5x slower to encode on CPU): scores that do not move with the batch, "
+        "and that an exported ONNX graph (mcod export) gives to float64 rounding from the "
+        "same input (images resized as mcod resizes them)")
     parser.add_argument(
         "--checkpoint", metavar="DIR",
         help="save the training state in DIR/checkpoint.pt as training goes; the same "

@@ -12,8 +12,8 @@ from mcod.cli.arguments import add_command
 EXPORT_EPILOG = """\
 The graph takes one batch and returns one score per sample (higher = more outlying):
   table models     rows (N, D) float64, the model's columns in order, as read
-  image models     images (N, C, S, S) float32 scaled to [0, 1] and resized to S
-  pretrained       images (N, 3, E, E) float32 in [0, 1] at the encoder's side E
+  scratch, release images (N, C, S, S) float32 scaled to [0, 1] and resized to S
+  default          images (N, 3, E, E) float32 in [0, 1] at the encoder's side E
 The ONNX metadata holds what the input needs (mcod.preprocessing, JSON) and the
 threshold (mcod.threshold). An image model fitted with --float64 runs in float64
 throughout; otherwise its convolutions run in float32. Needs the onnx package:

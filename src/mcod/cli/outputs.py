@@ -74,7 +74,7 @@ def check_writable(option: str, value: str, folder: bool) -> None:
     if folder and path.exists() and not path.is_dir():
         raise InputError(f"{option} {value} is a file; give a folder")
     if not folder and (path.is_dir() or value.endswith(("/", os.sep))):
-        raise InputError(f"{option} {value} is a folder; give a file name such as model.pt")
+        raise InputError(f"{option} {value} is a folder; give a file name in it")
     blocking = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
     if blocking is not None:
         raise InputError(f"{option} {value}: {blocking} is a file, not a folder")
