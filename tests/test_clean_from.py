@@ -143,6 +143,7 @@ def test_scores_of_the_folder_given_another_way_are_accepted(detected, tmp_path,
     (["--scores", "s.csv", "--report", "r"], "--report needs a model"),
     (["--model", "m.pt", "--epochs", "2"], "--epochs apply only when clean trains"),
     (["--model", "m.pt", "--save-model", "n.pt"], "--save-model apply only when clean trains"),
+    (["--model", "m.pt", "--float64"], "--float64 apply only when clean trains"),
     (["--model", "m.pt", "--scores", "s.csv"], "not allowed with argument --model"),
     (["--threshold", "1", "--threshold-method", "iqr"], "not allowed with argument"),
 ])

@@ -17,6 +17,7 @@ import onnx
 import onnxruntime as ort
 import pandas as pd
 import pytest
+import torch
 from tiny import TINY
 
 import mcod
@@ -120,30 +121,48 @@ def test_the_pretrained_path_encodes_and_whitens_in_the_graph(tmp_path, novelty)
                if i.data_type == onnx.TensorProto.DOUBLE) < 10_000
 
 
-@pytest.mark.parametrize("pretrained", [False, True])
-def test_float64_image_models_score_as_mcod_does_to_rounding(tmp_path, pretrained):
-    """With image_float64 the graph holds no float32 convolution, and its scores are
+@pytest.mark.parametrize("kind", ["scratch", "default", "default-novelty"])
+def test_float64_image_models_score_as_mcod_does_to_rounding(tmp_path, kind):
+    """With image_float64 nothing between the graph's input and its scores is float32 (the
+    encoder, the rows into the head, a novelty model's kept rows), and its scores are
     mcod's to float64 rounding, in the same order; mcod's own do not move with the batch."""
     rng = np.random.default_rng(5)
-    if pretrained:
-        side = get_config("default").encoder_size
-        images = rng.integers(0, 256, (24, side, side, 3), dtype=np.uint8)
-        config, new = get_config("default").replace(image_float64=True), images
-        x = (new / np.float32(255)).astype(np.float32).transpose(0, 3, 1, 2).copy()
-    else:
+    if kind == "scratch":
         images = rng.integers(0, 256, (60, 8, 8), dtype=np.uint8)
         config, new = TINY.replace(image_float64=True), rng.integers(0, 256, (1000, 8, 8),
                                                                      dtype=np.uint8)
         x = (new[:, None] / np.float32(255)).astype(np.float32)
-    detector = MCOD(config=config, epochs=1, device="cpu", random_state=0,
-                    feature_cache=None).fit(images)
+    else:
+        side = get_config("default").encoder_size
+        images = rng.integers(0, 256, (24, side, side, 3), dtype=np.uint8)
+        config, new = get_config("default").replace(image_float64=True), images
+        x = (new / np.float32(255)).astype(np.float32).transpose(0, 3, 1, 2).copy()
+    detector = MCOD(config=config, epochs=1, device="cpu", random_state=0, feature_cache=None,
+                    novelty=kind.endswith("novelty")).fit(images)
     path = export_onnx(detector, tmp_path / "float64.onnx")
-    assert not {n.op_type for n in onnx.load(str(path)).graph.node} & {"Conv", "AveragePool"}
+    nodes = onnx.load(str(path)).graph.node
+    assert not {n.op_type for n in nodes} & {"Conv", "AveragePool", "GlobalAveragePool"}
+    to_float32 = [n.name for n in nodes if n.op_type == "Cast"
+                  and onnx.helper.get_attribute_value(n.attribute[0]) == onnx.TensorProto.FLOAT]
+    assert to_float32 == []
     scores = detector.decision_function(new)
     _agree(_onnx_scores(path, x), scores, FLOAT64)
     in_sevens = np.concatenate([detector.decision_function(new[i:i + 7])
                                 for i in range(0, len(new), 7)])
     assert np.abs(in_sevens - scores).max() <= FLOAT64 * np.abs(scores).max()
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch.jit.script, in torch 2.x
+def test_a_torchscript_encoder_is_refused_in_a_sentence(tmp_path):
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU()).eval()
+    torch.jit.script(net).save(str(tmp_path / "net.pt"))
+    config = get_config("default").replace(encoder=str(tmp_path / "net.pt"), encoder_size=16)
+    images = np.random.default_rng(6).integers(0, 256, (30, 16, 16, 3), dtype=np.uint8)
+    detector = MCOD(config=config, epochs=1, device="cpu", random_state=0,
+                    feature_cache=None).fit(images)
+    with pytest.raises(ValueError, match="does not cover TorchScript encoders"):
+        export_onnx(detector, tmp_path / "x.onnx")
+    assert not (tmp_path / "x.onnx").exists()
 
 
 def test_the_command_writes_the_graph_and_refuses_the_model_as_output(tmp_path, capsys):

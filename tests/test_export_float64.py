@@ -11,21 +11,26 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mcod.export import OPSET
 from mcod.export_float64 import check_float64_graph, float64_operations
 
-# (in, out, kernel, stride, padding, dilation, groups, bias): full, strided, dilated,
-# depthwise, grouped, 1x1 and an uneven kernel
-CONVS = [(3, 8, 3, 1, 1, 1, 1, False), (4, 6, 3, 2, 0, 1, 1, True),
-         (4, 4, 3, 1, 2, 2, 1, False), (6, 6, 5, 2, 2, 1, 6, True),
-         (6, 4, 3, 1, 1, 1, 2, True), (5, 7, 1, 1, 0, 1, 1, False),
-         (3, 2, (1, 3), (2, 1), (0, 1), 1, 1, True)]
+# (in, out, kernel, stride, padding, dilation, groups, bias, padding mode): full, strided,
+# dilated (also unevenly), depthwise, grouped, with a channel multiplier, 1x1, an uneven
+# kernel, reflected padding
+CONVS = [(3, 8, 3, 1, 1, 1, 1, False, "zeros"), (4, 6, 3, 2, 0, 1, 1, True, "zeros"),
+         (4, 4, 3, 1, 2, 2, 1, False, "zeros"), (3, 4, 3, 1, (1, 2), (1, 2), 1, True, "zeros"),
+         (6, 6, 5, 2, 2, 1, 6, True, "zeros"), (6, 4, 3, 1, 1, 1, 2, True, "zeros"),
+         (3, 6, 3, 1, 1, 1, 3, False, "zeros"), (5, 7, 1, 1, 0, 1, 1, False, "zeros"),
+         (3, 2, (1, 3), (2, 1), (0, 1), 1, 1, True, "zeros"),
+         (3, 4, 3, 1, 1, 1, 1, True, "reflect")]
 
 
 @pytest.mark.parametrize("spec", CONVS)
 def test_a_convolution_equals_torchs(spec):
-    c_in, c_out, kernel, stride, padding, dilation, groups, bias = spec
+    c_in, c_out, kernel, stride, padding, dilation, groups, bias, mode = spec
     torch.manual_seed(0)
-    conv = nn.Conv2d(c_in, c_out, kernel, stride, padding, dilation, groups, bias).double()
+    conv = nn.Conv2d(c_in, c_out, kernel, stride, padding, dilation, groups, bias,
+                     padding_mode=mode).double()
     x = torch.randn(2, c_in, 11, 9, dtype=torch.float64)
     with torch.no_grad():
         expected = conv(x)
@@ -60,6 +65,8 @@ def test_what_it_cannot_rewrite_is_refused():
             F.conv2d(x, torch.zeros(2, 2, 3, 3, dtype=torch.float64), padding="same")
         with pytest.raises(ValueError, match="whole cells"):
             F.avg_pool2d(x, 3, stride=1)
+        with pytest.raises(ValueError, match="whole cells"):
+            F.avg_pool2d(x, 4)  # 6 rows: a cell cut short
         with pytest.raises(ValueError, match="one cell"):
             F.adaptive_avg_pool2d(x, 2)
         with pytest.raises(ValueError, match="eval mode"):
@@ -85,3 +92,16 @@ def test_onnxruntime_runs_the_traced_network_in_float64(tmp_path):
     torch.onnx.export(net, (x,), tmp_path / "plain.onnx", input_names=["x"], dynamo=False)
     with pytest.raises(ValueError, match="AveragePool, Conv, GlobalAveragePool"):
         check_float64_graph(onnx.load(str(tmp_path / "plain.onnx")))
+
+
+def test_a_layer_without_float64_kernels_is_refused(tmp_path, monkeypatch):
+    """One the rewrites leave (GELU: Erf); and where the list of known ones misses it,
+    onnxruntime's own refusal to open the graph."""
+    x = torch.rand(2, 3, dtype=torch.float64)
+    torch.onnx.export(nn.GELU().double(), (x,), tmp_path / "gelu.onnx", opset_version=OPSET,
+                      dynamo=False)
+    with pytest.raises(ValueError, match="keeps Erf"):
+        check_float64_graph(onnx.load(str(tmp_path / "gelu.onnx")))
+    monkeypatch.setattr("mcod.export_float64._NOT_FLOAT64", frozenset())
+    with pytest.raises(ValueError, match="onnxruntime cannot run the graph"):
+        check_float64_graph(onnx.load(str(tmp_path / "gelu.onnx")))

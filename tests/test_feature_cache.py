@@ -3,6 +3,8 @@ is encoded, a duplicate once, bad shards are rebuilt, many shards merged."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 
 import numpy as np
@@ -68,6 +70,30 @@ def test_a_float64_encoder_keeps_its_features_in_float64_in_a_store_of_its_own(t
     assert not np.array_equal(again, single.astype(np.float64))  # float32's rounding
     assert len(_shards(tmp_path)) == 2
     np.testing.assert_array_equal(cached_features(_encoder(), images, 8, cache), single)
+
+
+def test_a_float32_store_keeps_the_name_it_had_before_float64_stores(tmp_path):
+    """Its folder is named by the encoder, weights, size and policy alone: caches written
+    before float64 stores existed are still found."""
+    encoder = _encoder()
+    cached_features(encoder, _images(), 8, FeatureCache(tmp_path))
+    fields = {"encoder": "counting", "weights": encoder.digest, "size": 8, "policy": "resize"}
+    name = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:32]
+    assert [shard.parent.name for shard in _shards(tmp_path)] == [name]
+
+
+def test_a_shard_of_the_other_dtype_is_removed_and_its_images_encoded_again(tmp_path):
+    images = _images()
+    cached_features(_encoder().double(), images, 8, FeatureCache(tmp_path / "double"))
+    cached_features(_encoder(), images, 8, FeatureCache(tmp_path / "single"))
+    (single,), (double,) = _shards(tmp_path / "single"), _shards(tmp_path / "double")
+    single.unlink()
+    double.rename(single.parent / double.name)  # float64 rows in a float32 store
+    encoder = _encoder()
+    with pytest.warns(UserWarning, match="not float32"):
+        features = cached_features(encoder, images, 8, FeatureCache(tmp_path / "single"))
+    assert encoder.net.seen == 6 and features.dtype == np.float32
+    np.testing.assert_array_equal(features, _plain(images))
 
 
 def test_grey_images_with_and_without_a_channel_axis_share_their_entries(tmp_path):

@@ -273,7 +273,8 @@ class MCOD(BaseDetector):
                 torch.manual_seed(self.random_state)
             kept = rows_kept(len(data)) if config.local_terms else 0
             network = MCODEnsemble(config, tuple(data.shape[1:]), queue_size, kept).to(target)
-            data_on_device, n = data.to(target), config.members
+            # (image_float64's rows are float64, for scoring: the networks train in float32)
+            data_on_device, n = data.to(target, torch.float32), config.members
             progress = show_progress(self.verbose)
             store = None if checkpoint is None else FitCheckpoints(
                 checkpoint, network, fingerprint(config, data, self.random_state, device),
@@ -376,7 +377,7 @@ class MCOD(BaseDetector):
         """
         check_is_fitted(self, ["network_"])
         self.network_.eval()
-        parts = [self.network_.first.embed(batch.to(self.device_))
+        parts = [self.network_.first.embed(batch.to(self.device_, torch.float32))
                  for chunk in self._chunks(X) for batch in chunk.split(SCORE_BATCH)]
         features = torch.cat([f for f, _ in parts]).cpu().numpy()
         attention = torch.cat([w for _, w in parts]).softmax(dim=1).cpu().numpy()

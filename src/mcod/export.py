@@ -70,7 +70,9 @@ class _Scoring(nn.Module):
         super().__init__()
         self.network = network
         self.rows = detector.input_kind_ == "table" or bool(detector.config_.encoder)
-        self.float64 = detector.config_.image_float64  # (`_to_input` casts the same way)
+        float64 = detector.config_.image_float64
+        # the rows into the head: float32, or float64 as `TablePreprocessor` leaves them
+        self.rows_dtype = torch.float64 if float64 else torch.float32
         self.encoder: nn.Module | None = None
         if self.rows:
             self.register_buffer("mean", detector.scale_mean_.double().clone())
@@ -78,8 +80,12 @@ class _Scoring(nn.Module):
         if detector.config_.encoder:
             from mcod.nn.pretrained import encoder_for
 
-            self.encoder = encoder_for(detector.config_.encoder, self.float64)
-            dtype = torch.float64 if self.float64 else torch.float32
+            self.encoder = encoder_for(detector.config_.encoder, float64)
+            if isinstance(self.encoder.net, torch.jit.ScriptModule):
+                raise ValueError("ONNX export does not cover TorchScript encoders (torch "
+                                 "cannot trace a compiled module into a new graph); give the "
+                                 "encoder as a state dict or a timm name to export")
+            dtype = torch.float64 if float64 else torch.float32  # (as `_to_input` casts)
             self.register_buffer("pixel_mean",
                                  torch.tensor(IMAGENET_MEAN, dtype=dtype).view(1, 3, 1, 1))
             self.register_buffer("pixel_std",
@@ -91,7 +97,7 @@ class _Scoring(nn.Module):
             features = self.encoder((x - self.pixel_mean) / self.pixel_std).double()
             x = features / features.norm(dim=1, keepdim=True).clamp_min(1e-12)
         if self.rows:
-            x = ((x - self.mean) / self.std).clamp(-Z_LIMIT, Z_LIMIT).float()
+            x = ((x - self.mean) / self.std).clamp(-Z_LIMIT, Z_LIMIT).to(self.rows_dtype)
         return self.network.score(x)
 
 

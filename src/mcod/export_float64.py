@@ -14,8 +14,8 @@ an exported model of ``image_float64`` (`mcod.export`) runs in float64 throughou
 
 The results equal torch's own float64 layers to ~1e-15 (another order of summation).
 What it cannot rewrite (string paddings, overlapping pools, BatchNorm in training mode)
-raises ValueError; `check_float64_graph` finds what a TorchScript encoder, which torch
-runs without these Python hooks, would leave.
+raises ValueError; `check_float64_graph` refuses a graph that still holds what onnxruntime
+cannot run in float64 (a layer of another encoder, such as a timm model's GELU).
 """
 
 from __future__ import annotations
@@ -30,9 +30,11 @@ from torch.overrides import TorchFunctionMode
 
 __all__ = ["check_float64_graph", "float64_operations"]
 
-# what onnxruntime cannot run in float64, or (BatchNormalization's epsilon) not exactly
+# what onnxruntime 1.x cannot run in float64, or (BatchNormalization's float32 epsilon)
+# not exactly; where onnxruntime is installed, opening the graph finds any other
 _NOT_FLOAT64 = frozenset({"Conv", "ConvTranspose", "AveragePool", "GlobalAveragePool",
-                          "BatchNormalization"})
+                          "BatchNormalization", "InstanceNormalization", "Erf",
+                          "HardSigmoid", "Resize"})
 
 
 def _pair(value: int | tuple[int, ...] | list[int]) -> tuple[int, int]:
@@ -128,10 +130,21 @@ class _Float64Operations(TorchFunctionMode):
 
 
 def check_float64_graph(model: Any) -> None:
-    """Refuse an ONNX graph that still holds an operation onnxruntime cannot compute in
-    float64 (from a module torch runs without Python, such as a TorchScript encoder)."""
+    """Refuse (ValueError) an ONNX graph that still holds an operation onnxruntime cannot
+    compute in float64, or exactly, and where onnxruntime is installed, one it cannot open."""
     left = sorted({node.op_type for node in model.graph.node} & _NOT_FLOAT64)
     if left:
         raise ValueError(f"this model's networks cannot be exported in float64: its graph "
                          f"keeps {', '.join(left)}, which onnxruntime does not compute in "
-                         "float64 (a TorchScript encoder is exported as it was compiled)")
+                         "float64 (exactly)")
+    try:
+        import onnxruntime
+    except ImportError:
+        return
+    try:
+        onnxruntime.InferenceSession(model.SerializeToString(),
+                                     providers=["CPUExecutionProvider"])
+    except Exception as error:  # noqa: BLE001 - onnxruntime raises kinds of its own
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ValueError(f"this model's networks cannot be exported in float64: "
+                         f"onnxruntime cannot run the graph ({reason})") from None

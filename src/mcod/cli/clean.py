@@ -133,8 +133,8 @@ def _check_source(args: argparse.Namespace) -> None:
     if given is None:
         return
     source = "--model" if args.model else "--scores"
-    if args.save_model:
-        unused.append("--save-model")
+    unused += [flag for flag, given in (("--float64", args.float64),
+                                        ("--save-model", args.save_model)) if given]
     if unused:
         raise InputError(f"{', '.join(unused)} apply only when clean trains; {source} "
                          f"{given} is scored without training")

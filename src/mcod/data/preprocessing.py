@@ -130,7 +130,10 @@ class TablePreprocessor(_Fitting):
     """Rows (N, D) standardised by the training columns in float64 (scikit-learn's
     StandardScaler, so that a column such as a timestamp keeps its variation; a constant
     column gets scale 1) and, with ``yeo_johnson``, through the Yeo-Johnson lambdas of the
-    standardised columns and standardised again; clipped at `Z_LIMIT`, then float32.
+    standardised columns and standardised again; clipped at `Z_LIMIT`, then float32 (with
+    ``float64``, left in float64: an encoder's rows that `MCODConfig.image_float64` scores
+    in float64 throughout, where one rounding to float32 could land either side of a
+    boundary in mcod and in an exported graph).
 
     Fitted: ``n_features_in_``, ``scale_mean_``, ``scale_std_`` and, with
     ``yeo_johnson``, ``power_lambdas_``, ``power_mean_``, ``power_std_`` (float64 tensors).
@@ -143,8 +146,8 @@ class TablePreprocessor(_Fitting):
     power_mean_: torch.Tensor
     power_std_: torch.Tensor
 
-    def __init__(self, yeo_johnson: bool = False) -> None:
-        self.yeo_johnson = yeo_johnson
+    def __init__(self, yeo_johnson: bool = False, float64: bool = False) -> None:
+        self.yeo_johnson, self.float64 = yeo_johnson, float64
 
     def _fit(self, X: Any) -> np.ndarray:
         """Learn the scaling of the table X (at least 2 rows); X as a float64 table."""
@@ -168,12 +171,13 @@ class TablePreprocessor(_Fitting):
         return table
 
     def transform(self, table: np.ndarray) -> torch.Tensor:
-        """Checked rows (`check`, or the fitted table) as float32 network input."""
+        """Checked rows (`check`, or the fitted table) as network input (float32, or float64:
+        see the class)."""
         z = _standardised(table, self.scale_mean_, self.scale_std_)
         if self.yeo_johnson:
             out = yeo_johnson(z, self.power_lambdas_.double().numpy())
             z = _standardised(out, self.power_mean_, self.power_std_)
-        return torch.from_numpy(z.astype(np.float32))
+        return torch.from_numpy(z if self.float64 else z.astype(np.float32))
 
     def z_scores(self, table: np.ndarray) -> np.ndarray:
         """(value - training mean) / training sd of each cell, in float64, not clipped: how
@@ -190,13 +194,13 @@ class TablePreprocessor(_Fitting):
         }
 
     @classmethod
-    def from_state(cls, state: Mapping[str, Any], n_features: int,
-                   yeo_johnson: bool) -> TablePreprocessor:
+    def from_state(cls, state: Mapping[str, Any], n_features: int, yeo_johnson: bool,
+                   float64: bool = False) -> TablePreprocessor:
         """The fit `state` saved, each field checked: ``n_features`` columns (what the
         network takes), positive finite sds; the power fields only with ``yeo_johnson``."""
         need(is_int(state["n_features_in"]) and state["n_features_in"] == n_features,
              "n_features_in", f"{n_features} (input_shape's)", state["n_features_in"])
-        table = cls(yeo_johnson)
+        table = cls(yeo_johnson, float64)
         for name in TABLE_FIELDS[1:] if yeo_johnson else TABLE_FIELDS[1:3]:
             check_tensor(state.get(name), name, torch.float64, (n_features,))
             if name.endswith("_std"):
@@ -341,9 +345,10 @@ class EncodedPreprocessor:
 
     encoder_digest_: str
 
-    def __init__(self, input_size: int, yeo_johnson: bool = False) -> None:
+    def __init__(self, input_size: int, yeo_johnson: bool = False,
+                 float64: bool = False) -> None:
         self.images = ImagePreprocessor(0, input_size)
-        self.rows = TablePreprocessor(yeo_johnson)
+        self.rows = TablePreprocessor(yeo_johnson, float64)
 
     def __getattr__(self, name: str) -> Any:
         """A fitted attribute of the images' or the rows' preprocessor."""
@@ -373,11 +378,11 @@ class EncodedPreprocessor:
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any], n_features: int, input_size: int,
-                   yeo_johnson: bool) -> EncodedPreprocessor:
+                   yeo_johnson: bool, float64: bool = False) -> EncodedPreprocessor:
         digest = state.get("encoder_digest")
         need(isinstance(digest, str), "encoder_digest", "the encoder's weight digest", digest)
-        encoded = cls(input_size, yeo_johnson)
-        encoded.rows = TablePreprocessor.from_state(state, n_features, yeo_johnson)
+        encoded = cls(input_size, yeo_johnson, float64)
+        encoded.rows = TablePreprocessor.from_state(state, n_features, yeo_johnson, float64)
         encoded.images = ImagePreprocessor.from_state(state, 0, input_size)
         encoded.encoder_digest_ = str(digest)
         return encoded
@@ -393,7 +398,8 @@ def preprocessor_for(kind: str, config: MCODConfig) -> Preprocessor:
     if kind == "table":
         return TablePreprocessor(config.table_yeo_johnson)
     if config.encoder:
-        return EncodedPreprocessor(config.input_size, config.table_yeo_johnson)
+        return EncodedPreprocessor(config.input_size, config.table_yeo_johnson,
+                                   config.image_float64)
     return ImagePreprocessor(config.image_size, config.input_size)
 
 
@@ -411,6 +417,6 @@ def preprocessor_from_state(state: Mapping[str, Any], kind: str, config: MCODCon
         return TablePreprocessor.from_state(state, input_shape[0], config.table_yeo_johnson)
     if encoded:
         return EncodedPreprocessor.from_state(state, input_shape[0], config.input_size,
-                                              config.table_yeo_johnson)
+                                              config.table_yeo_johnson, config.image_float64)
     return ImagePreprocessor.from_state(state, config.image_size, config.input_size,
                                         n_channels=input_shape[0])

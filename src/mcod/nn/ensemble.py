@@ -97,8 +97,8 @@ class MCODEnsemble(nn.Module):
         self.trim, self.shrink = config.reference_trim, config.reference_shrink
         self.reference = WhitenedReference(input_shape[0]) if self.trim else None
         self.encoded = bool(config.encoder)  # rows of encoder features, not a table's
-        self.local = LocalTerms(kept_rows, input_shape[0], mid_start(config.encoder) or 0) \
-            if config.local_terms else None
+        self.local = LocalTerms(kept_rows, input_shape[0], mid_start(config.encoder) or 0,
+                                config.image_float64) if config.local_terms else None
 
     @property
     def nets(self) -> list[MCODNet]:

@@ -44,9 +44,10 @@ class LocalTerms(nn.Module):
     Rows are compared in units ``scale`` sets at fit: the encoder's own (the sd that
     standardised each column, undone: cosine geometry), or the standardised ones of a
     table (ones). A row and its kept copy are made alike, bit for bit, so duplicates lie
-    at distance 0."""
+    at distance 0: both rounded to float32, or with ``float64`` (`MCODConfig.image_float64`:
+    float64 rows, scored so throughout) both kept in float64."""
 
-    rows: torch.Tensor  # (M, D) kept fit rows, float32, in the units compared
+    rows: torch.Tensor  # (M, D) kept fit rows in the units compared: float32 (float64)
     scale: torch.Tensor  # (D,) what turns a standardised row into those units
     k_distance: torch.Tensor  # (M,) each kept row's distance to its k-th other kept row (LOF)
     density: torch.Tensor  # (M,) each kept row's local reachability density (LOF)
@@ -54,13 +55,14 @@ class LocalTerms(nn.Module):
     squares: torch.Tensor  # (2, M) derived, not saved: the kept rows' squared norms (all
     # columns, LOF's), so that an exported graph holds no float64 copy of the rows
 
-    def __init__(self, n_rows: int, dim: int, lof_start: int = 0) -> None:
+    def __init__(self, n_rows: int, dim: int, lof_start: int = 0, float64: bool = False) -> None:
         super().__init__()
         if n_rows < 2 or not 0 <= lof_start < dim:
             raise ValueError(f"local terms need at least 2 kept rows and lof_start in "
                              f"[0, {dim}), got {n_rows} and {lof_start}")
         self.lof_start = lof_start
-        self.register_buffer("rows", torch.zeros(n_rows, dim))
+        self.units = torch.float64 if float64 else torch.float32  # what rows are kept in
+        self.register_buffer("rows", torch.zeros(n_rows, dim, dtype=self.units))
         self.register_buffer("scale", torch.zeros(dim))
         self.register_buffer("k_distance", torch.zeros(n_rows, dtype=torch.float64))
         self.register_buffer("density", torch.zeros(n_rows, dtype=torch.float64))
@@ -83,7 +85,7 @@ class LocalTerms(nn.Module):
             raise ValueError(f"{m} rows to keep of {n}")
         kept = torch.arange(m) * (n - 1) // (m - 1)  # evenly spaced; all rows where m == n
         self.scale.copy_(scale)
-        self.rows.copy_(self._units(rows[kept].to(device)))  # float32 values: exact
+        self.rows.copy_(self._units(rows[kept].to(device)))  # values of self.units: exact
         self._derive()
         stored, own = self.rows.double(), torch.arange(m)
         blocks = [_neighbours(stored[i:i + _BLOCK, self.lof_start:], stored[:, self.lof_start:],
@@ -121,7 +123,7 @@ class LocalTerms(nn.Module):
 
     def _units(self, x: torch.Tensor) -> torch.Tensor:
         """Standardised rows in the units compared, rounded as the kept rows are."""
-        return (x.float() * self.scale.float()).double()
+        return (x.to(self.units) * self.scale.to(self.units)).double()
 
     def _derive(self) -> None:
         stored = self.rows.double()

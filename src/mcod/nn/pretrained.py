@@ -25,11 +25,15 @@ from mcod.nn.feature_cache import FeatureCache, cached_features
 __all__ = ["check_encoder", "encoded_rows", "encoder_for", "feature_cache_for", "unit_rows"]
 
 
-@functools.lru_cache(maxsize=2)
 def encoder_for(spec: str, float64: bool = False) -> ImageEncoder:
     """The encoder of a spec, loaded once per process (loading and hashing take ~0.3 s);
     ``float64``: computing in float64 (`MCODConfig.image_float64`; its digest is still
     that of the weights it was loaded with)."""
+    return _loaded(spec, bool(float64))
+
+
+@functools.lru_cache(maxsize=2)
+def _loaded(spec: str, float64: bool) -> ImageEncoder:  # one cache key per encoder
     encoder = load_encoder(spec)
     return encoder.double() if float64 else encoder
 
