@@ -384,3 +384,14 @@ def test_whitened_reference_gives_a_half_of_one_row_the_other_halfs_spread():
     # row at distance 1 from it lies 1 / sqrt(2/3) away
     assert reference.distances(torch.tensor([[1.0, 0, 0]]))[1, 0].item() == pytest.approx(
         1 / np.sqrt(2 / 3))
+
+
+def test_an_encoder_is_loaded_once_per_spec_and_dtype():
+    from mcod.nn.pretrained import encoder_for
+
+    single = encoder_for("efficientnet-lite0")
+    assert encoder_for("efficientnet-lite0", False) is single
+    double = encoder_for("efficientnet-lite0", True)
+    assert encoder_for("efficientnet-lite0", float64=True) is double
+    assert (single.dtype, double.dtype) == (torch.float32, torch.float64)
+    assert double.digest == single.digest  # the weights it was loaded with

@@ -137,8 +137,11 @@ def test_float64_image_models_score_as_mcod_does_to_rounding(tmp_path, kind):
         images = rng.integers(0, 256, (24, side, side, 3), dtype=np.uint8)
         config, new = get_config("default").replace(image_float64=True), images
         x = (new / np.float32(255)).astype(np.float32).transpose(0, 3, 1, 2).copy()
-    detector = MCOD(config=config, epochs=1, device="cpu", random_state=0, feature_cache=None,
-                    novelty=kind.endswith("novelty")).fit(images)
+    fitted = MCOD(config=config, epochs=1, device="cpu", random_state=0, feature_cache=None,
+                  novelty=kind.endswith("novelty")).fit(images)
+    detector = mcod.load(fitted.save(tmp_path / "float64.pt"))  # the rows stay float64 too
+    features, _ = detector.embed(new[:5])  # (the head's float32 features, for reports)
+    assert features.dtype == np.float32 and len(features) == 5
     path = export_onnx(detector, tmp_path / "float64.onnx")
     nodes = onnx.load(str(path)).graph.node
     assert not {n.op_type for n in nodes} & {"Conv", "AveragePool", "GlobalAveragePool"}
@@ -146,6 +149,7 @@ def test_float64_image_models_score_as_mcod_does_to_rounding(tmp_path, kind):
                   and onnx.helper.get_attribute_value(n.attribute[0]) == onnx.TensorProto.FLOAT]
     assert to_float32 == []
     scores = detector.decision_function(new)
+    np.testing.assert_array_equal(scores, fitted.decision_function(new))
     _agree(_onnx_scores(path, x), scores, FLOAT64)
     in_sevens = np.concatenate([detector.decision_function(new[i:i + 7])
                                 for i in range(0, len(new), 7)])

@@ -100,6 +100,21 @@ def test_duplicates_lie_at_distance_zero_as_in_sklearn():
     np.testing.assert_array_equal(terms.density[same].numpy(), 1e10)  # sklearn's 1 / 1e-10
 
 
+def test_float64_terms_keep_the_rows_unrounded_and_duplicates_at_zero():
+    """image_float64's rows come in float64 and are kept so: no float32 rounding that mcod
+    and an exported graph could round either way."""
+    rng = np.random.default_rng(1)
+    rows = rng.normal(size=(200, 12))
+    rows[50:62] = rows[50]
+    terms = LocalTerms(200, 12, 0, float64=True)
+    terms.fit(torch.from_numpy(rows), torch.from_numpy(rng.gamma(2.0, size=200)),
+              torch.full((12,), SCALE))
+    assert terms.rows.dtype == torch.float64
+    np.testing.assert_array_equal(terms.rows.numpy(), rows * np.float32(SCALE))
+    assert not np.array_equal(terms.rows.numpy(), _units(rows))  # float32's rounding
+    np.testing.assert_array_equal(terms.k_distance[50:62].numpy(), 0)
+
+
 def test_two_kept_rows_take_each_other_as_neighbour():
     terms, units, _, train = _fitted_terms(2, 2, 0)
     assert terms.k == 1 and np.isfinite(train).all()

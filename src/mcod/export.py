@@ -83,8 +83,8 @@ class _Scoring(nn.Module):
             self.encoder = encoder_for(detector.config_.encoder, float64)
             if isinstance(self.encoder.net, torch.jit.ScriptModule):
                 raise ValueError("ONNX export does not cover TorchScript encoders (torch "
-                                 "cannot trace a compiled module into a new graph); give the "
-                                 "encoder as a state dict or a timm name to export")
+                                 "cannot trace a compiled module into a new graph); an "
+                                 "efficientnet-lite state dict or a timm name exports")
             dtype = torch.float64 if float64 else torch.float32  # (as `_to_input` casts)
             self.register_buffer("pixel_mean",
                                  torch.tensor(IMAGENET_MEAN, dtype=dtype).view(1, 3, 1, 1))

@@ -133,8 +133,8 @@ def _check_source(args: argparse.Namespace) -> None:
     if given is None:
         return
     source = "--model" if args.model else "--scores"
-    unused += [flag for flag, given in (("--float64", args.float64),
-                                        ("--save-model", args.save_model)) if given]
+    unused += [flag for flag, on in (("--float64", args.float64),
+                                     ("--save-model", args.save_model)) if on]
     if unused:
         raise InputError(f"{', '.join(unused)} apply only when clean trains; {source} "
                          f"{given} is scored without training")

@@ -12,9 +12,9 @@ standardised by its own training values (leave-self-out, cross-fitted), and the 
 over the reference alone (benchmarks/DEVELOPMENT.md, "Novelty, step 2").
 
 Rows are kept in the model (at most `MAX_ROWS`, evenly spaced over the fit rows): 41 MB for
-a class of 6,000 at 1,728 features. Distances are computed in float64 as all scoring is.
-Tables (a custom config with a reference) compare standardised rows: their columns' units
-must not decide who is near.
+a class of 6,000 at 1,728 features (twice that in float64, with ``image_float64``).
+Distances are computed in float64 as all scoring is. Tables (a custom config with a
+reference) compare standardised rows: their columns' units must not decide who is near.
 """
 
 from __future__ import annotations
@@ -61,8 +61,8 @@ class LocalTerms(nn.Module):
             raise ValueError(f"local terms need at least 2 kept rows and lof_start in "
                              f"[0, {dim}), got {n_rows} and {lof_start}")
         self.lof_start = lof_start
-        self.units = torch.float64 if float64 else torch.float32  # what rows are kept in
-        self.register_buffer("rows", torch.zeros(n_rows, dim, dtype=self.units))
+        self.rows_dtype = torch.float64 if float64 else torch.float32
+        self.register_buffer("rows", torch.zeros(n_rows, dim, dtype=self.rows_dtype))
         self.register_buffer("scale", torch.zeros(dim))
         self.register_buffer("k_distance", torch.zeros(n_rows, dtype=torch.float64))
         self.register_buffer("density", torch.zeros(n_rows, dtype=torch.float64))
@@ -85,7 +85,7 @@ class LocalTerms(nn.Module):
             raise ValueError(f"{m} rows to keep of {n}")
         kept = torch.arange(m) * (n - 1) // (m - 1)  # evenly spaced; all rows where m == n
         self.scale.copy_(scale)
-        self.rows.copy_(self._units(rows[kept].to(device)))  # values of self.units: exact
+        self.rows.copy_(self._units(rows[kept].to(device)))  # of rows_dtype's values: exact
         self._derive()
         stored, own = self.rows.double(), torch.arange(m)
         blocks = [_neighbours(stored[i:i + _BLOCK, self.lof_start:], stored[:, self.lof_start:],
@@ -123,7 +123,7 @@ class LocalTerms(nn.Module):
 
     def _units(self, x: torch.Tensor) -> torch.Tensor:
         """Standardised rows in the units compared, rounded as the kept rows are."""
-        return (x.to(self.units) * self.scale.to(self.units)).double()
+        return (x.to(self.rows_dtype) * self.scale.to(self.rows_dtype)).double()
 
     def _derive(self) -> None:
         stored = self.rows.double()
