@@ -71,8 +71,9 @@ class _Scoring(nn.Module):
         self.network = network
         self.rows = detector.input_kind_ == "table" or bool(detector.config_.encoder)
         float64 = detector.config_.image_float64
-        # the rows into the head: float32, or float64 as `TablePreprocessor` leaves them
-        self.rows_dtype = torch.float64 if float64 else torch.float32
+        # an encoder's input and the rows into the head: float32, or with image_float64
+        # float64, as `_to_input` casts and `TablePreprocessor` leaves them
+        dtype = self.rows_dtype = torch.float64 if float64 else torch.float32
         self.encoder: nn.Module | None = None
         if self.rows:
             self.register_buffer("mean", detector.scale_mean_.double().clone())
@@ -85,7 +86,6 @@ class _Scoring(nn.Module):
                 raise ValueError("ONNX export does not cover TorchScript encoders (torch "
                                  "cannot trace a compiled module into a new graph); an "
                                  "efficientnet-lite state dict or a timm name exports")
-            dtype = torch.float64 if float64 else torch.float32  # (as `_to_input` casts)
             self.register_buffer("pixel_mean",
                                  torch.tensor(IMAGENET_MEAN, dtype=dtype).view(1, 3, 1, 1))
             self.register_buffer("pixel_std",
