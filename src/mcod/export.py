@@ -54,7 +54,7 @@ OPSET = 17
 
 
 class ExportUnavailableError(ValueError):
-    """The ``onnx`` package is missing (``pip install 'mcod[export]'``); a ValueError, so
+    """The ``onnx`` package is missing (``pip install onnx``); a ValueError, so
     that the command line says so in one line."""
 
 
@@ -169,8 +169,9 @@ def _onnx() -> Any:
     try:
         import onnx
     except ImportError:
-        raise ExportUnavailableError("ONNX export needs the onnx package: pip install "
-                                     "'mcod[export]' (or pip install onnx)") from None
+        raise ExportUnavailableError("ONNX export needs the onnx package: pip install onnx "
+                                     "(or, in mcod's repository, pip install -e "
+                                     "'.[export]', which adds onnxruntime)") from None
     return onnx
 
 

@@ -17,7 +17,7 @@ The graph takes one batch and returns one score per sample (higher = more outlyi
 The ONNX metadata holds what the input needs (mcod.preprocessing, JSON) and the
 threshold (mcod.threshold). An image model fitted with --float64 runs in float64
 throughout; otherwise its convolutions run in float32. Needs the onnx package:
-pip install 'mcod[export]'.
+pip install onnx (or, in mcod's repository, pip install -e '.[export]').
 
 examples:
   mcod export model.pt --onnx model.onnx
