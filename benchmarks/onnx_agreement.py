@@ -10,11 +10,11 @@ when it scores the samples 7 at a time (on the pretrained path the encoder's flo
 convolutions round differently with the batch), and how fast each scores them on one
 thread (onnxruntime's session; mcod's `decision_function`, encoding included).
 
-- images: the `scratch` config on sklearn's digits (digit 0 plus 10% other digits);
 - tables: the `tabular` config on an ODDS table (cardio unless --odds NAME; needs
   $MCOD_DATA_DIR/odds);
-- images through the frozen encoder: the `default` config (EfficientNet-Lite0) on the same
-  digits.
+- images: the `scratch` config on sklearn's digits (digit 0 plus 10% other digits), then
+  the `default` config (the frozen EfficientNet-Lite0) on the same digits, each in float32
+  and with ``image_float64``.
 
 The graph's input is prepared as its metadata says (images scaled to [0, 1] and resized
 with antialiased bilinear, as mcod does; table rows as they are).
@@ -116,24 +116,19 @@ def main() -> None:
     parser.add_argument("--odds", default="cardio")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        digits = _digits()
-        for float64 in (False, True):
-            config = get_config("scratch").replace(image_float64=float64)
-            fitted = MCOD(config=config, random_state=0, device="cpu").fit(digits)
-            side = fitted.config_.image_size
-            _compare(f"images (scratch{', image_float64' * float64})", fitted, digits,
-                     _image_input(digits, fitted.pixel_range_, side, 1), Path(folder))
         rows, _ = load_odds(args.odds)
         fitted = MCOD(random_state=0, device="cpu").fit(rows)
         _compare(f"table:{args.odds}", fitted, rows, rows.astype(np.float64), Path(folder))
-        for float64 in (False, True):
-            config = get_config("default").replace(image_float64=float64)
-            fitted = MCOD(config=config, random_state=0, device="cpu",
-                          feature_cache=None).fit(digits)
-            side = fitted.config_.encoder_size
-            _compare(f"images (default: pretrained encoder{', image_float64' * float64})",
-                     fitted, digits, _image_input(digits, fitted.pixel_range_, side, 3),
-                     Path(folder))
+        digits = _digits()
+        for name, channels in (("scratch", 1), ("default", 3)):
+            for float64 in (False, True):
+                config = get_config(name).replace(image_float64=float64)
+                fitted = MCOD(config=config, random_state=0, device="cpu",
+                              feature_cache=None).fit(digits)
+                x = _image_input(digits, fitted.pixel_range_, fitted.config_.input_size,
+                                 channels)
+                _compare(f"images ({name}{', image_float64' * float64})", fitted, digits, x,
+                         Path(folder))
 
 
 if __name__ == "__main__":

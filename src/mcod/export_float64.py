@@ -20,7 +20,6 @@ cannot run in float64 (a layer of another encoder, such as a timm model's GELU).
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -122,11 +121,8 @@ def float64_operations() -> TorchFunctionMode:
 class _Float64Operations(TorchFunctionMode):
     def __torch_function__(self, func: Callable[..., Any], types: Any, args: Any = (),
                            kwargs: Any = None) -> Any:
-        rewrite = _REWRITES.get(func)
-        if rewrite is None:
-            return func(*args, **(kwargs or {}))
-        bound = inspect.signature(rewrite).bind(*args, **(kwargs or {}))
-        return rewrite(*bound.args, **bound.kwargs)
+        # each rewrite takes its function's parameters, by the same names
+        return _REWRITES.get(func, func)(*args, **(kwargs or {}))
 
 
 def check_float64_graph(model: Any) -> None:

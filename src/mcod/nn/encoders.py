@@ -97,7 +97,8 @@ class ImageEncoder(nn.Module):
     @property
     def dtype(self) -> torch.dtype:
         """What it computes in: float32, or float64 once ``double()``'d (`encoder_for`)."""
-        return next(self.net.parameters(), torch.empty(0)).dtype
+        parameter = next(self.net.parameters(), None)
+        return torch.float32 if parameter is None else parameter.dtype
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.net(x)
@@ -358,13 +359,12 @@ def encode_batches(
     """Features (N, D) in the encoder's dtype (float32, or float64: `ImageEncoder.dtype`)
     of (B, C, H, W) batches of [0, 1] images, one at a time; ``desc`` labels the progress
     bar."""
-    device = torch.device(device)
+    device, dtype = torch.device(device), encoder.dtype
     encoder = encoder.to(device).eval()
     parts: list[np.ndarray] = []
     with _progress(progress, total, desc) as bar:
         for batch in batches:
-            x = _to_input(batch, size, encoder.dtype).to(device)
-            out = encoder(x).to(encoder.dtype).cpu().numpy()
+            out = encoder(_to_input(batch, size, dtype).to(device)).to(dtype).cpu().numpy()
             parts.append(out)
             bar.update(len(out))
     if not parts:

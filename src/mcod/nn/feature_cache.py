@@ -303,7 +303,7 @@ class FeatureCache:
         predate it); its folder name is a hash of them."""
         fields = {"encoder": encoder.spec, "weights": encoder.digest, "size": int(size),
                   "policy": policy}
-        dtype = np.dtype(str(encoder.dtype).removeprefix("torch."))
+        dtype = torch.empty(0, dtype=encoder.dtype).numpy().dtype
         if dtype != np.float32:
             fields["dtype"] = dtype.name
         key = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:32]

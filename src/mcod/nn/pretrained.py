@@ -10,6 +10,7 @@ whitens only by the rows the memory trusts (``reference_trim``, `mcod.ensemble.W
 
 from __future__ import annotations
 
+import copy
 import functools
 import os
 
@@ -34,8 +35,9 @@ def encoder_for(spec: str, float64: bool = False) -> ImageEncoder:
 
 @functools.lru_cache(maxsize=2)
 def _loaded(spec: str, float64: bool) -> ImageEncoder:  # one cache key per encoder
-    encoder = load_encoder(spec)
-    return encoder.double() if float64 else encoder
+    if float64:  # a float64 copy of the float32 one: its file is not read and hashed again
+        return copy.deepcopy(_loaded(spec, False)).double()
+    return load_encoder(spec)
 
 
 def check_encoder(spec: str, digest: str | None) -> None:
